@@ -1,0 +1,269 @@
+"""Runtime API client: HAProxy's stats socket (management.txt §9.3 "Unix Socket commands").
+
+The stats socket is declared in the ``global`` section
+(``stats socket <run dir>/haproxy.sock mode 600 level admin expose-fd listeners``,
+configuration.txt §3.1). ``show stat`` columns are described in management.txt §9.1 "CSV
+format"; ``set server`` / ``show table`` in §9.3.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lbctl.errors import CommandRefused, NotFound, RuntimeAPIError
+from lbctl.haproxy.sockets import SocketClient, check_argument
+
+__all__ = [
+    "INTERNAL_PREFIX",
+    "BackendHealth",
+    "RuntimeClient",
+    "ServerHealth",
+    "normalise_status",
+    "parse_table_entries",
+]
+
+INTERNAL_PREFIX = "lbctl_"
+"""Backends whose name starts with this are lbctl's own plumbing (per-client throttles)."""
+
+SERVER_STATES = ("ready", "drain", "maint")
+_STATUS_WORDS = ("UP", "DOWN", "MAINT", "DRAIN", "NOLB")
+_TABLE_ENTRY_RE = re.compile(r"^0x[0-9a-fA-F]+:\s*(?P<rest>.*)$")
+
+
+def normalise_status(raw: str) -> str:
+    """Map a ``show stat`` status to ``UP|DOWN|MAINT|DRAIN|NOLB|no check``.
+
+    ``"UP 1/3"`` (going down) → ``"UP"``, ``"DOWN 1/2"`` (going up) → ``"DOWN"``,
+    ``"MAINT (via b/s)"`` → ``"MAINT"``; anything else is returned stripped (``OPEN``, ...).
+    """
+    text = raw.strip()
+    if text.lower().startswith("no check"):
+        return "no check"
+    first = text.split(" ", 1)[0].upper()
+    return first if first in _STATUS_WORDS else text
+
+
+def _name(value: str) -> str:
+    """A proxy, server or table name for a command: ``;``/newline and whitespace refused."""
+    check_argument(value)
+    if not value or any(ch.isspace() for ch in value):
+        raise CommandRefused(f"runtime API name refused: empty or contains whitespace: {value!r}")
+    return value
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ServerHealth:
+    """One server row of ``show stat``.
+
+    ``status`` is normalised (see :func:`normalise_status`), ``status_raw`` is HAProxy's text;
+    ``check_duration_ms`` in milliseconds, ``last_change_s`` in seconds since the last state
+    change; ``request_rate`` in requests per second over the last second (``req_rate``, or the
+    session ``rate`` for servers, where HAProxy has no ``req_rate``); ``http_5xx`` is the
+    cumulative count of 5xx responses. ``usable`` is True when the server can take new
+    traffic: ``UP`` or ``no check``, with a weight above 0 (backup servers count).
+    """
+
+    backend: str
+    server: str
+    status: str
+    status_raw: str
+    check_status: str | None
+    check_duration_ms: int | None
+    last_change_s: int | None
+    weight: int | None
+    current_sessions: int
+    queue: int
+    request_rate: int | None
+    http_5xx: int | None
+    usable: bool
+
+    @classmethod
+    def from_row(cls, row: dict[str, str]) -> ServerHealth:
+        """Build from one ``show stat`` CSV row (a dict keyed by column name)."""
+        raw = row.get("status", "")
+        status = normalise_status(raw)
+        weight = _int(row.get("weight"))
+        usable = status in ("UP", "no check") and (weight is None or weight > 0)
+        rate = _int(row.get("req_rate"))
+        return cls(
+            backend=row.get("pxname", ""),
+            server=row.get("svname", ""),
+            status=status,
+            status_raw=raw,
+            check_status=row.get("check_status") or None,
+            check_duration_ms=_int(row.get("check_duration")),
+            last_change_s=_int(row.get("lastchg")),
+            weight=weight,
+            current_sessions=_int(row.get("scur")) or 0,
+            queue=_int(row.get("qcur")) or 0,
+            request_rate=rate if rate is not None else _int(row.get("rate")),
+            http_5xx=_int(row.get("hrsp_5xx")),
+            usable=usable,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BackendHealth:
+    """A backend: its ``BACKEND`` row status (``UP``/``DOWN``), its servers, and ``usable``
+    (at least one usable server)."""
+
+    name: str
+    status: str
+    servers: list[ServerHealth]
+    usable: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, servers included."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "usable": self.usable,
+            "servers": [s.as_dict() for s in self.servers],
+        }
+
+
+def parse_table_entries(text: str) -> list[dict[str, str]]:
+    """Parse ``show table NAME`` output into one dict per entry.
+
+    ``0x55d0c8: key=client1 use=0 exp=9980 http_req_rate(1000)=3 gpc0=1`` →
+    ``{"key": "client1", "use": "0", "exp": "9980", "http_req_rate(1000)": "3", "gpc0": "1"}``.
+    ``exp`` is in milliseconds; a rate's period (in parentheses) too. Header lines (``#``) are
+    skipped; a token without ``=`` is joined to the previous value (a key holding spaces).
+    """
+    entries: list[dict[str, str]] = []
+    for line in text.splitlines():
+        match = _TABLE_ENTRY_RE.match(line.strip())
+        if match is None:
+            continue
+        entry: dict[str, str] = {}
+        last: str | None = None
+        for token in match["rest"].split():
+            name, sep, value = token.partition("=")
+            if sep:
+                entry[name] = value
+                last = name
+            elif last is not None:
+                entry[last] = f"{entry[last]} {token}"
+        entries.append(entry)
+    return entries
+
+
+class RuntimeClient:
+    """Client of the stats socket at ``socket_path``; ``timeout`` in seconds per round trip."""
+
+    def __init__(self, socket_path: str | Path, timeout: float = 2.0) -> None:
+        self.socket_path = Path(socket_path)
+        self._client = SocketClient(self.socket_path, timeout)
+
+    def command(self, cmd: str) -> str:
+        """Send one runtime API command and return the raw answer.
+
+        Raises ``CommandRefused`` for ``;``/newline, ``HAProxyUnavailable`` when the socket does
+        not answer, ``RuntimeAPIError`` on timeout or socket error.
+        """
+        return self._client.command(cmd)
+
+    def show_stat(self) -> list[dict[str, str]]:
+        """``show stat`` as CSV rows keyed by column (``pxname``, ``svname``, ``status``, ...).
+
+        Raises ``RuntimeAPIError`` when the answer is not the CSV (e.g. permission denied).
+        """
+        text = self.command("show stat")
+        if not text.startswith("# "):
+            raise RuntimeAPIError(f"show stat: unexpected answer: {text.strip()[:200]!r}")
+        lines = [ln for ln in text[2:].splitlines() if ln.strip()]
+        return [dict(row) for row in csv.DictReader(lines)]
+
+    def show_info(self) -> dict[str, str]:
+        """``show info`` as ``{"Version": "2.8.25-...", "Uptime_sec": "12", ...}``."""
+        info: dict[str, str] = {}
+        for line in self.command("show info").splitlines():
+            name, sep, value = line.partition(":")
+            if sep:
+                info[name.strip()] = value.strip()
+        if not info:
+            raise RuntimeAPIError("show info: empty answer")
+        return info
+
+    def show_table(self, table: str | None = None) -> str:
+        """Raw ``show table`` (the list of tables) or ``show table NAME`` (its entries).
+
+        Raises ``NotFound`` when HAProxy has no such table.
+        """
+        cmd = "show table" if table is None else f"show table {_name(table)}"
+        text = self.command(cmd)
+        if text.strip().startswith("No such table"):
+            raise NotFound(f"no stick table {table!r}")
+        return text
+
+    def show_table_entries(self, table: str) -> list[dict[str, str]]:
+        """Entries of stick table ``table`` (see :func:`parse_table_entries`)."""
+        return parse_table_entries(self.show_table(table))
+
+    def backends_health(self, *, include_internal: bool = False) -> list[BackendHealth]:
+        """Health of every backend, in ``show stat`` order.
+
+        Frontends are skipped; backends named ``lbctl_*`` too unless ``include_internal``.
+        """
+        servers: dict[str, list[ServerHealth]] = {}
+        status: dict[str, str] = {}
+        for row in self.show_stat():
+            name, kind = row.get("pxname", ""), row.get("svname", "")
+            if kind == "FRONTEND" or (not include_internal and name.startswith(INTERNAL_PREFIX)):
+                continue
+            servers.setdefault(name, [])
+            if kind == "BACKEND":
+                status[name] = normalise_status(row.get("status", ""))
+            else:
+                servers[name].append(ServerHealth.from_row(row))
+        return [
+            BackendHealth(name, status.get(name, "?"), rows, any(s.usable for s in rows))
+            for name, rows in servers.items()
+            if name in status
+        ]
+
+    def _set(self, cmd: str) -> None:
+        answer = self.command(cmd).strip()
+        if not answer:
+            return
+        if answer.startswith("No such"):
+            raise NotFound(f"{cmd}: {answer}")
+        raise RuntimeAPIError(f"{cmd}: {answer}")
+
+    def set_server_state(self, backend: str, server: str, state: str) -> None:
+        """``set server BACKEND/SERVER state ready|drain|maint`` (management.txt §9.3).
+
+        ``drain`` stops new traffic but keeps persistent sessions; ``maint`` stops all traffic
+        and health checks. Raises ``CommandRefused`` for another state or a bad argument,
+        ``NotFound`` for an unknown backend/server, ``RuntimeAPIError`` on any other answer.
+        """
+        if state not in SERVER_STATES:
+            raise CommandRefused(f"server state must be one of {', '.join(SERVER_STATES)}")
+        target = f"{_name(backend)}/{_name(server)}"
+        self._set(f"set server {target} state {state}")
+
+    def set_server_weight(self, backend: str, server: str, weight: int) -> None:
+        """``set server BACKEND/SERVER weight N`` (0-256, absolute; management.txt §9.3).
+
+        Raises ``NotFound`` for an unknown backend/server and ``RuntimeAPIError`` when HAProxy
+        refuses the weight (out of range, or a static balance algorithm).
+        """
+        target = f"{_name(backend)}/{_name(server)}"
+        self._set(f"set server {target} weight {int(weight)}")

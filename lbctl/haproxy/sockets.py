@@ -1,0 +1,89 @@
+"""One round trip on an HAProxy UNIX stream socket (stats socket or master CLI).
+
+Both sockets speak the same line protocol (management.txt §9.3 "Unix Socket commands",
+§9.4 "Master CLI"): in non-interactive mode the client sends one command line, HAProxy answers
+and closes the connection. ``;`` separates several commands on one line, so every command and
+argument is checked before sending: a ``;``, CR, LF or NUL is refused, never escaped.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import time
+from pathlib import Path
+
+from lbctl.errors import CommandRefused, HAProxyUnavailable, RuntimeAPIError
+
+__all__ = ["SocketClient", "check_argument"]
+
+_FORBIDDEN = {";": "';'", "\n": "a newline", "\r": "a carriage return", "\x00": "a NUL byte"}
+_UNAVAILABLE_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK, errno.ENOTDIR}
+_CHUNK = 65536
+
+
+def check_argument(arg: str) -> str:
+    """Return ``arg`` unchanged, or raise ``CommandRefused`` if it holds ``;``, CR, LF or NUL.
+
+    HAProxy's CLI treats ``;`` as a command separator and a newline as the end of a command
+    (management.txt §9.3), so such a value could smuggle a second command.
+    """
+    for char, name in _FORBIDDEN.items():
+        if char in arg:
+            raise CommandRefused(f"runtime API argument refused: it contains {name}: {arg!r}")
+    return arg
+
+
+class SocketClient:
+    """Client of one HAProxy UNIX socket: one command per connection, deadline-bound.
+
+    ``timeout`` (seconds) bounds the whole round trip: connect, send, and reading until HAProxy
+    closes the connection. A ``threading.Lock`` serialises round trips on one instance.
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 2.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SocketClient({str(self.path)!r}, timeout={self.timeout!r})"
+
+    def command(self, cmd: str) -> str:
+        """Send ``cmd`` and return HAProxy's whole answer (decoded UTF-8, errors replaced).
+
+        Raises ``CommandRefused`` when ``cmd`` holds ``;``/CR/LF/NUL; ``HAProxyUnavailable``
+        when the socket file is missing or the connection is refused (HAProxy not running,
+        or the master re-executing during a reload); ``RuntimeAPIError`` on a timeout or any
+        other socket error. Every message names the command and the socket.
+        """
+        check_argument(cmd)
+        with self._lock:
+            return self._round_trip(cmd)
+
+    def _round_trip(self, cmd: str) -> str:
+        deadline = time.monotonic() + self.timeout
+        where = f"{cmd!r} on {self.path}"
+        chunks: list[bytes] = []
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(self.timeout)
+                sock.connect(str(self.path))
+                sock.sendall(cmd.encode() + b"\n")
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError
+                    sock.settimeout(remaining)
+                    chunk = sock.recv(_CHUNK)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        except TimeoutError as exc:
+            raise RuntimeAPIError(f"{where}: no complete answer within {self.timeout:g} s") from exc
+        except OSError as exc:
+            if exc.errno in _UNAVAILABLE_ERRNOS:
+                raise HAProxyUnavailable(f"{where}: {exc.strerror or exc}") from exc
+            raise RuntimeAPIError(f"{where}: {exc.strerror or exc}") from exc
+        return b"".join(chunks).decode("utf-8", errors="replace")
