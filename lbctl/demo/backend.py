@@ -1,0 +1,169 @@
+"""A small HTTP backend that records when each request arrives.
+
+Used by ``lbctl demo``, the tests and the benchmarks to measure what the backend really sees
+behind HAProxy. It answers every GET/HEAD/POST with 200 and a short text body naming itself
+(``X-Backend-Name`` header too), records ``(monotonic seconds, method, path)`` for each request
+except HAProxy's health checks (``HEAD`` with a ``check`` marker is not recorded, see
+:attr:`RecordingBackend.record_checks`), and serves ``/slow?seconds=N`` slowly for tests of
+long-lived requests. Runs a ``ThreadingHTTPServer`` in a daemon thread on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One recorded request: ``t`` is ``time.monotonic()`` seconds at arrival."""
+
+    t: float
+    method: str
+    path: str
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+    allow_reuse_address = True
+    owner: RecordingBackend
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """HAProxy closes idle keep-alive connections; a reset peer is not an error here."""
+        return
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _answer(self, with_body: bool) -> None:
+        owner = self.server.owner
+        url = urlsplit(self.path)
+        if self.command != "HEAD" or owner.record_checks:
+            owner._record(Arrival(time.monotonic(), self.command, url.path))
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if url.path == "/slow":
+            seconds = float(parse_qs(url.query).get("seconds", ["1"])[0])
+            time.sleep(min(seconds, 60.0))
+        body = f"{owner.name} {self.command} {url.path}\n".encode()
+        self.send_response(owner.status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Backend-Name", owner.name)
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._answer(True)
+
+    def do_POST(self) -> None:
+        self._answer(True)
+
+    def do_HEAD(self) -> None:
+        self._answer(False)
+
+
+class RecordingBackend:
+    """An HTTP server on ``host:port`` (port 0 picks a free one) recording arrivals.
+
+    Use as a context manager or call :meth:`start` / :meth:`stop`. ``arrivals`` is a list of
+    :class:`Arrival` (thread-safe snapshot via :meth:`snapshot`); ``status`` is the HTTP status
+    every request gets (200 by default). HEAD requests (health checks) are not recorded unless
+    ``record_checks`` is true.
+    """
+
+    def __init__(
+        self, name: str = "backend", host: str = "127.0.0.1", port: int = 0, *,
+        record_checks: bool = False,
+    ) -> None:
+        self.name = name
+        self.status = 200
+        self.record_checks = record_checks
+        self._lock = threading.Lock()
+        self._arrivals: list[Arrival] = []
+        self._server = _Server((host, port), _Handler)
+        self._server.owner = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The TCP port actually bound."""
+        return int(self._server.server_address[1])
+
+    @property
+    def host(self) -> str:
+        """The address bound."""
+        return str(self._server.server_address[0])
+
+    def _record(self, arrival: Arrival) -> None:
+        with self._lock:
+            self._arrivals.append(arrival)
+
+    def snapshot(self, path_prefix: str = "") -> list[Arrival]:
+        """Arrivals so far whose path starts with ``path_prefix``, in arrival order."""
+        with self._lock:
+            return [a for a in self._arrivals if a.path.startswith(path_prefix)]
+
+    def clear(self) -> None:
+        """Forget the recorded arrivals."""
+        with self._lock:
+            self._arrivals.clear()
+
+    def start(self) -> RecordingBackend:
+        """Serve in a daemon thread; returns self."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"backend-{self.name}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket (idempotent)."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> RecordingBackend:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def max_in_window(times: list[float], window_s: float = 1.0) -> int:
+    """The most timestamps (seconds) falling in any closed sliding window of ``window_s``."""
+    ts = sorted(times)
+    best = 0
+    j = 0
+    for i, t in enumerate(ts):
+        while ts[j] < t - window_s:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def per_bucket(times: list[float], start: float, bucket_s: float = 0.25) -> list[int]:
+    """Counts of timestamps per ``bucket_s`` bucket from ``start`` (seconds), for charts."""
+    if not times:
+        return []
+    n = int((max(times) - start) // bucket_s) + 1
+    counts = [0] * max(n, 0)
+    for t in times:
+        k = int((t - start) // bucket_s)
+        if 0 <= k < len(counts):
+            counts[k] += 1
+    return counts
