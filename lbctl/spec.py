@@ -126,7 +126,7 @@ def parse_duration_ms(value: Any) -> int:
     if isinstance(value, str):
         m = _DURATION_RE.match(value.strip())
         if m:
-            return int(round(int(m.group(1)) * _UNITS_MS[m.group(2) or "ms"]))
+            return round(int(m.group(1)) * _UNITS_MS[m.group(2) or "ms"])
     raise ValueError("must be a duration such as 500ms, 5s or 1m (or milliseconds as an int)")
 
 
@@ -355,15 +355,15 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
                 seen[key] = i
 
     seen_section: dict[str, str] = {}
-    for kind, items in (("frontends", spec.frontends), ("backends", spec.backends)):
-        for i, item in enumerate(items):
-            loc = f"{kind}[{i}].name"
-            if item.name in seen_section:
-                errors.append(
-                    FieldError(loc, f"duplicate name {item.name!r} (also {seen_section[item.name]})")
-                )
+    named = [("frontends", [f.name for f in spec.frontends]),
+             ("backends", [b.name for b in spec.backends])]
+    for kind, names in named:
+        for i, name in enumerate(names):
+            if name in seen_section:
+                errors.append(FieldError(
+                    f"{kind}[{i}].name", f"duplicate name {name!r} (also {seen_section[name]})"))
             else:
-                seen_section[item.name] = f"{kind}[{i}]"
+                seen_section[name] = f"{kind}[{i}]"
     backends = {b.name for b in spec.backends}
     binds: dict[str, str] = {}
     for fi, fe in enumerate(spec.frontends):
