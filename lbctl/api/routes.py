@@ -1,0 +1,218 @@
+"""The agent's routes: the spec (``/api/v1/config``), HAProxy (``/api/v1/haproxy``), health.
+
+Handlers are thin: they parse the request (spec body, ``If-Match``), call the
+:class:`lbctl.controller.Controller`, and shape the answer. Errors are raised, never built
+here: :mod:`lbctl.api.errors` turns them into problem+json. Handlers that call the controller
+are plain ``def`` so FastAPI runs them in its thread pool (the controller blocks on
+``haproxy -c``, sockets and reloads).
+
+Versions travel as entity tags: ``ETag: "7"`` on reads and writes, ``If-Match: "7"`` (or a
+bare ``7``) on writes (RFC 9110 §8.8.3, §13.1.1).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from lbctl.api.errors import PROBLEM_JSON
+from lbctl.controller import Controller
+from lbctl.errors import FieldError, PreconditionRequired, SpecError
+from lbctl.spec import Spec, parse_spec_text, validate_spec
+
+__all__ = ["api_router", "etag", "open_router", "parse_if_match", "spec_from_body"]
+
+#: Media types read as JSON; any other body is read as YAML (JSON is YAML anyway).
+_JSON_TYPES = ("application/json", "")
+
+_PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+_SPEC_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A spec as JSON, or as YAML with Content-Type: application/yaml.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Spec"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def get_controller(request: Request) -> Controller:
+    """FastAPI dependency: the app's controller (``app.state.controller``)."""
+    controller: Controller = request.app.state.controller
+    return controller
+
+
+ControllerDep = Annotated[Controller, Depends(get_controller)]
+
+
+def etag(version: int) -> str:
+    """The strong entity tag of a spec version: ``7`` → ``"7"`` (quotes included)."""
+    return f'"{version}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """``If-Match`` → the version it names; ``None`` when the header is absent.
+
+    Accepts ``"7"`` and ``7``. Raises :class:`PreconditionRequired` for anything else
+    (``*``, weak tags, lists): a write must name exactly the version it edits.
+    """
+    if value is None:
+        return None
+    tag = value.strip()
+    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
+        tag = tag[1:-1]
+    if not tag.isascii() or not tag.isdigit():
+        raise PreconditionRequired(
+            f'If-Match must name the version being edited, e.g. If-Match: "3" (got {value!r})'
+        )
+    return int(tag)
+
+
+async def spec_from_body(request: Request) -> Spec:
+    """FastAPI dependency: the request body as a validated :class:`Spec`.
+
+    ``Content-Type: application/json`` (or none) is parsed as JSON, anything else
+    (``application/yaml``, ``text/yaml``, ``text/plain``) as YAML. Raises :class:`SpecError`
+    for an empty, non-UTF-8 or unparsable body, or an invalid spec (every bad field named).
+    """
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not raw.strip():
+        raise SpecError([FieldError("", "the request body is empty: send a spec as JSON or YAML")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError([FieldError("", "the request body is not UTF-8 text")]) from None
+    if ctype in _JSON_TYPES or ctype.endswith("+json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(
+                [FieldError("", f"the body is not valid JSON at line {exc.lineno}, column "
+                                f"{exc.colno}: {exc.msg}")]
+            ) from None
+        return await run_in_threadpool(validate_spec, data)
+    return await run_in_threadpool(parse_spec_text, text, source="request body")
+
+
+SpecBody = Annotated[Spec, Depends(spec_from_body)]
+
+open_router = APIRouter(tags=["probe"])
+api_router = APIRouter(responses={401: {"description": "Missing or wrong bearer token", **_PROBLEM}})
+
+
+@open_router.get("/healthz", summary="Liveness of the agent itself (no token)")
+def healthz() -> dict[str, str]:
+    """``{"status": "ok"}`` while the agent answers; says nothing about HAProxy."""
+    return {"status": "ok"}
+
+
+@api_router.get("/config", tags=["config"], summary="The current spec and its version")
+def get_config(controller: ControllerDep, response: Response) -> dict[str, Any]:
+    """``{"version": n, "spec": {...}}`` with ``ETag: "n"``."""
+    version, spec = controller.current()
+    response.headers["ETag"] = etag(version)
+    return {"version": version, "spec": spec.to_data()}
+
+
+@api_router.put(
+    "/config",
+    tags=["config"],
+    summary="Apply a spec: validate, write, reload, verify",
+    openapi_extra=_SPEC_BODY,
+    responses={
+        412: {"description": "If-Match names a stale version; nothing changed", **_PROBLEM},
+        422: {"description": "Invalid spec, or HAProxy rejected the config; nothing changed",
+              **_PROBLEM},
+        428: {"description": "If-Match missing", **_PROBLEM},
+        409: {"description": "HAProxy refused the reload; the old config keeps serving",
+              **_PROBLEM},
+    },
+)
+def put_config(
+    controller: ControllerDep,
+    spec: SpecBody,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+    x_lbctl_message: Annotated[str | None, Header()] = None,
+    x_lbctl_author: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Apply ``spec`` over the version named by ``If-Match``.
+
+    Answers ``ApplyResult.as_dict()``: ``{"version", "changed", "reload", "diagnostics",
+    "duration_s"}`` (seconds) with the new ``ETag``. ``X-Lbctl-Message`` and
+    ``X-Lbctl-Author`` go to the controller with the change. On every error nothing changes.
+    """
+    expected = parse_if_match(if_match)
+    if expected is None:
+        raise PreconditionRequired(
+            'a write must name the version it edits: send If-Match: "<version>" '
+            "(GET /api/v1/config gives it in ETag)"
+        )
+    result = controller.apply(
+        spec, if_match=expected, author=x_lbctl_author or "", message=x_lbctl_message or ""
+    )
+    body = result.as_dict()
+    response.headers["ETag"] = etag(int(body["version"]))
+    return body
+
+
+@api_router.post(
+    "/config/validate",
+    tags=["config"],
+    summary="Dry run: render and check a spec, change nothing",
+    openapi_extra=_SPEC_BODY,
+    responses={422: {"description": "Invalid spec", **_PROBLEM}},
+)
+def validate_config(controller: ControllerDep, spec: SpecBody) -> dict[str, Any]:
+    """``{"ok": bool, "diagnostics": [...], "config": "<rendered haproxy.cfg>"}``; 200 even
+    when HAProxy rejects the text (``ok`` false, its alerts in ``diagnostics``)."""
+    return controller.validate(spec).as_dict()
+
+
+@api_router.get(
+    "/config/source",
+    tags=["config"],
+    summary="The live haproxy.cfg",
+    response_class=PlainTextResponse,
+)
+def config_source(controller: ControllerDep) -> PlainTextResponse:
+    """The bytes HAProxy runs with, as ``text/plain; charset=utf-8``."""
+    return PlainTextResponse(controller.config_source())
+
+
+@api_router.get(
+    "/health",
+    tags=["haproxy"],
+    summary="Backend and server health",
+    responses={503: {"description": "HAProxy is down or a backend has no usable server"}},
+)
+def health(controller: ControllerDep) -> JSONResponse:
+    """``{"ok", "haproxy", "backends": [...], "reasons": [...]}``; 200 when ``ok`` (every
+    backend has a usable server), 503 otherwise, with the same body."""
+    report = controller.health()
+    return JSONResponse(report, status_code=200 if report.get("ok") else 503)
+
+
+@api_router.get("/haproxy", tags=["haproxy"], summary="HAProxy process status")
+def haproxy_status(controller: ControllerDep) -> dict[str, Any]:
+    """``{"haproxy": {...}, "binary": {...} | null, "state_dir": str, "spec_version": int}``."""
+    return controller.status()
+
+
+@api_router.post(
+    "/haproxy/reload",
+    tags=["haproxy"],
+    summary="Reload HAProxy with the live config",
+    responses={409: {"description": "HAProxy refused the reload", **_PROBLEM},
+               503: {"description": "HAProxy is not running", **_PROBLEM}},
+)
+def haproxy_reload(controller: ControllerDep) -> dict[str, Any]:
+    """The reload result (``ReloadResult.as_dict()``)."""
+    return controller.reload_now().as_dict()

@@ -1,0 +1,194 @@
+"""Run the agent: parse ``--listen``, refuse unsafe binds, start the controller, serve.
+
+:func:`serve` is what ``lbctl serve`` calls. It owns the controller's life cycle::
+
+    controller.start()  →  uvicorn serves the app  →  SIGTERM / SIGINT  →  controller.shutdown()
+
+``shutdown`` runs in a ``finally`` and, by default, soft-stops HAProxy (``keep_haproxy`` leaves
+it running; the next ``lbctl serve`` on the same state dir adopts it). uvicorn re-raises the
+signal that stopped it once it is done; the handlers installed here swallow that, so the
+shutdown always runs and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from lbctl.api.app import create_app
+from lbctl.controller import Controller
+from lbctl.errors import LbctlError
+from lbctl.store import StateDir
+
+__all__ = ["DEFAULT_LISTEN", "Listen", "check_bind_safety", "parse_listen", "serve"]
+
+DEFAULT_LISTEN = "127.0.0.1:9900"
+ENV_LISTEN = "LBCTL_LISTEN"
+ENV_TOKEN = "LBCTL_TOKEN"
+
+log = logging.getLogger("lbctl.serve")
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Where the agent listens: ``host`` (IP literal or name, IPv6 unbracketed) and ``port``."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def is_loopback(self) -> bool:
+        """True for ``localhost`` and loopback IPs (``127.0.0.0/8``, ``::1``)."""
+        if self.host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False  # any other name may resolve anywhere
+
+
+def parse_listen(value: str) -> Listen:
+    """``"127.0.0.1:9900"``, ``"[::1]:9900"``, ``"localhost:9900"`` → :class:`Listen`.
+
+    Raises :class:`LbctlError` for anything else (no port, port outside 1–65535).
+    """
+    text = value.strip()
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+    else:
+        host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise LbctlError(f"--listen {value!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN} or [::1]:9900")
+    return Listen(host, int(port))
+
+
+def check_bind_safety(listen: Listen, tls_cert: Path | None, tls_key: Path | None) -> None:
+    """Refuse a non-loopback address without TLS, and half a TLS setup.
+
+    DESIGN.md "Safety rules": the agent binds 127.0.0.1 by default and refuses a non-loopback
+    address without TLS. Raises :class:`LbctlError` (exit 1) naming what is missing.
+    """
+    if (tls_cert is None) != (tls_key is None):
+        raise LbctlError("TLS needs both --tls-cert and --tls-key")
+    for path in (tls_cert, tls_key):
+        if path is not None and not os.access(path, os.R_OK):
+            raise LbctlError(f"cannot read TLS file {path}")
+    if not listen.is_loopback and tls_cert is None:
+        raise LbctlError(
+            f"refusing to listen on {listen} without TLS: the bearer token would cross the "
+            "network in clear text; pass --tls-cert and --tls-key, or listen on 127.0.0.1"
+        )
+
+
+def agent_token(state: StateDir) -> tuple[str, bool]:
+    """The agent's token: ``$LBCTL_TOKEN``, else the state dir's token file (created on first
+    start). Returns ``(token, created_now)``. Raises :class:`StoreError`."""
+    from_env = os.environ.get(ENV_TOKEN, "").strip()
+    if from_env:
+        return from_env, False
+    return state.read_or_create_token()
+
+
+def bind_socket(listen: Listen) -> socket.socket:
+    """A listening TCP socket on ``listen`` (bound before HAProxy starts, so a busy port fails
+    fast). Not inheritable: HAProxy never holds the agent's port. Raises :class:`LbctlError`."""
+    family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((listen.host, listen.port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise LbctlError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
+    return sock
+
+
+class _StopSignals:
+    """Record SIGTERM / SIGINT instead of dying, so the ``finally`` that stops HAProxy runs.
+
+    uvicorn installs its own handlers while it serves and re-raises the signal afterwards;
+    then these handlers receive it again and just record it.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._saved: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+
+    def __enter__(self) -> _StopSignals:
+        for sig in self.SIGNALS:
+            self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
+def serve(
+    state: StateDir,
+    listen: Listen,
+    *,
+    token: str,
+    haproxy_bin: str | None = None,
+    keep_haproxy: bool = False,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    log_level: str = "info",
+    announce: Callable[[str], None] = print,
+) -> int:
+    """Start the controller, serve the API until SIGTERM / SIGINT, then shut down.
+
+    Must run in the main thread (signal handlers). ``announce`` receives one line once the
+    controller is up. Returns the exit status (0). Raises :class:`LbctlError` for an unsafe
+    or busy ``listen`` (before HAProxy starts) and :class:`StoreError` for an unusable state
+    dir; HAProxy-side failures do not stop the agent (health reports them).
+    """
+    check_bind_safety(listen, tls_cert, tls_key)
+    sock = bind_socket(listen)
+    controller = Controller(state, haproxy_bin=haproxy_bin)
+    with _StopSignals() as stop, sock:
+        try:
+            controller.start()
+            if stop.received:
+                return 0
+            app = create_app(controller, token=token)
+            config = uvicorn.Config(
+                app,
+                host=listen.host,
+                port=listen.port,
+                log_level=log_level,
+                ssl_certfile=str(tls_cert) if tls_cert else None,
+                ssl_keyfile=str(tls_key) if tls_key else None,
+                lifespan="off",
+                server_header=False,
+            )
+            scheme = "https" if tls_cert else "http"
+            health = controller.health()
+            state_line = "HAProxy running" if health["haproxy"]["running"] else (
+                f"HAProxy unavailable: {health['haproxy']['unavailable']}"
+            )
+            announce(f"lbctl agent on {scheme}://{listen} (state dir {state.root}; {state_line})")
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+        finally:
+            controller.shutdown(keep_haproxy=keep_haproxy)
+    return 0
