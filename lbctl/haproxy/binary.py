@@ -193,9 +193,7 @@ def inspect_binary(path: str) -> HAProxyBinary:
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise BinaryNotFound(
-            f"{abspath} -vv did not answer within {_INSPECT_TIMEOUT_S:g} s"
-        ) from exc
+        raise BinaryNotFound(f"{abspath} -vv did not answer within {_INSPECT_TIMEOUT_S:g} s") from exc
     except OSError as exc:
         raise BinaryNotFound(f"{abspath} -vv cannot run: {exc}") from exc
     output = proc.stdout + proc.stderr

@@ -71,6 +71,9 @@ class SocketClient:
                 sock.settimeout(self.timeout)
                 sock.connect(str(self.path))
                 sock.sendall(cmd.encode() + b"\n")
+                # Half-close: the master CLI keeps the connection open until the client's
+                # side is shut, the stats socket does not mind (both answer then close).
+                sock.shutdown(socket.SHUT_WR)
                 while True:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:

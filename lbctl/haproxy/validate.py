@@ -28,9 +28,7 @@ from lbctl.haproxy.binary import HAProxyBinary
 
 __all__ = ["check_file", "check_text", "parse_output"]
 
-_MSG_RE = re.compile(
-    r"^\[(?P<sev>ALERT|WARNING|NOTICE)\]\s*(?:\d+/\d+\s*)?(?:\(\d+\)\s*)?:\s?(?P<msg>.*)$"
-)
+_MSG_RE = re.compile(r"^\[(?P<sev>ALERT|WARNING|NOTICE)\]\s*(?:\d+/\d+\s*)?(?:\(\d+\)\s*)?:\s?(?P<msg>.*)$")
 _CONT_RE = re.compile(r"^\s+\|\s?(?P<msg>.*)$")
 _LEADING_LOC_RE = re.compile(r"^(?:parsing\s+)?\[(?P<file>[^\]]+?):(?P<line>\d+)\]\s*:?\s*")
 _ANY_LOC_RE = re.compile(r"\[(?P<file>[^\]\s]+?):(?P<line>\d+)\]")
