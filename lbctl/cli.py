@@ -1,0 +1,412 @@
+"""The ``lbctl`` command (typer + rich).
+
+Local commands: ``render``, ``validate``, ``schema``, ``demo``; the agent itself: ``serve``;
+through the agent (``--url`` / ``$LBCTL_URL``, ``--token`` / ``$LBCTL_TOKEN``): ``apply``,
+``status``, ``health``, ``reload``.
+
+The one error → exit-code mapping is :func:`report_error`, called by the command group for
+every :class:`lbctl.errors.LbctlError`: it prints ``TypeName: message`` (and the field errors
+or HAProxy diagnostics, one per line) to stderr and exits with the class's ``exit_code``
+(spec / config invalid 1, If-Match missing 2, stale 3, not found 4, auth 5, HAProxy 6,
+store 7, agent unreachable 8).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from lbctl.errors import ConfigRejected, Diagnostic, LbctlError, SpecError
+from lbctl.features import Capabilities, HAProxyVersion
+
+if TYPE_CHECKING:
+    from lbctl.client import AgentClient
+    from lbctl.haproxy.binary import HAProxyBinary
+
+__all__ = ["app", "main", "report_error"]
+
+
+def _console(*, stderr: bool = False) -> Console:
+    # Made per call: sys.stdout / sys.stderr may be swapped (tests); no markup, no wrapping
+    # of long config lines, wide tables when not on a terminal.
+    console = Console(stderr=stderr, soft_wrap=True, highlight=False, markup=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    return console
+
+
+def _diagnostic_lines(d: Diagnostic) -> list[str]:
+    where = f"line {d.line}: " if d.line else ""
+    lines = [f"  - {d.severity}: {where}{d.message}"]
+    if d.text is not None:
+        lines.append(f"      | {d.text.strip()}")
+    if d.field:
+        lines.append(f"      spec field: {d.field}")
+    return lines
+
+
+def report_error(err: LbctlError) -> int:
+    """Print ``TypeName: message`` and the details of ``err`` to stderr; its exit code."""
+    lines = [f"{type(err).__name__}: {err}"]
+    if isinstance(err, SpecError) and len(err.errors) > 1:
+        lines += [f"  - {e}" for e in err.errors]
+    elif isinstance(err, ConfigRejected):
+        for d in err.diagnostics:
+            lines += _diagnostic_lines(d)
+    err_console = _console(stderr=True)
+    err_console.print(Text(lines[0], style="bold red"))
+    for line in lines[1:]:
+        err_console.print(line)
+    return type(err).exit_code
+
+
+class _Group(TyperGroup):
+    """The command group: routes every :class:`LbctlError` through :func:`report_error`."""
+
+    def invoke(self, ctx: Any) -> Any:  # a typer/click Context
+        try:
+            return super().invoke(ctx)
+        except LbctlError as err:
+            raise typer.Exit(report_error(err)) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="lbctl",
+    help="Load-balancer controller for an embedded HAProxy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SpecArg = Annotated[
+    Path, typer.Argument(help="Spec file (YAML or JSON).", dir_okay=False, show_default=False)
+]
+VersionOpt = Annotated[
+    str | None,
+    typer.Option("--haproxy-version", help="Target HAProxy version (default: the binary's)."),
+]
+BinOpt = Annotated[
+    str | None,
+    typer.Option("--haproxy-bin", help="haproxy binary (default: $LBCTL_HAPROXY_BIN, "
+                 "the bundled one, PATH)."),
+]
+StateOpt = Annotated[
+    str | None,
+    typer.Option("--state-dir", help="State dir (default: $LBCTL_STATE_DIR or ./.lbctl)."),
+]
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option(
+        "--url", help="Agent URL for apply/status/health/reload (default: $LBCTL_URL or "
+        "http://127.0.0.1:9900).")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", help="Agent token (default: $LBCTL_TOKEN, or the state dir's token file).")
+    ] = None,
+) -> None:
+    """Load-balancer controller for an embedded HAProxy."""
+    ctx.obj = {"url": url, "token": token}
+
+
+def _capabilities(version: str | None, binary: HAProxyBinary | None) -> Capabilities:
+    """Render capabilities: of ``--haproxy-version`` when given, else of ``binary``."""
+    from lbctl.controller import capabilities_of
+
+    if version is None:
+        assert binary is not None
+        return capabilities_of(binary)
+    try:
+        parsed = HAProxyVersion.parse(version)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--haproxy-version") from None
+    return Capabilities.for_target(parsed, lua=binary.has("LUA") if binary else True)
+
+
+@app.command()
+def serve(
+    listen: Annotated[str, typer.Option(
+        "--listen", envvar="LBCTL_LISTEN", help="HOST:PORT of the API.")] = "127.0.0.1:9900",
+    state_dir: StateOpt = None,
+    keep_haproxy: Annotated[bool, typer.Option(
+        "--keep-haproxy", help="Leave HAProxy running on exit (the next serve adopts it).")
+    ] = False,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="TLS certificate (PEM).")
+                        ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="TLS private key (PEM).")
+                       ] = None,
+    haproxy_bin: BinOpt = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Run the agent: start (or adopt) HAProxy and serve the API until SIGTERM / Ctrl-C."""
+    import logging
+
+    from lbctl.api.server import agent_token, check_bind_safety, parse_listen
+    from lbctl.api.server import serve as run_agent
+    from lbctl.store import StateDir, resolve_state_dir
+
+    where = parse_listen(listen)
+    check_bind_safety(where, tls_cert, tls_key)  # before anything is created
+    state = StateDir(resolve_state_dir(state_dir))
+    token, created = agent_token(state)
+    err = _console(stderr=True)
+    if created:
+        err.print(f"Generated the agent token (saved in {state.token_path}, mode 0600):")
+        err.print(f"  {token}")
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    code = run_agent(state, where, token=token, haproxy_bin=haproxy_bin,
+                     keep_haproxy=keep_haproxy, tls_cert=tls_cert, tls_key=tls_key,
+                     log_level=log_level, announce=err.print)
+    raise typer.Exit(code)
+
+
+@app.command("render")
+def render_cmd(
+    spec: SpecArg,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here (atomically).")
+                      ] = None,
+    haproxy_version: VersionOpt = None,
+    haproxy_bin: BinOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Render haproxy.cfg from SPEC for the detected binary or --haproxy-version."""
+    from lbctl.haproxy.binary import detect
+    from lbctl.render import RenderContext, render
+    from lbctl.spec import load_spec
+    from lbctl.store import StateDir, resolve_state_dir
+
+    parsed = load_spec(spec)
+    binary = detect(haproxy_bin) if haproxy_version is None else None
+    caps = _capabilities(haproxy_version, binary)
+    text = render(parsed, caps, RenderContext(StateDir(resolve_state_dir(state_dir)).run_dir))
+    if output is None:
+        sys.stdout.write(text)
+        return
+    # StateDir's atomic write (temp file in the same dir, fsync, rename, fsync the dir).
+    StateDir(output.parent).atomic_write(output.absolute(), text.encode())
+    _console(stderr=True).print(f"wrote {output} (HAProxy {caps.version})")
+
+
+@app.command("validate")
+def validate_cmd(
+    spec: SpecArg,
+    haproxy_version: VersionOpt = None,
+    haproxy_bin: BinOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Validate SPEC locally: fields, rendering, then `haproxy -c` on the exact text.
+
+    Exit 0 when valid, 1 when not (every error names its spec field where possible)."""
+    from lbctl.controller import with_fields
+    from lbctl.haproxy.binary import detect
+    from lbctl.haproxy.validate import check_text
+    from lbctl.render import RenderContext, peer_args, render
+    from lbctl.spec import load_spec
+    from lbctl.store import StateDir, resolve_state_dir
+
+    parsed = load_spec(spec)
+    binary = detect(haproxy_bin)
+    caps = _capabilities(haproxy_version, binary)
+    text = render(parsed, caps, RenderContext(StateDir(resolve_state_dir(state_dir)).run_dir))
+    with tempfile.TemporaryDirectory(prefix="lbctl-check-") as tmp:
+        try:
+            diags = check_text(binary, text, directory=Path(tmp), extra_args=peer_args(caps))
+        except ConfigRejected as exc:
+            raise ConfigRejected(with_fields(parsed, text, exc.diagnostics), exc.output) from None
+    out = _console()
+    out.print(f"valid: {spec} (HAProxy {binary.version} -c, target {caps.version})")
+    for d in with_fields(parsed, text, diags):
+        for line in _diagnostic_lines(d):
+            out.print(line)
+
+
+def _client(ctx: typer.Context) -> AgentClient:
+    from lbctl.client import AgentClient
+
+    opts = ctx.obj or {}
+    return AgentClient(opts.get("url"), opts.get("token"))
+
+
+def _author() -> str:
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except (OSError, KeyError):
+        return ""
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    spec: SpecArg,
+    message: Annotated[str, typer.Option("-m", "--message", help="Why (kept with the change).")
+                       ] = "",
+    if_match: Annotated[int | None, typer.Option(
+        "--if-match", help="The version this spec edits (default: the agent's current one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the agent's answer as JSON.")
+                       ] = False,
+) -> None:
+    """Apply SPEC through the agent (validate, write, reload, verify)."""
+    from lbctl.spec import load_spec
+
+    parsed = load_spec(spec)
+    with _client(ctx) as client:
+        base = if_match if if_match is not None else client.get_config()[0]
+        result = client.put_config(parsed, if_match=base, message=message, author=_author())
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    out = _console()
+    if not result.get("changed"):
+        out.print(f"unchanged: version {result['version']} already runs this spec")
+        return
+    reload = result.get("reload") or {}
+    how = (f"reloaded in {reload.get('duration_s', 0):.3f} s ({reload.get('method')})"
+           if reload else "HAProxy started")
+    out.print(f"applied version {result['version']} (was {base}): {how}; "
+              f"total {result.get('duration_s', 0):.3f} s")
+    for d in result.get("diagnostics") or []:
+        for line in _diagnostic_lines(Diagnostic(**d)):
+            out.print(line)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw status as JSON.")] = False,
+) -> None:
+    """HAProxy process status, binary and spec version."""
+    with _client(ctx) as client:
+        data = client.status()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    proc = data.get("haproxy") or {}
+    binary = data.get("binary") or {}
+    table = Table(show_header=False, box=None)
+    rows: list[tuple[str, Any]] = [
+        ("running", proc.get("running")),
+        ("master pid", proc.get("master_pid")),
+        ("worker pids", ", ".join(str(p) for p in proc.get("worker_pids") or [])),
+        ("uptime", _ago(proc.get("uptime_s"))),
+        ("rss", f"{proc['rss_bytes'] / 1e6:.1f} MB" if proc.get("rss_bytes") else None),
+        ("reloads", proc.get("reload_count")),
+        ("last reload", _last_reload(proc.get("last_reload"))),
+        ("error", proc.get("error")),
+        ("binary", f"{binary.get('path')} ({binary.get('version')})" if binary else None),
+        ("state dir", data.get("state_dir")),
+        ("spec version", data.get("spec_version")),
+    ]
+    for key, value in rows:
+        if value not in (None, ""):
+            table.add_row(key, str(value))
+    _console().print(table)
+
+
+def _last_reload(reload: dict[str, Any] | None) -> str | None:
+    if not reload:
+        return None
+    return f"{'ok' if reload.get('ok') else 'FAILED'} in {reload.get('duration_s', 0):.3f} s"
+
+
+def _ago(seconds: float | int | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+_STATUS_STYLE = {"UP": "green", "DOWN": "bold red", "MAINT": "yellow", "DRAIN": "yellow"}
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+@app.command()
+def health(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Backend and server health; exit 0 when every backend has a usable server, else 1."""
+    with _client(ctx) as client:
+        report = client.health()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        table = Table("backend", "server", "status", "check", "last change", "weight",
+                      "sessions", "queue", "rate")
+        for be in report.get("backends") or []:
+            for s in be.get("servers") or []:
+                status = str(s.get("status"))
+                check = s.get("check_status")
+                if check and s.get("check_duration_ms") is not None:
+                    check = f"{check} {s['check_duration_ms']}ms"
+                table.add_row(be.get("name"), s.get("server"),
+                              Text(status, style=_STATUS_STYLE.get(status, "")), _cell(check),
+                              _ago(s.get("last_change_s")), _cell(s.get("weight")),
+                              _cell(s.get("current_sessions")), _cell(s.get("queue")),
+                              _cell(s.get("request_rate")))
+        out = _console()
+        out.print(table)
+        verdict = "ok" if report.get("ok") else "NOT OK"
+        out.print(Text(f"health: {verdict}", style="green" if report.get("ok") else "bold red"))
+        for reason in report.get("reasons") or []:
+            out.print(f"  - {reason}")
+    raise typer.Exit(0 if report.get("ok") else 1)
+
+
+@app.command()
+def reload(ctx: typer.Context) -> None:
+    """Reload HAProxy with the live config (through the agent)."""
+    with _client(ctx) as client:
+        result = client.reload()
+    _console().print(f"reloaded in {result.get('duration_s', 0):.3f} s ({result.get('method')})")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a spec."""
+    from lbctl.spec import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def demo(
+    rate: Annotated[int, typer.Option("--rate", help="client1's limit, requests/s.")] = 10,
+    burst: Annotated[int, typer.Option("--burst", help="client1's excess requests that wait.")
+                     ] = 100,
+    requests: Annotated[int, typer.Option("--requests", help="Requests per client.")] = 150,
+    haproxy_bin: BinOpt = None,
+) -> None:
+    """Run the burst-smoothing story end to end on this machine (under 20 s)."""
+    from lbctl.demo.run import run_demo
+
+    raise typer.Exit(run_demo(rate=rate, burst=burst, n=requests, haproxy_bin=haproxy_bin))
+
+
+def main() -> None:
+    """Console-script entry point (``lbctl``)."""
+    app(prog_name="lbctl")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Helpers for the agent (API) and CLI tests: specs on free ports, a live uvicorn in a thread
+over a real :class:`Controller`, and polling.
+
+Import-only: plain functions and context managers; the fixtures live in the test modules and
+use ``tests/conftest.py``'s ``haproxy_bin``, ``short_dir`` and ``backend``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from lbctl.api import create_app
+from lbctl.api.server import Listen, bind_socket
+from lbctl.controller import Controller
+from lbctl.spec import validate_spec
+from lbctl.store import StateDir
+
+TOKEN = "test-token-0123456789"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_spec(
+    front: int, peers: int, servers: list[tuple[str, int]], *, inter: str = "500ms", fall: int = 2
+) -> dict[str, Any]:
+    """A spec document: frontend ``web`` on 127.0.0.1:``front``, backend ``app`` with HTTP
+    checks every ``inter`` (``fall`` failures mark a server DOWN), one server per
+    ``(name, port)``, client ``c1`` on ``/c1`` (smooth, 50 req/s)."""
+    return {
+        "global": {"peers_port": peers},
+        "frontends": [{
+            "name": "web", "bind": [f"127.0.0.1:{front}"], "default_backend": "app",
+            "clients": [{"name": "c1", "path_prefix": "/c1", "rate": 50, "burst": 5}],
+        }],
+        "backends": [{
+            "name": "app",
+            "health_check": {"method": "HEAD", "path": "/", "inter": inter, "rise": 1, "fall": fall},
+            "servers": [{"name": n, "address": "127.0.0.1", "port": p} for n, p in servers],
+        }],
+    }
+
+
+def seed_state(root: Path, data: dict[str, Any]) -> StateDir:
+    """A state dir at ``root`` whose current spec (version 1) is ``data``."""
+    state = StateDir(root)
+    state.ensure()
+    state.write_current(1, validate_spec(data))
+    return state
+
+
+class UvicornThread:
+    """A real uvicorn server for ``app`` on 127.0.0.1 (free port) in a daemon thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = bind_socket(Listen("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self) -> UvicornThread:
+        """Start serving; returns once uvicorn reports it is up (10 s at most)."""
+        self.thread.start()
+        wait_for(lambda: self.server.started, 10.0)
+        return self
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit and wait for its thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@dataclass
+class Agent:
+    """A live agent: its controller, state dir, API client (token set) and spec document."""
+
+    controller: Controller
+    state: StateDir
+    url: str
+    api: httpx.Client
+    data: dict[str, Any]
+
+    @property
+    def front(self) -> str:
+        """Base URL of the HAProxy frontend ``web``."""
+        return f"http://{self.data['frontends'][0]['bind'][0]}"
+
+    def through_haproxy(self, path: str = "/x") -> httpx.Response:
+        """One request through HAProxy on a fresh connection."""
+        return httpx.get(self.front + path, timeout=10)
+
+
+@contextlib.contextmanager
+def running_agent(root: Path, data: dict[str, Any], haproxy_bin: str | None) -> Iterator[Agent]:
+    """Seed ``root`` with ``data``, start a controller (real HAProxy) and uvicorn; stop both."""
+    state = seed_state(root, data)
+    controller = Controller(state, haproxy_bin=haproxy_bin)
+    controller.start()
+    try:
+        server = UvicornThread(create_app(controller, token=TOKEN)).start()
+        try:
+            with httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+            ) as api:
+                yield Agent(controller, state, server.url, api, data)
+        finally:
+            server.stop()
+    finally:
+        controller.shutdown()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
+    """Poll ``condition`` until truthy and return its value; ``AssertionError`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
