@@ -286,6 +286,28 @@ def test_older_release_paths_on_real_binary(
         assert result.ok and result.method == method, result.output
         assert http_get(port)[1]["x-gen"] == "two"
         assert set(proc.worker_pids()).isdisjoint(before)
+        serving = proc.worker_pids()
+        with socket.socket() as held:  # a config that passes -c but cannot bind
+            held.bind(("127.0.0.1", 0))
+            held.listen()
+            bad = config(
+                run_dir,
+                port,
+                [("app1", app.port)],
+                header="bad",
+                extra_frontend=f"bind 127.0.0.1:{held.getsockname()[1]}",
+            )
+            proc.config_path.write_text(bad)
+            failed = proc.reload(timeout=3 if method == "signal" else 6)
+        assert not failed.ok and failed.method == method
+        assert proc.worker_pids() == serving
+        assert http_get(port)[1]["x-gen"] == "two"
+        if mode == "legacy":
+            assert "cannot bind socket" in failed.output
+        elif method == "master-cli":  # no [failed: N] before 2.5: no new worker generation
+            assert "started no new worker" in failed.output
+        else:
+            assert "no new worker within 3 s" in failed.output
         adopted = HAProxyProcess(binary, config_path=proc.config_path, run_dir=run_dir)
         assert adopted.adopt()
         assert adopted.worker_pids() == proc.worker_pids()

@@ -121,6 +121,7 @@ def parse_show_proc(text: str) -> ShowProc | None:
 
 _START_TIMEOUT_S = 15.0
 _POLL_S = 0.05
+_NO_NEW_WORKER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -379,20 +380,24 @@ class HAProxyProcess:
         old workers keep serving) and a new worker generation means success. 1.9-2.4: success
         is a new worker pid. 1.8: SIGUSR2 to the master, same test. Before 1.8: a new process
         with ``-sf <old pids>``. Returns ``ReloadResult(ok=False, ...)`` when HAProxy refuses
-        the config; raises ``HAProxyUnavailable`` when no HAProxy runs.
+        the config, and also when the master CLI round trip fails or times out (the outcome is
+        then unknown: ``output`` says so); raises ``HAProxyUnavailable`` when no HAProxy runs.
         """
         with self._lock:
             if not self.adopt():
                 raise HAProxyUnavailable(f"no HAProxy runs for {self.run_dir}; cannot reload")
             started = time.monotonic()
-            if self.mode == "legacy":
-                method, ok, output = "sf", *self._reload_sf(timeout)
-            elif self.caps.reload_status:
-                method, ok, output = "master-cli", *self._reload_status(timeout)
-            elif self.caps.master_cli:
-                method, ok, output = "master-cli", *self._reload_poll(timeout, use_cli=True)
-            else:
-                method, ok, output = "signal", *self._reload_poll(timeout, use_cli=False)
+            method = "master-cli" if self.caps.master_cli else "signal"
+            method = "sf" if self.mode == "legacy" else method
+            try:
+                if self.mode == "legacy":
+                    ok, output = self._reload_sf(timeout)
+                elif self.caps.reload_status:
+                    ok, output = self._reload_status(timeout)
+                else:
+                    ok, output = self._reload_poll(timeout, use_cli=self.caps.master_cli)
+            except RuntimeAPIError as exc:
+                ok, output = False, f"{exc} (the reload may still complete; check `show proc`)"
             result = ReloadResult(ok, method, time.monotonic() - started, output, time.time())
             self.last_reload = result
             if ok:
@@ -427,6 +432,7 @@ class HAProxyProcess:
                 self._master_cli(timeout).command("reload")
         else:
             self._signal(master, signal.SIGUSR2)
+        stale_since: float | None = None
         while time.monotonic() < deadline:
             time.sleep(_POLL_S)
             if not _alive(master):
@@ -442,7 +448,7 @@ class HAProxyProcess:
                 continue  # the master is re-executing
             if now.reloads <= before.reloads:
                 continue
-            if now.failed:
+            if self.caps.failed_reloads and now.failed:
                 return False, (
                     f"HAProxy refused the new configuration ({now.failed} failed reload(s) in "
                     f"`show proc`); the old workers keep serving. HAProxy "
@@ -452,6 +458,14 @@ class HAProxyProcess:
             new = {w.pid for w in now.current_workers()} - before_pids
             if new:
                 return True, f"new worker(s) {sorted(new)}\n{now.text.strip()}"
+            # Before 2.5 `show proc` has no failed counter: the master re-executed but every
+            # worker is of an older generation. Allow the new one 1 s to appear, then give up.
+            stale_since = stale_since or time.monotonic()
+            if time.monotonic() - stale_since > _NO_NEW_WORKER_S:
+                return False, (
+                    "HAProxy refused the new configuration (the master re-executed but started "
+                    f"no new worker); the old workers keep serving.\n{now.text.strip()}"
+                )
         return False, f"no new worker within {timeout:g} s; the old workers keep serving"
 
     def _reload_sf(self, timeout: float) -> tuple[bool, str]:
