@@ -31,7 +31,7 @@ from lbctl.errors import (
     StoreError,
     VersionConflict,
 )
-from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.features import Capabilities
 from lbctl.haproxy.binary import HAProxyBinary, detect
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.haproxy.runtime import RuntimeClient
@@ -85,8 +85,7 @@ class ValidateResult:
 
 def capabilities_of(binary: HAProxyBinary) -> Capabilities:
     """The render capabilities of an inspected binary (its version and ``+LUA``)."""
-    version = HAProxyVersion.parse(str(binary.version))
-    return Capabilities.for_target(version, lua=binary.has("LUA"))
+    return Capabilities.for_target(binary.version, lua=binary.has("LUA"))
 
 
 def with_fields(spec: Spec, text: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:

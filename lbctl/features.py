@@ -67,6 +67,8 @@ class Capabilities:
     master_worker: bool
     #: master CLI ``-S <socket>`` — management.txt 1.9 §9.4.
     master_cli: bool
+    #: ``show proc`` on the master CLI reports ``[failed: N]`` reloads — management.txt 2.5 §9.4.
+    failed_reloads: bool
     #: the master CLI ``reload`` answers ``Success=1|0`` — management.txt 2.7 §9.4.
     reload_status: bool
     #: ``hard-stop-after`` in ``global`` — configuration.txt 1.7 §3.1.
@@ -86,6 +88,7 @@ class Capabilities:
             http_check_send=v(2, 2),
             master_worker=v(1, 8),
             master_cli=v(1, 9),
+            failed_reloads=v(2, 5),
             reload_status=v(2, 7),
             hard_stop_after=v(1, 7),
         )

@@ -16,7 +16,8 @@ import pytest
 from lbctl.errors import HAProxyUnavailable, ProcessError
 from lbctl.haproxy import process as process_mod
 from lbctl.haproxy.binary import HAProxyBinary, HAProxyVersion, inspect_binary
-from lbctl.haproxy.process import Capabilities, HAProxyProcess, capabilities, parse_show_proc
+from lbctl.features import Capabilities
+from lbctl.haproxy.process import HAProxyProcess, parse_show_proc
 from lbctl.haproxy.runtime import RuntimeClient
 from tests.haproxy_helpers import (
     Backend,
@@ -58,11 +59,15 @@ def hp(binary: HAProxyBinary, run_dir: Path) -> Iterator[HAProxyProcess]:
 
 
 def test_capabilities_table() -> None:
-    assert capabilities(HAProxyVersion(1, 5)) == Capabilities(False, False, False, False)
-    assert capabilities(HAProxyVersion(1, 8, 3)) == Capabilities(True, False, False, False)
-    assert capabilities(HAProxyVersion(2, 4)) == Capabilities(True, True, False, False)
-    assert capabilities(HAProxyVersion(2, 6, 12)) == Capabilities(True, True, True, False)
-    assert capabilities(HAProxyVersion(2, 8, 25)) == Capabilities(True, True, True, True)
+    def gates(*v: int) -> tuple[bool, ...]:
+        c = Capabilities.for_target(HAProxyVersion(*v))
+        return (c.master_worker, c.master_cli, c.failed_reloads, c.reload_status)
+
+    assert gates(1, 5) == (False, False, False, False)
+    assert gates(1, 8, 3) == (True, False, False, False)
+    assert gates(2, 4) == (True, True, False, False)
+    assert gates(2, 6, 12) == (True, True, True, False)
+    assert gates(2, 8, 25) == (True, True, True, True)
 
 
 def test_parse_show_proc_formats() -> None:
@@ -255,9 +260,9 @@ def app_busy(hp: HAProxyProcess) -> bool:
 @pytest.mark.parametrize(
     ("caps", "mode", "method"),
     [
-        (Capabilities(False, False, False, False), "legacy", "sf"),
-        (Capabilities(True, False, False, False), "master-worker", "signal"),
-        (Capabilities(True, True, False, False), "master-worker", "master-cli"),
+        (Capabilities.for_target(HAProxyVersion(1, 7)), "legacy", "sf"),
+        (Capabilities.for_target(HAProxyVersion(1, 8)), "master-worker", "signal"),
+        (Capabilities.for_target(HAProxyVersion(2, 4)), "master-worker", "master-cli"),
     ],
     ids=["legacy-sf", "1.8-sigusr2", "1.9-master-cli"],
 )
@@ -271,7 +276,7 @@ def test_older_release_paths_on_real_binary(
 ) -> None:
     """The 2.8 binary still runs the pre-2.7 process-control paths (``-sf``, SIGUSR2, master
     CLI without ``Success=``); the version gate is forced to take them."""
-    monkeypatch.setattr(process_mod, "capabilities", lambda version: caps)
+    monkeypatch.setattr(process_mod, "capabilities", lambda binary: caps)
     binary = inspect_binary(bundled_haproxy())
     proc = HAProxyProcess(binary, config_path=run_dir / "haproxy.cfg", run_dir=run_dir)
     with managed(proc):

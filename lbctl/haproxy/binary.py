@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from lbctl.errors import BinaryNotFound
+from lbctl.features import HAProxyVersion
 
 __all__ = [
     "ENV_VAR",
@@ -29,40 +30,8 @@ __all__ = [
 ENV_VAR = "LBCTL_HAPROXY_BIN"
 """Environment variable naming the haproxy binary to use."""
 
-_VERSION_RE = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?")
 _VERSION_LINE_RE = re.compile(r"(?:HA-Proxy|HAProxy) version (\S+)")
 _INSPECT_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True, order=True)
-class HAProxyVersion:
-    """An HAProxy release number ``major.minor.patch``; ordered, so ``v >= HAProxyVersion(2, 6)``.
-
-    The suffix of a version string (``-5cf5d0683``, ``-1+deb12u3``, ``-dev3``) is dropped.
-    """
-
-    major: int
-    minor: int
-    patch: int = 0
-
-    @classmethod
-    def parse(cls, text: str) -> HAProxyVersion:
-        """Parse ``"2.8.25-5cf5d0683"``, ``"2.6"`` or ``"1.5.0"``.
-
-        Raises ``ValueError`` when ``text`` does not start with ``MAJOR.MINOR``.
-        """
-        match = _VERSION_RE.match(text)
-        if match is None:
-            raise ValueError(f"not an HAProxy version: {text!r}")
-        major, minor, patch = match.groups()
-        return cls(int(major), int(minor), int(patch) if patch is not None else 0)
-
-    def __str__(self) -> str:
-        return f"{self.major}.{self.minor}.{self.patch}"
-
-    def at_least(self, major: int, minor: int, patch: int = 0) -> bool:
-        """True when this version is ``major.minor.patch`` or later."""
-        return self >= HAProxyVersion(major, minor, patch)
 
 
 @dataclass(frozen=True)

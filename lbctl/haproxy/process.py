@@ -1,6 +1,7 @@
 """Start, reload, stop and adopt one HAProxy; master-worker mode, or ``-sf`` on old releases.
 
-How each step works depends on the HAProxy version; every gate is in :func:`capabilities`.
+How each step works depends on the HAProxy version; every gate is a flag of
+:class:`lbctl.features.Capabilities` (the one table of version gates).
 The master CLI (``-S <socket>``) is described in management.txt §9.4, master-worker mode in
 management.txt §4.4 ("Master-worker mode") and configuration.txt §3.1 (``master-worker``),
 soft-stop (SIGUSR1) and ``-sf`` in management.txt §4 ("Stopping and restarting HAProxy").
@@ -27,11 +28,11 @@ from typing import Any
 import psutil
 
 from lbctl.errors import HAProxyUnavailable, ProcessError, RuntimeAPIError
-from lbctl.haproxy.binary import HAProxyBinary, HAProxyVersion
+from lbctl.features import Capabilities
+from lbctl.haproxy.binary import HAProxyBinary
 from lbctl.haproxy.sockets import SocketClient
 
 __all__ = [
-    "Capabilities",
     "HAProxyProcess",
     "ProcEntry",
     "ProcessStatus",
@@ -42,24 +43,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Capabilities:
-    """What a given HAProxy release can do for process control."""
-
-    master_worker: bool  # -W: 1.8+ (management.txt §4.4)
-    master_cli: bool  # -S master CLI with `show proc` / `reload`: 1.9+ (management.txt §9.4)
-    failed_reloads: bool  # `show proc` master line "N [failed: F]": 2.5+ (management.txt §9.4)
-    reload_status: bool  # master CLI `reload` answers "Success=1|0": 2.7+ (management.txt §9.4)
-
-
-def capabilities(version: HAProxyVersion) -> Capabilities:
-    """The one table of version gates for process control (see the module docstring)."""
-    return Capabilities(
-        master_worker=version.at_least(1, 8),
-        master_cli=version.at_least(1, 9),
-        failed_reloads=version.at_least(2, 5),
-        reload_status=version.at_least(2, 7),
-    )
+def capabilities(binary: HAProxyBinary) -> Capabilities:
+    """The version gates of ``binary`` (the one table is :class:`lbctl.features.Capabilities`:
+    ``master_worker`` 1.8+, ``master_cli`` 1.9+, ``failed_reloads`` 2.5+, ``reload_status`` 2.7+)."""
+    return Capabilities.for_target(binary.version, lua=binary.has("LUA"))
 
 
 @dataclass(frozen=True)
@@ -195,7 +182,7 @@ class HAProxyProcess:
         self.extra_args = tuple(extra_args)
         self.master_socket = self.run_dir / "master.sock"
         self.pidfile = self.run_dir / "haproxy.pid"
-        self.caps = capabilities(binary.version)
+        self.caps = capabilities(binary)
         self.mode = "master-worker" if self.caps.master_worker else "legacy"
         self.reload_count = 0
         self.last_reload: ReloadResult | None = None
