@@ -174,4 +174,13 @@ def test_serve_refuses_non_loopback_without_tls(tmp_path: Path) -> None:
         assert "refusing to listen" in result.stderr and "without TLS" in result.stderr
     result = invoke("serve", "--listen", "nonsense", "--state-dir", str(state))
     assert result.exit_code == 1 and "HOST:PORT" in result.stderr
+    result = invoke("serve", "--tls-cert", str(tmp_path), "--state-dir", str(state))
+    assert result.exit_code == 1 and "both --tls-cert and --tls-key" in result.stderr
     assert not state.exists()
+
+
+def test_demo_small() -> None:
+    result = invoke("demo", "--rate", "20", "--burst", "20", "--requests", "30",
+                    "--haproxy-bin", _bundled())
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "client1" in result.stdout and "client2" in result.stdout

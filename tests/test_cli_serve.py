@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,13 +29,14 @@ def _bundled() -> str:
 class Serve:
     """One ``lbctl serve`` process; its stderr goes to a file."""
 
-    def __init__(self, state: Path, port: int, log: Path, *extra: str) -> None:
+    def __init__(self, state: Path, port: int, log: Path, *extra: str, scheme: str = "http",
+                 listen: str = "127.0.0.1") -> None:
         env = {k: v for k, v in os.environ.items() if k != "LBCTL_TOKEN"}
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         self.log = log
         with log.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "lbctl.cli", "serve", "--listen", f"127.0.0.1:{port}",
+                [sys.executable, "-m", "lbctl.cli", "serve", "--listen", f"{listen}:{port}",
                  "--state-dir", str(state), "--haproxy-bin", _bundled(), "--log-level",
                  "warning", *extra],
                 env=env, stdout=subprocess.DEVNULL, stderr=err,
@@ -44,7 +46,7 @@ class Serve:
     def _up(self) -> bool:
         assert self.proc.poll() is None, self.log.read_text()
         try:
-            return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+            return httpx.get(self.url + "/healthz", timeout=1, verify=False).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -122,3 +124,23 @@ def test_serve_busy_port_fails_before_haproxy_starts(short_dir: Path, tmp_path: 
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"LbctlError: cannot listen on 127.0.0.1:{port}")
     assert not (short_dir / "haproxy.pid").exists() and not (short_dir / "haproxy.cfg").exists()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_serve_non_loopback_with_tls(short_dir: Path, tmp_path: Path, cleanup: list[int]) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    seed_state(short_dir, make_spec(free_port(), free_port(), [("s1", free_port())]))
+    agent = Serve(short_dir, free_port(), tmp_path / "tls.log", "--tls-cert", str(cert),
+                  "--tls-key", str(key), scheme="https", listen="0.0.0.0")
+    cleanup.append(agent.proc.pid)
+    token = (short_dir / "token").read_text().strip()
+    resp = httpx.get(agent.url + "/api/v1/config", verify=False,
+                     headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200 and resp.headers["etag"] == '"1"'
+    assert agent.stop(signal.SIGTERM) == 0
+    assert "https://0.0.0.0:" in agent.log.read_text()
