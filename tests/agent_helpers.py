@@ -8,10 +8,8 @@ use ``tests/conftest.py``'s ``haproxy_bin``, ``short_dir`` and ``backend``.
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,17 +20,14 @@ import uvicorn
 from lbctl.api import create_app
 from lbctl.api.server import Listen, bind_socket
 from lbctl.controller import Controller
+from lbctl.demo.load import free_port
 from lbctl.spec import validate_spec
 from lbctl.store import StateDir
+from tests.haproxy_helpers import wait_for
+
+__all__ = ["free_port", "wait_for"]  # re-exported for the agent tests
 
 TOKEN = "test-token-0123456789"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_spec(
@@ -128,14 +123,3 @@ def running_agent(root: Path, data: dict[str, Any], haproxy_bin: str | None) -> 
         controller.shutdown()
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    """Poll ``condition`` until truthy and return its value; ``AssertionError`` after
-    ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,9 @@ from pathlib import Path
 import pytest
 
 from lbctl.demo.backend import RecordingBackend
+from lbctl.demo.load import free_port
+
+__all__ = ["BINARIES", "free_port"]
 
 
 def _bundled() -> str | None:
@@ -38,13 +40,6 @@ def haproxy_bin(request: pytest.FixtureRequest) -> str:
     if path is None:
         pytest.skip(f"HAProxy {request.param} is not installed")
     return path
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
