@@ -36,6 +36,7 @@ if [ ! -s "$tls_dir/cert.pem" ] || [ ! -s "$tls_dir/key.pem" ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 825 -subj "/CN=lbctl" \
         -addext "subjectAltName=DNS:localhost,DNS:lbctl,IP:127.0.0.1,IP:::1" \
         -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" 2>/dev/null
+    chmod 0644 "$tls_dir/cert.pem"  # public; the key stays 0600
 fi
 umask 022
 
