@@ -22,10 +22,13 @@ from typing import Any
 import psutil
 import pytest
 
+from lbctl.demo.load import free_port
 from lbctl.haproxy.binary import HAProxyBinary, inspect_binary
 from lbctl.haproxy.process import HAProxyProcess
 
 DEBIAN_HAPROXY = "/usr/sbin/haproxy"
+
+__all__ = ["free_port"]  # re-exported: the one free_port lives in lbctl.demo.load
 
 
 def bundled_haproxy() -> str:
