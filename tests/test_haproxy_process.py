@@ -14,9 +14,9 @@ import psutil
 import pytest
 
 from lbctl.errors import HAProxyUnavailable, ProcessError
+from lbctl.features import Capabilities
 from lbctl.haproxy import process as process_mod
 from lbctl.haproxy.binary import HAProxyBinary, HAProxyVersion, inspect_binary
-from lbctl.features import Capabilities
 from lbctl.haproxy.process import HAProxyProcess, parse_show_proc
 from lbctl.haproxy.runtime import RuntimeClient
 from tests.haproxy_helpers import (
