@@ -10,7 +10,10 @@ long-lived requests. Runs a ``ThreadingHTTPServer`` in a daemon thread on 127.0.
 
 from __future__ import annotations
 
+import argparse
+import collections
 import dataclasses
+import signal
 import socket
 import struct
 import threading
@@ -89,13 +92,14 @@ class RecordingBackend:
 
     def __init__(
         self, name: str = "backend", host: str = "127.0.0.1", port: int = 0, *,
-        record_checks: bool = False,
+        record_checks: bool = False, max_arrivals: int = 1_000_000,
     ) -> None:
         self.name = name
         self.status = 200
         self.record_checks = record_checks
         self._lock = threading.Lock()
-        self._arrivals: list[Arrival] = []
+        # Bounded, so a long-running backend (docker-compose) does not grow without limit.
+        self._arrivals: collections.deque[Arrival] = collections.deque(maxlen=max_arrivals)
         self._server = _Server((host, port), _Handler)
         self._server.owner = self
         self._thread: threading.Thread | None = None
@@ -242,3 +246,24 @@ def per_bucket(times: list[float], start: float, bucket_s: float = 0.25) -> list
         if 0 <= k < len(counts):
             counts[k] += 1
     return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lbctl.demo.backend [--host H] [--port P] [--name N]``: serve until stopped
+    (SIGINT/SIGTERM), answering 200 to every request; the docker-compose ``backend`` service."""
+    parser = argparse.ArgumentParser(prog="python -m lbctl.demo.backend", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--name", default="backend")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with RecordingBackend(args.name, args.host, args.port, max_arrivals=10_000) as server:
+        print(f"{args.name}: listening on {args.host}:{server.port}", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
