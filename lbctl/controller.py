@@ -277,7 +277,7 @@ class Controller:
             reasons.append(self._unavailable or "HAProxy is not running")
         else:
             try:
-                for be in RuntimeClient(self.state.run_dir / "haproxy.sock").backends_health():
+                for be in RuntimeClient(RenderContext(self.state.run_dir).stats_socket).backends_health():
                     backends.append(be.as_dict())
                     if not be.usable:
                         states = ", ".join(f"{s.server} {s.status}" for s in be.servers)

@@ -16,6 +16,7 @@ Figures: client1 at 10 req/s with burst 100 (``mode: smooth``) must reach the ba
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 from collections.abc import Iterator
@@ -161,11 +162,19 @@ def test_smooth_100_all_served_at_rate(start: Any) -> None:
 def test_smooth_150_overflow_gets_429(start: Any) -> None:
     rig = start([smooth()])
     out = rig.fire({"client1": ("/client1", 150), "client2": ("/client2", 100)})
-    assert status_counts(out["client1"]) == {200: 101, 429: 49}
+    counts = status_counts(out["client1"])
+    # 1 + burst are served when the burst is simultaneous; a burst that takes S seconds to be
+    # written frees S * rate more slots while it arrives (a leaky bucket, as nginx's limit_req).
+    # On an idle machine S is a few ms and this is exactly {200: 101, 429: 49}.
+    sent = sorted(r.sent_at for r in out["client1"])
+    freed = math.floor((sent[-1] - sent[0]) * 10)
+    served = counts[200]
+    assert set(counts) == {200, 429} and served + counts[429] == 150, counts
+    assert 101 <= served <= 101 + freed, f"{counts}, burst written over {sent[-1] - sent[0]:.3f} s"
     assert_retry_after(out["client1"])
     # The 429s are answered at once, by HAProxy; they never reach the backend.
     assert max(r.latency_s for r in out["client1"] if r.status == 429) < CLIENT2_MAX_LATENCY_S
-    assert_paced(rig, "/client1", expected=101, limit=11)
+    assert_paced(rig, "/client1", expected=served, limit=11)
     assert_not_delayed(out["client2"])
 
 
