@@ -133,7 +133,8 @@ def _capabilities(version: str | None, binary: HAProxyBinary | None) -> Capabili
         parsed = HAProxyVersion.parse(version)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--haproxy-version") from None
-    return Capabilities.for_target(parsed, lua=binary.has("LUA") if binary else True)
+    return Capabilities.for_target(parsed, lua=binary.has("LUA") if binary else True,
+                                   promex=binary.has("PROMEX") if binary else True)
 
 
 @app.command()

@@ -84,8 +84,8 @@ class ValidateResult:
 
 
 def capabilities_of(binary: HAProxyBinary) -> Capabilities:
-    """The render capabilities of an inspected binary (its version and ``+LUA``)."""
-    return Capabilities.for_target(binary.version, lua=binary.has("LUA"))
+    """The render capabilities of an inspected binary (its version, ``+LUA`` and ``+PROMEX``)."""
+    return Capabilities.for_target(binary.version, lua=binary.has("LUA"), promex=binary.has("PROMEX"))
 
 
 def with_fields(spec: Spec, text: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:

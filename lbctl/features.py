@@ -45,8 +45,9 @@ OLDEST_SUPPORTED = HAProxyVersion(1, 5, 0)
 class Capabilities:
     """What a target HAProxy can do, as booleans the templates and the process code test.
 
-    Build with :meth:`for_target`; ``lua`` comes from the binary's ``-vv`` feature list (or is
-    assumed present for a version given by hand, since both supported builds have it).
+    Build with :meth:`for_target`; ``lua`` and ``promex`` come from the binary's ``-vv``
+    feature list (or are assumed present for a version given by hand, since both supported
+    builds have them).
     """
 
     version: HAProxyVersion
@@ -73,10 +74,17 @@ class Capabilities:
     reload_status: bool
     #: ``hard-stop-after`` in ``global`` — configuration.txt 1.7 §3.1.
     hard_stop_after: bool
+    #: ``http-request use-service prometheus-exporter`` — HAProxy's own exporter
+    #: (``addons/promex``, 2.0+, built with ``USE_PROMEX=1``: ``+PROMEX`` in ``-vv``);
+    #: configuration.txt 2.0 §4.2 "http-request use-service", addons/promex/README.
+    promex: bool
 
     @classmethod
-    def for_target(cls, version: HAProxyVersion, *, lua: bool = True) -> Capabilities:
-        """Capabilities of ``version``; ``lua`` says whether the build has Lua (``+LUA``)."""
+    def for_target(
+        cls, version: HAProxyVersion, *, lua: bool = True, promex: bool = True
+    ) -> Capabilities:
+        """Capabilities of ``version``; ``lua`` says whether the build has Lua (``+LUA``),
+        ``promex`` whether it has the Prometheus exporter (``+PROMEX``)."""
         v = version.at_least
         return cls(
             version=version,
@@ -91,4 +99,5 @@ class Capabilities:
             failed_reloads=v(2, 5),
             reload_status=v(2, 7),
             hard_stop_after=v(1, 7),
+            promex=promex and v(2, 0),
         )

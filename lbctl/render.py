@@ -32,6 +32,9 @@ from lbctl.spec import Client, Frontend, Spec, format_duration
 LOCAL_PEER = "lbctl"
 #: Name of the ``peers`` section that carries stick tables across reloads.
 PEERS_SECTION = "lbctl"
+#: Name of the frontend that serves HAProxy's own Prometheus exporter
+#: (``global.prometheus_exporter``).
+PROMETHEUS_FRONTEND = "lbctl_prometheus"
 
 
 def peer_args(caps: Capabilities) -> list[str]:
@@ -160,8 +163,14 @@ def build_view(spec: Spec, caps: Capabilities) -> View:
     """Order the rules and decide which optional sections the config needs.
 
     Raises :class:`RenderError` when a client's mode cannot be rendered for ``caps``
-    (``mode: smooth`` needs HAProxy 1.6+ built with Lua; client limits need 1.6+).
+    (``mode: smooth`` needs HAProxy 1.6+ built with Lua; client limits need 1.6+), or when
+    ``global.prometheus_exporter`` is set for a target without the exporter (``caps.promex``).
     """
+    if spec.global_.prometheus_exporter is not None and not caps.promex:
+        raise RenderError(
+            f"global.prometheus_exporter needs HAProxy 2.0 or newer built with the Prometheus "
+            f"exporter (+PROMEX in haproxy -vv); target {caps.version} has none"
+        )
     frontends = []
     tables = []
     uses_lua = False
@@ -237,6 +246,7 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
             view=view,
             local_peer=LOCAL_PEER,
             peers_section=PEERS_SECTION,
+            prometheus_frontend=PROMETHEUS_FRONTEND,
             lbctl_version=__version__,
         )
     except jinja2.TemplateError as exc:
@@ -272,6 +282,8 @@ def field_for_line(spec: Spec, text: str, line: int) -> str | None:
         if kind == "peers":
             return "global.peers_port"
         if kind == "frontend":
+            if name == PROMETHEUS_FRONTEND:
+                return "global.prometheus_exporter"
             for i, fe in enumerate(spec.frontends):
                 if fe.name == name:
                     key = {"bind": "bind", "maxconn": "maxconn", "monitor-uri": "monitor_uri",

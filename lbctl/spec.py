@@ -2,7 +2,8 @@
 
 A spec is YAML or JSON (see ``haproxy/specs/default.yaml``)::
 
-    global:    {maxconn: 4096, hard_stop_after: 30s, peers_port: 9901}
+    global:    {maxconn: 4096, hard_stop_after: 30s, peers_port: 9901,
+                prometheus_exporter: {bind: "127.0.0.1:8405", path: /metrics}}
     defaults:  {timeouts: {connect: 5s, client: 30s, server: 30s, queue: 30s,
                            http_request: 10s}, retries: 3}
     frontends: [{name, bind: ["127.0.0.1:11223"], maxconn, monitor_uri, default_backend,
@@ -211,17 +212,29 @@ class Defaults(_Model):
     retries: int = Field(default=3, ge=0, le=100)
 
 
+class PrometheusExporter(_Model):
+    """HAProxy's own Prometheus exporter, served by a dedicated frontend ``lbctl_prometheus``
+    on ``bind`` at ``path`` (``http-request use-service prometheus-exporter``; HAProxy 2.0+
+    built with ``+PROMEX``, addons/promex/README). It answers ``haproxy_*`` metrics without
+    authentication: bind it to a loopback or otherwise private address."""
+
+    bind: BindSpec
+    path: PathPrefix = "/metrics"
+
+
 class GlobalSettings(_Model):
     """The ``global`` section.
 
     ``maxconn`` is the process-wide connection limit; ``hard_stop_after`` (ms) bounds how long
     old workers may finish their connections after a reload; ``peers_port`` is the TCP port on
-    127.0.0.1 of the local peer that carries stick tables across reloads (configuration.txt §3.5).
+    127.0.0.1 of the local peer that carries stick tables across reloads (configuration.txt §3.5);
+    ``prometheus_exporter`` (optional) turns on HAProxy's own exporter.
     """
 
     maxconn: int = Field(default=4096, ge=1, le=10_000_000)
     hard_stop_after: DurationMs = 30_000
     peers_port: Port = 9901
+    prometheus_exporter: PrometheusExporter | None = None
 
 
 class Route(_Model):
@@ -401,6 +414,14 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
                             f"below defaults.timeouts.client ({limit} ms)",
                         )
                     )
+    exporter = spec.global_.prometheus_exporter
+    if exporter is not None:
+        key = str(exporter.bind)
+        where = "global.prometheus_exporter.bind"
+        if key in binds:
+            errors.append(FieldError(where, f"{key} is already bound by {binds[key]}"))
+        elif exporter.bind.port == spec.global_.peers_port:
+            errors.append(FieldError(where, f"port {exporter.bind.port} is global.peers_port"))
     for bi, be in enumerate(spec.backends):
         unique(be.servers, "name", f"backends[{bi}].servers", "server name")
     return errors

@@ -141,3 +141,23 @@ def test_diagnostic_lines_map_to_spec_fields() -> None:
     assert field_for_line(spec, text, line_of("bind *:8081")) == "frontends[0].bind"
     assert field_for_line(spec, text, line_of("timeout client")) == "defaults.timeouts.client"
     assert field_for_line(spec, text, line_of("http-check send")) == "backends[0].health_check"
+
+
+def test_prometheus_exporter_frontend_is_gated_by_promex(haproxy_bin: str, short_dir: Path) -> None:
+    data = copy.deepcopy(SPECS["minimal"])
+    data["global"] = {"prometheus_exporter": {"bind": "127.0.0.1:8405"}}
+    spec = validate_spec(data)
+    text = render(spec, caps("2.8.25"), CTX)
+    assert "frontend lbctl_prometheus\n    bind 127.0.0.1:8405\n" in text
+    assert "http-request use-service prometheus-exporter if { path /metrics }" in text
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "use-service" in ln)
+    assert field_for_line(spec, text, line) == "global.prometheus_exporter"
+    no_promex = Capabilities.for_target(HAProxyVersion.parse("2.8.25"), promex=False)
+    for target in (no_promex, caps("1.9.0")):
+        with pytest.raises(RenderError, match=r"prometheus_exporter.*\+PROMEX"):
+            render(spec, target, CTX)
+    assert "lbctl_prometheus" not in render(validate_spec(SPECS["minimal"]), no_promex, CTX)
+    binary = inspect_binary(haproxy_bin)
+    c = Capabilities.for_target(binary.version, lua=binary.has("LUA"), promex=binary.has("PROMEX"))
+    text = render(spec, c, RenderContext(short_dir))
+    assert check_text(binary, text, directory=short_dir, extra_args=peer_args(c)) == []

@@ -165,3 +165,15 @@ def test_json_schema_describes_the_spec() -> None:
     schema = json_schema()
     assert set(schema["properties"]) == {"global", "defaults", "frontends", "backends"}
     assert "Client" in schema["$defs"] and "rate" in schema["$defs"]["Client"]["properties"]
+
+
+def test_prometheus_exporter_bind_is_checked() -> None:
+    spec = validate_spec(with_change("global.prometheus_exporter", {"bind": "127.0.0.1:8405"}))
+    assert spec.global_.prometheus_exporter is not None
+    assert spec.to_data()["global"]["prometheus_exporter"] == {"bind": "127.0.0.1:8405", "path": "/metrics"}
+    errs = errors_of(with_change("global.prometheus_exporter", {"bind": "127.0.0.1:8080"}))
+    assert "already bound by frontends[0].bind[0]" in errs["global.prometheus_exporter.bind"]
+    errs = errors_of(with_change("global", {"peers_port": 8405, "prometheus_exporter": {"bind": "*:8405"}}))
+    assert "global.peers_port" in errs["global.prometheus_exporter.bind"]
+    errs = errors_of(with_change("global.prometheus_exporter", {"bind": "127.0.0.1:8405", "path": "/m#"}))
+    assert "global.prometheus_exporter.path" in errs

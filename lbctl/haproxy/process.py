@@ -46,7 +46,7 @@ __all__ = [
 def capabilities(binary: HAProxyBinary) -> Capabilities:
     """The version gates of ``binary`` (the one table is :class:`lbctl.features.Capabilities`:
     ``master_worker`` 1.8+, ``master_cli`` 1.9+, ``failed_reloads`` 2.5+, ``reload_status`` 2.7+)."""
-    return Capabilities.for_target(binary.version, lua=binary.has("LUA"))
+    return Capabilities.for_target(binary.version, lua=binary.has("LUA"), promex=binary.has("PROMEX"))
 
 
 @dataclass(frozen=True)
