@@ -2,7 +2,8 @@
 
 Local commands: ``render``, ``validate``, ``schema``, ``demo``; the agent itself: ``serve``;
 through the agent (``--url`` / ``$LBCTL_URL``, ``--token`` / ``$LBCTL_TOKEN``): ``apply``,
-``status``, ``health``, ``reload``.
+``status``, ``health``, ``reload``, and the runtime commands of :mod:`lbctl.cli_runtime`
+(``server drain|ready|maint|weight``, ``clients``).
 
 The one error → exit-code mapping is :func:`report_error`, called by the command group for
 every :class:`lbctl.errors.LbctlError`: it prints ``TypeName: message`` (and the field errors
@@ -27,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from lbctl import cli_runtime
 from lbctl.errors import ConfigRejected, Diagnostic, LbctlError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 
@@ -402,6 +404,9 @@ def demo(
     from lbctl.demo.run import run_demo
 
     raise typer.Exit(run_demo(rate=rate, burst=burst, n=requests, haproxy_bin=haproxy_bin))
+
+
+cli_runtime.register(app)
 
 
 def main() -> None:

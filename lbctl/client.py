@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -190,3 +191,16 @@ class AgentClient:
     def reload(self) -> dict[str, Any]:
         """Reload HAProxy now; the reload result."""
         return self._json(self._request("POST", "/api/v1/haproxy/reload"))
+
+    def set_server(
+        self, backend: str, server: str, *, if_match: int, state: str | None = None,
+        weight: int | None = None, author: str = "",
+    ) -> dict[str, Any]:
+        """Set ``backend``/``server``'s state and/or weight at runtime over version
+        ``if_match``: ``{"version", "changed", "server": {...read back...}}``."""
+        body = {k: v for k, v in (("state", state), ("weight", weight)) if v is not None}
+        headers = {"If-Match": f'"{if_match}"'}
+        if author:
+            headers["X-Lbctl-Author"] = author
+        path = f"/api/v1/backends/{quote(backend, safe='')}/servers/{quote(server, safe='')}/state"
+        return self._json(self._request("PUT", path, json=body, headers=headers))

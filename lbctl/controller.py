@@ -6,15 +6,22 @@ rename the temp file over the live one → reload (master CLI) → verify → re
 On any failure before the rename nothing changed; after it, the last-known-good bytes are put
 back, so the live file, the running HAProxy and the version stay as they were.
 
+``set_server`` is the runtime path for a server's state and weight (no reload), under the same
+lock: check ``If-Match`` → the edited spec → render and ``haproxy -c`` into a temp file → the
+runtime API commands → read back → rename the temp file in → record the new version. On any
+failure the runtime change is undone (best effort) and nothing else changed.
+
 The agent (``lbctl/api``) and ``lbctl serve`` use one :class:`Controller` per state dir.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lbctl import paths
@@ -32,6 +39,7 @@ from lbctl.errors import (
     VersionConflict,
 )
 from lbctl.features import Capabilities
+from lbctl.haproxy import servers
 from lbctl.haproxy.binary import HAProxyBinary, detect
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.haproxy.runtime import RuntimeClient
@@ -81,6 +89,21 @@ class ValidateResult:
             "diagnostics": [d.as_dict() for d in self.diagnostics],
             "config": self.config,
         }
+
+
+@dataclass(frozen=True)
+class ServerResult:
+    """Outcome of a runtime server change: the ``version`` it was recorded as (unchanged when
+    ``changed`` is false: the spec already said so, the runtime was set again anyway) and the
+    server as read back (:class:`lbctl.haproxy.servers.ServerReadBack`)."""
+
+    version: int
+    changed: bool
+    server: servers.ServerReadBack
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``{"version", "changed", "server": {...}}``."""
+        return {"version": self.version, "changed": self.changed, "server": self.server.as_dict()}
 
 
 def capabilities_of(binary: HAProxyBinary) -> Capabilities:
@@ -234,6 +257,58 @@ class Controller:
             )
             return ApplyResult(self._version, True, reload, diagnostics, time.monotonic() - started)
 
+    def set_server(
+        self, backend: str, server: str, *, state: str | None = None, weight: int | None = None,
+        if_match: int | None, author: str = "",
+    ) -> ServerResult:
+        """Set a server's ``state`` (ready | drain | maint) and/or ``weight`` (0–256) through
+        the runtime API, without a reload, and record it as version ``if_match + 1``.
+
+        The live ``haproxy.cfg`` becomes the exact render of the new spec (checked with
+        ``haproxy -c`` like an apply, renamed in, not reloaded), so a later reload keeps the
+        change. Runtime commands and read-back: :mod:`lbctl.haproxy.servers`. Raises
+        :class:`PreconditionRequired`, :class:`VersionConflict`, :class:`NotFound` (backend or
+        server unknown to the spec or to HAProxy), :class:`SpecError` (bad value),
+        :class:`HAProxyUnavailable`, :class:`RuntimeAPIError` (HAProxy refused, or the read-back
+        disagrees), :class:`ConfigRejected`, :class:`StoreError`. On every error the version,
+        the live file and (as far as HAProxy lets itself be reset) the runtime are unchanged.
+        """
+        if if_match is None:
+            raise PreconditionRequired("every write must name the version it edits (If-Match)")
+        with self._lock:
+            if if_match != self._version:
+                raise VersionConflict(if_match, self._version)
+            new_spec, old, new = servers.edit_server(
+                self._spec, backend, server, state=state, weight=weight
+            )
+            if not self._require_process().is_running():
+                raise HAProxyUnavailable("HAProxy is not running")
+            changed = new_spec != self._spec
+            live = self.state.read_config()
+            temp = self._validated_temp(new_spec, self._render(new_spec))[0] if changed else None
+            client = self._runtime()
+            try:
+                servers.apply_server(client, backend, server, new.state, new.weight)
+                admin, stat = servers.confirm_server(client, backend, server, new.state, new.weight)
+                if temp is not None:
+                    self.state.commit(temp, self.state.config_path)
+                    temp = None
+                    self.state.write_current(self._version + 1, new_spec)
+            except LbctlError:
+                if temp is not None:
+                    self.state.discard(temp)
+                elif changed:
+                    self._restore(live)
+                with contextlib.suppress(LbctlError):
+                    servers.apply_server(client, backend, server, old.state, old.weight)
+                raise
+            if changed:  # the last-known-good stays what HAProxy last loaded
+                self._version, self._spec = self._version + 1, new_spec
+            log.info("server %s/%s: state=%s weight=%s (version %d, no reload) author=%r",
+                     backend, server, new.state, new.weight, self._version, author)
+            readback = servers.ServerReadBack(new.state, new.weight, admin, stat)
+            return ServerResult(self._version, changed, readback)
+
     def validate(self, spec: Spec) -> ValidateResult:
         """Dry run: render ``spec`` and run ``haproxy -c`` on the exact bytes; change nothing.
 
@@ -277,7 +352,7 @@ class Controller:
             reasons.append(self._unavailable or "HAProxy is not running")
         else:
             try:
-                for be in RuntimeClient(RenderContext(self.state.run_dir).stats_socket).backends_health():
+                for be in self._runtime().backends_health():
                     backends.append(be.as_dict())
                     if not be.usable:
                         states = ", ".join(f"{s.server} {s.status}" for s in be.servers)
@@ -331,8 +406,13 @@ class Controller:
             raise BinaryNotFound(self._unavailable or "no HAProxy binary")
         return render(spec, self._caps, RenderContext(self.state.run_dir))
 
-    def _install(self, spec: Spec, text: str) -> list[Diagnostic]:
-        """Validate the exact bytes in a temp file next to the live one, then rename it in."""
+    def _runtime(self) -> RuntimeClient:
+        """A client of this HAProxy's stats socket (the runtime API)."""
+        return RuntimeClient(RenderContext(self.state.run_dir).stats_socket)
+
+    def _validated_temp(self, spec: Spec, text: str) -> tuple[Path, list[Diagnostic]]:
+        """The exact bytes in a temp file next to the live one, checked by ``haproxy -c``;
+        the caller commits or discards it. Raises :class:`ConfigRejected` (fields attached)."""
         binary = self._require_binary()
         temp = self.state.write_temp(text.encode(), suffix=".cfg")
         try:
@@ -343,8 +423,13 @@ class Controller:
         except BaseException:
             self.state.discard(temp)
             raise
+        return temp, with_fields(spec, text, diags)
+
+    def _install(self, spec: Spec, text: str) -> list[Diagnostic]:
+        """Validate the exact bytes in a temp file next to the live one, then rename it in."""
+        temp, diags = self._validated_temp(spec, text)
         self.state.commit(temp, self.state.config_path)
-        return with_fields(spec, text, diags)
+        return diags
 
     def _restore(self, previous: bytes | None) -> None:
         """Put the previous live bytes back (or the last-known-good when there were none)."""

@@ -141,6 +141,17 @@ def test_set_server_weight_read_back(lab: Lab) -> None:
         lab.client.set_server_weight("b", "app1", 500)
 
 
+def test_show_servers_state_holds_the_weight_in_maintenance(lab: Lab) -> None:
+    lab.client.set_server_state("b", "app1", "maint")
+    lab.client.set_server_weight("b", "app1", 9)
+    rows = {r["srv_name"]: r for r in lab.client.show_servers_state("b")}
+    assert set(rows) == {"app1", "app2"}
+    assert int(rows["app1"]["srv_admin_state"]) & 0x01 and rows["app1"]["srv_uweight"] == "9"
+    assert (rows["app2"]["srv_admin_state"], rows["app2"]["srv_uweight"]) == ("0", "1")
+    with pytest.raises(NotFound):
+        lab.client.show_servers_state("nope")
+
+
 def test_unknown_backend_or_server(lab: Lab) -> None:
     with pytest.raises(NotFound, match="No such server"):
         lab.client.set_server_state("b", "nope", "drain")

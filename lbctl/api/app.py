@@ -17,6 +17,7 @@ from lbctl import __version__
 from lbctl.api.auth import require_token
 from lbctl.api.errors import install_error_handlers
 from lbctl.api.routes import api_router, open_router
+from lbctl.api.servers import servers_router
 from lbctl.controller import Controller
 from lbctl.spec import Spec
 
@@ -77,7 +78,8 @@ def create_app(controller: Controller, *, token: str) -> FastAPI:
     app.state.token = token
     install_error_handlers(app)
     app.include_router(open_router)
-    app.include_router(api_router, prefix=API_PREFIX, dependencies=[Depends(require_token)])
+    for router in (api_router, servers_router):
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(require_token)])
 
     def openapi() -> dict[str, Any]:
         return _openapi(app)

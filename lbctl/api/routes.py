@@ -24,12 +24,27 @@ from lbctl.controller import Controller
 from lbctl.errors import FieldError, PreconditionRequired, SpecError
 from lbctl.spec import Spec, parse_spec_text, validate_spec
 
-__all__ = ["api_router", "etag", "open_router", "parse_if_match", "spec_from_body"]
+__all__ = [
+    "AUTH_RESPONSES",
+    "PROBLEM_CONTENT",
+    "ControllerDep",
+    "api_router",
+    "etag",
+    "get_controller",
+    "open_router",
+    "parse_if_match",
+    "spec_from_body",
+]
 
 #: Media types read as JSON; any other body is read as YAML (JSON is YAML anyway).
 _JSON_TYPES = ("application/json", "")
 
-_PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+#: OpenAPI ``content`` of a problem+json answer: ``{404: {"description": ..., **PROBLEM_CONTENT}}``.
+PROBLEM_CONTENT = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+#: The 401 every token-protected router declares.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong bearer token", **PROBLEM_CONTENT}
+}
 _SPEC_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -104,7 +119,7 @@ async def spec_from_body(request: Request) -> Spec:
 SpecBody = Annotated[Spec, Depends(spec_from_body)]
 
 open_router = APIRouter(tags=["probe"])
-api_router = APIRouter(responses={401: {"description": "Missing or wrong bearer token", **_PROBLEM}})
+api_router = APIRouter(responses=AUTH_RESPONSES)
 
 
 @open_router.get("/healthz", summary="Liveness of the agent itself (no token)")
@@ -127,12 +142,12 @@ def get_config(controller: ControllerDep, response: Response) -> dict[str, Any]:
     summary="Apply a spec: validate, write, reload, verify",
     openapi_extra=_SPEC_BODY,
     responses={
-        412: {"description": "If-Match names a stale version; nothing changed", **_PROBLEM},
+        412: {"description": "If-Match names a stale version; nothing changed", **PROBLEM_CONTENT},
         422: {"description": "Invalid spec, or HAProxy rejected the config; nothing changed",
-              **_PROBLEM},
-        428: {"description": "If-Match missing", **_PROBLEM},
+              **PROBLEM_CONTENT},
+        428: {"description": "If-Match missing", **PROBLEM_CONTENT},
         409: {"description": "HAProxy refused the reload; the old config keeps serving",
-              **_PROBLEM},
+              **PROBLEM_CONTENT},
     },
 )
 def put_config(
@@ -168,7 +183,7 @@ def put_config(
     tags=["config"],
     summary="Dry run: render and check a spec, change nothing",
     openapi_extra=_SPEC_BODY,
-    responses={422: {"description": "Invalid spec", **_PROBLEM}},
+    responses={422: {"description": "Invalid spec", **PROBLEM_CONTENT}},
 )
 def validate_config(controller: ControllerDep, spec: SpecBody) -> dict[str, Any]:
     """``{"ok": bool, "diagnostics": [...], "config": "<rendered haproxy.cfg>"}``; 200 even
@@ -210,8 +225,8 @@ def haproxy_status(controller: ControllerDep) -> dict[str, Any]:
     "/haproxy/reload",
     tags=["haproxy"],
     summary="Reload HAProxy with the live config",
-    responses={409: {"description": "HAProxy refused the reload", **_PROBLEM},
-               503: {"description": "HAProxy is not running", **_PROBLEM}},
+    responses={409: {"description": "HAProxy refused the reload", **PROBLEM_CONTENT},
+               503: {"description": "HAProxy is not running", **PROBLEM_CONTENT}},
 )
 def haproxy_reload(controller: ControllerDep) -> dict[str, Any]:
     """The reload result (``ReloadResult.as_dict()``)."""

@@ -202,6 +202,26 @@ class RuntimeClient:
             raise RuntimeAPIError("show info: empty answer")
         return info
 
+    def show_servers_state(self, backend: str) -> list[dict[str, str]]:
+        """``show servers state BACKEND`` as rows keyed by its header (``srv_name``,
+        ``srv_admin_state``, ``srv_uweight``, ``srv_iweight``, ...; management.txt §9.3).
+
+        Unlike ``show stat``'s effective weight, ``srv_uweight`` is the weight set by the
+        config or ``set server ... weight`` even while the server is in maintenance (2.6 shows
+        the old effective weight in ``show stat`` until the server leaves maintenance).
+        Raises ``NotFound`` for an unknown backend, ``RuntimeAPIError`` for another answer.
+        """
+        text = self.command(f"show servers state {_name(backend)}")
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if lines and lines[0].startswith("Can't find backend"):
+            raise NotFound(f"show servers state: no backend {backend!r}")
+        header = next((ln for ln in lines if ln.startswith("# ")), None)
+        if header is None:
+            raise RuntimeAPIError(f"show servers state: unexpected answer: {text.strip()[:200]!r}")
+        names = header[2:].split()
+        return [dict(zip(names, ln.split(), strict=False)) for ln in lines
+                if not ln.startswith("#") and len(ln.split()) >= len(names) // 2]
+
     def show_table(self, table: str | None = None) -> str:
         """Raw ``show table`` (the list of tables) or ``show table NAME`` (its entries).
 
