@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["register", "server_app"]
+__all__ = ["clients", "parse_target", "register", "server_app"]
 
 server_app = typer.Typer(
     help="Server state and weight at runtime, without a reload (recorded as a new version).",
@@ -86,6 +86,40 @@ def weight(
     _change(ctx, target, weight=value, as_json=as_json)
 
 
+def clients(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    clear: Annotated[str | None, typer.Option(
+        "--clear", metavar="NAME", help="Clear this client's counters instead of listing.")
+    ] = None,
+    frontend: Annotated[str | None, typer.Option(
+        "--frontend", help="With --clear: only in this frontend.")] = None,
+) -> None:
+    """Rate-limited clients: request rate now, requests waiting, delayed so far, 429s sent."""
+    from rich.table import Table
+
+    from lbctl.cli import _cell, _client, _console
+
+    with _client(ctx) as client:
+        data = client.clear_client(clear, frontend) if clear else client.clients()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    if clear:
+        for c in data.get("cleared") or []:
+            _console().print(f"cleared the counters of {c['client']} in frontend {c['frontend']} "
+                             f"(table {c['table']})")
+        return
+    table = Table("frontend", "client", "mode", "limit", "rate now", "waiting", "delayed",
+                  "429s")
+    for c in data.get("clients") or []:
+        limit = f"{c['rate']}/s" + (f" burst {c['burst']}" if c["mode"] == "smooth" else "")
+        table.add_row(c["frontend"], c["client"], c["mode"], limit, f"{c['request_rate']}/s",
+                      _cell(c.get("waiting")), str(c["delayed_total"]), str(c["rejected_total"]))
+    _console().print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``server`` (a command group) and ``clients`` to the main ``lbctl`` app."""
     app.add_typer(server_app, name="server")
+    app.command("clients")(clients)

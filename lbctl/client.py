@@ -204,3 +204,13 @@ class AgentClient:
             headers["X-Lbctl-Author"] = author
         path = f"/api/v1/backends/{quote(backend, safe='')}/servers/{quote(server, safe='')}/state"
         return self._json(self._request("PUT", path, json=body, headers=headers))
+
+    def clients(self) -> dict[str, Any]:
+        """Rate-limit counters per client: ``{"clients": [...], "checked_at"}``."""
+        return self._json(self._request("GET", "/api/v1/clients"))
+
+    def clear_client(self, name: str, frontend: str | None = None) -> dict[str, Any]:
+        """Clear client ``name``'s counters: ``{"cleared": [...]}``."""
+        params = {"frontend": frontend} if frontend else None
+        path = f"/api/v1/clients/{quote(name, safe='')}/counters"
+        return self._json(self._request("DELETE", path, params=params))

@@ -39,7 +39,7 @@ from lbctl.errors import (
     VersionConflict,
 )
 from lbctl.features import Capabilities
-from lbctl.haproxy import servers
+from lbctl.haproxy import clients, servers
 from lbctl.haproxy.binary import HAProxyBinary, detect
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.haproxy.runtime import RuntimeClient
@@ -337,6 +337,28 @@ class Controller:
             if not result.ok:
                 raise ReloadFailed("HAProxy refused to reload", result.output)
             return result
+
+    # -- rate-limited clients (runtime only: no version, no lock) --------------------------
+    def clients(self) -> dict[str, Any]:
+        """Counters of every client of the current spec (:mod:`lbctl.haproxy.clients`):
+        ``{"clients": [{"frontend", "client", ..., "request_rate", "waiting",
+        "delayed_total", "rejected_total"}], "reload_keeps_counters": bool | None}``.
+        Raises :class:`HAProxyUnavailable`, :class:`RuntimeAPIError`."""
+        self._require_process()
+        runtime = self._runtime()
+        stats = clients.client_stats(runtime, self.current()[1])
+        keeps = clients.reload_keeps_counters(runtime.command("show peers")) if stats else None
+        return {"clients": [c.as_dict() for c in stats], "reload_keeps_counters": keeps}
+
+    def clear_client_counters(self, name: str, frontend: str | None = None) -> list[dict[str, str]]:
+        """Remove client ``name``'s stick-table entry (every frontend, or ``frontend``): its
+        counters restart from 0. Not a spec change: no version, no ``If-Match``. Raises
+        :class:`NotFound`, :class:`HAProxyUnavailable`, :class:`RuntimeAPIError`."""
+        self._require_process()
+        cleared = clients.clear_client(self._runtime(), self.current()[1], name, frontend)
+        log.info("cleared the counters of client %s in %s", name,
+                 ", ".join(c["frontend"] for c in cleared))
+        return cleared
 
     # -- health and status --------------------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -9,10 +9,17 @@
 --   A request that had to wait sets txn.lbctl_delayed = 1 (counted in the stick table).
 -- The first request of an idle client leaves at once, so the backend sees at most rate + 1
 -- requests of a client in any sliding 1 s window (the precision of nginx's limit_req).
+-- A client is paced per frontend (its key is "<frontend>/<client>", as its stick table is).
 -- State is per process and resets on reload (HAProxy re-reads this file).
 -- Needs HAProxy 1.6+ built with Lua (core.register_action, core.now, core.msleep).
+--
+-- Runtime API command `lbctl waiting` (stats socket; core.register_cli, HAProxy 1.8+): one
+-- line "<frontend>/<client> <n>" per client paced by this process, n = requests waiting now:
+-- the departure slots reserved after the current time. A request whose client went away
+-- while it slept keeps its slot, and is counted, until that slot's time has passed.
 
-local slots = {}        -- client name -> next free departure time, seconds (float)
+local slots = {}        -- "<frontend>/<client>" -> next free departure time, seconds (float)
+local rates = {}        -- "<frontend>/<client>" -> its rate, requests/s (for `lbctl waiting`)
 local EPSILON = 1e-6    -- seconds; absorbs float rounding of accumulated slots
 
 local function now_s()
@@ -26,9 +33,10 @@ local function pace(txn, client, rate_s, burst_s)
   if rate == nil or rate <= 0 or burst == nil or burst < 0 then
     return
   end
+  local key = txn.f:fe_name() .. "/" .. client
   local interval = 1 / rate
   local now = now_s()
-  local slot = slots[client]
+  local slot = slots[key]
   if slot == nil or slot < now then
     slot = now
   end
@@ -43,7 +51,8 @@ local function pace(txn, client, rate_s, burst_s)
     txn:set_var("txn.lbctl_retry_after", retry)
     return
   end
-  slots[client] = slot + interval
+  slots[key] = slot + interval
+  rates[key] = rate
   if wait > 0 then
     txn:set_var("txn.lbctl_delayed", 1)
     -- Never leave before the slot: round the sleep up to the next millisecond, then
@@ -58,3 +67,22 @@ local function pace(txn, client, rate_s, burst_s)
 end
 
 core.register_action("lbctl_pace", { "http-req" }, pace, 3)
+
+-- Requests waiting per client: the slots reserved after now. With the next free slot at
+-- now + x/rate, the reserved ones are at now + (x-1)/rate, now + (x-2)/rate, ... > now.
+local function waiting(applet)
+  local now = now_s()
+  local lines = {}
+  for key, slot in pairs(slots) do
+    local ahead = (slot - now) * rates[key]
+    local n = 0
+    if ahead > 1 + EPSILON then
+      n = math.ceil(ahead - EPSILON) - 1
+    end
+    lines[#lines + 1] = key .. " " .. string.format("%d", n)
+  end
+  table.sort(lines)
+  applet:send(table.concat(lines, "\n") .. "\n")
+end
+
+core.register_cli({ "lbctl", "waiting" }, "lbctl waiting : requests held by lbctl_pace, per client", waiting)

@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from lbctl import __version__
 from lbctl.api.auth import require_token
+from lbctl.api.clients import clients_router
 from lbctl.api.errors import install_error_handlers
 from lbctl.api.routes import api_router, open_router
 from lbctl.api.servers import servers_router
@@ -78,7 +79,7 @@ def create_app(controller: Controller, *, token: str) -> FastAPI:
     app.state.token = token
     install_error_handlers(app)
     app.include_router(open_router)
-    for router in (api_router, servers_router):
+    for router in (api_router, servers_router, clients_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(require_token)])
 
     def openapi() -> dict[str, Any]:

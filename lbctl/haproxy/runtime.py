@@ -237,6 +237,19 @@ class RuntimeClient:
         """Entries of stick table ``table`` (see :func:`parse_table_entries`)."""
         return parse_table_entries(self.show_table(table))
 
+    def clear_table_key(self, table: str, key: str) -> None:
+        """``clear table TABLE key KEY``: remove one stick-table entry (its counters start
+        again from zero; management.txt §9.3). Removing an absent key is not an error.
+
+        Raises ``NotFound`` when HAProxy has no such table, ``RuntimeAPIError`` for any other
+        answer, e.g. ``Entry currently in use, cannot remove`` while a request tracks it.
+        """
+        answer = self.command(f"clear table {_name(table)} key {_name(key)}").strip()
+        if answer.startswith("No such table"):
+            raise NotFound(f"no stick table {table!r}")
+        if answer:
+            raise RuntimeAPIError(f"clear table {table} key {key}: {answer}")
+
     def backends_health(self, *, include_internal: bool = False) -> list[BackendHealth]:
         """Health of every backend, in ``show stat`` order.
 
