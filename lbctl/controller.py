@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lbctl import paths
 from lbctl.errors import (
@@ -106,6 +106,25 @@ class ServerResult:
         return {"version": self.version, "changed": self.changed, "server": self.server.as_dict()}
 
 
+class ControllerListener(Protocol):
+    """Receives the controller's events (the agent's Prometheus metrics implement it).
+
+    ``on_apply(result, duration_s)``: every :meth:`Controller.apply`, ``result`` one of
+    ``changed``, ``unchanged``, ``invalid`` (``haproxy -c`` said no), ``conflict`` (If-Match
+    missing or stale), ``failed`` (any other error), ``duration_s`` in seconds.
+    ``on_reload(ok)``: every reload the controller asks HAProxy for.
+    ``on_validation_error(stage)``: ``haproxy`` when ``haproxy -c`` rejects a config (apply or
+    dry run); the API reports ``spec`` (field errors) itself. A listener that raises is logged
+    and ignored: it never breaks a write.
+    """
+
+    def on_apply(self, result: str, duration_s: float) -> None: ...
+
+    def on_reload(self, ok: bool) -> None: ...
+
+    def on_validation_error(self, stage: str) -> None: ...
+
+
 def capabilities_of(binary: HAProxyBinary) -> Capabilities:
     """The render capabilities of an inspected binary (its version, ``+LUA`` and ``+PROMEX``)."""
     return Capabilities.for_target(binary.version, lua=binary.has("LUA"), promex=binary.has("PROMEX"))
@@ -138,6 +157,8 @@ class Controller:
         self._caps: Capabilities | None = None
         self._process: HAProxyProcess | None = None
         self._unavailable: str | None = "not started"
+        #: Told about applies, reloads and validation errors (see :class:`ControllerListener`).
+        self.listeners: list[ControllerListener] = []
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -205,6 +226,16 @@ class Controller:
                 self._process.stop()
 
     # -- reading ------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        """The current spec version (read without the lock: never blocks behind a write)."""
+        return self._version
+
+    def haproxy_running(self) -> bool:
+        """True when this controller's HAProxy runs (verified pids; see
+        :meth:`lbctl.haproxy.process.HAProxyProcess.is_running`)."""
+        return self._process is not None and self._process.is_running()
+
     def current(self) -> tuple[int, Spec]:
         """``(version, spec)`` of the current desired state."""
         with self._lock:
@@ -226,9 +257,29 @@ class Controller:
         said no; diagnostics carry spec fields), :class:`ReloadFailed` / :class:`ProcessError`
         (HAProxy refused it at reload/start; the last-known-good file is back),
         :class:`BinaryNotFound`, :class:`StoreError`, :class:`RenderError`. On every error the
-        live file, the running HAProxy and the version are unchanged.
+        live file, the running HAProxy and the version are unchanged. Every call is reported
+        to :attr:`listeners` (``on_apply``).
         """
         started = time.monotonic()
+        outcome = "failed"
+        try:
+            result = self._apply(spec, if_match=if_match, author=author, message=message,
+                                 started=started)
+            outcome = "changed" if result.changed else "unchanged"
+            return result
+        except ConfigRejected:
+            outcome = "invalid"
+            self._notify("on_validation_error", "haproxy")
+            raise
+        except (PreconditionRequired, VersionConflict):
+            outcome = "conflict"
+            raise
+        finally:
+            self._notify("on_apply", outcome, time.monotonic() - started)
+
+    def _apply(
+        self, spec: Spec, *, if_match: int | None, author: str, message: str, started: float
+    ) -> ApplyResult:
         if if_match is None:
             raise PreconditionRequired("every write must name the version it edits (If-Match)")
         with self._lock:
@@ -248,7 +299,7 @@ class Controller:
             except StoreError:
                 self._restore(live)
                 if process.is_running():
-                    process.reload()
+                    self._reload(process)
                 raise
             self._save_lkg()
             self._version, self._spec = self._version + 1, spec
@@ -322,6 +373,7 @@ class Controller:
                 diags = check_file(binary, temp, extra_args=self._extra_args())
                 return ValidateResult(True, with_fields(spec, text, diags), text)
             except ConfigRejected as exc:
+                self._notify("on_validation_error", "haproxy")
                 return ValidateResult(False, with_fields(spec, text, exc.diagnostics), text)
         finally:
             self.state.discard(temp)
@@ -333,7 +385,7 @@ class Controller:
             process = self._require_process()
             if not process.is_running():
                 raise HAProxyUnavailable("HAProxy is not running")
-            result = process.reload()
+            result = self._reload(process)
             if not result.ok:
                 raise ReloadFailed("HAProxy refused to reload", result.output)
             return result
@@ -428,6 +480,19 @@ class Controller:
             raise BinaryNotFound(self._unavailable or "no HAProxy binary")
         return render(spec, self._caps, RenderContext(self.state.run_dir))
 
+    def _notify(self, event: str, *args: Any) -> None:
+        for listener in list(self.listeners):
+            try:
+                getattr(listener, event)(*args)
+            except Exception:  # a listener's bug never breaks a write
+                log.exception("listener %r failed on %s", listener, event)
+
+    def _reload(self, process: HAProxyProcess) -> ReloadResult:
+        """``process.reload()``, reported to the listeners (``on_reload``)."""
+        result = process.reload()
+        self._notify("on_reload", result.ok)
+        return result
+
     def _runtime(self) -> RuntimeClient:
         """A client of this HAProxy's stats socket (the runtime API)."""
         return RuntimeClient(RenderContext(self.state.run_dir).stats_socket)
@@ -461,7 +526,7 @@ class Controller:
 
     def _reload_or_restore(self, previous: bytes | None) -> ReloadResult:
         assert self._process is not None
-        result = self._process.reload()
+        result = self._reload(self._process)
         if not result.ok:
             self._restore(previous)
             raise ReloadFailed(

@@ -1,8 +1,9 @@
 """The agent's FastAPI application factory.
 
 :func:`create_app` wires a running :class:`lbctl.controller.Controller` and the bearer token
-into a FastAPI app: ``/healthz`` open, everything under ``/api/v1`` behind the token
-(:mod:`lbctl.api.auth`), every error through :mod:`lbctl.api.errors`. The app does not start
+into a FastAPI app: ``/healthz`` open, everything under ``/api/v1`` and ``/metrics`` behind the
+token (:mod:`lbctl.api.auth`), every error through :mod:`lbctl.api.errors`; the app's own
+Prometheus registry is ``app.state.metrics`` (:mod:`lbctl.api.metrics`). The app does not start
 or stop the controller: ``lbctl serve`` (or a test) owns that lifecycle.
 """
 
@@ -17,6 +18,7 @@ from lbctl import __version__
 from lbctl.api.auth import require_token
 from lbctl.api.clients import clients_router
 from lbctl.api.errors import install_error_handlers
+from lbctl.api.metrics import Metrics, metrics_router
 from lbctl.api.routes import api_router, open_router
 from lbctl.api.servers import servers_router
 from lbctl.controller import Controller
@@ -77,10 +79,12 @@ def create_app(controller: Controller, *, token: str) -> FastAPI:
     )
     app.state.controller = controller
     app.state.token = token
+    app.state.metrics = Metrics(controller)
     install_error_handlers(app)
     app.include_router(open_router)
     for router in (api_router, servers_router, clients_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(require_token)])
+    app.include_router(metrics_router, dependencies=[Depends(require_token)])
 
     def openapi() -> dict[str, Any]:
         return _openapi(app)

@@ -94,8 +94,19 @@ async def spec_from_body(request: Request) -> Spec:
 
     ``Content-Type: application/json`` (or none) is parsed as JSON, anything else
     (``application/yaml``, ``text/yaml``, ``text/plain``) as YAML. Raises :class:`SpecError`
-    for an empty, non-UTF-8 or unparsable body, or an invalid spec (every bad field named).
+    for an empty, non-UTF-8 or unparsable body, or an invalid spec (every bad field named),
+    and counts it in the app's metrics (``lbctl_validation_errors_total{stage="spec"}``).
     """
+    try:
+        return await _parse_spec(request)
+    except SpecError:
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.spec_invalid(apply=request.method == "PUT")
+        raise
+
+
+async def _parse_spec(request: Request) -> Spec:
     raw = await request.body()
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if not raw.strip():

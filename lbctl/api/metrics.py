@@ -1,0 +1,114 @@
+"""The agent's own Prometheus metrics at ``GET /metrics`` (the text exposition format of
+prometheus-client's ``CONTENT_TYPE_LATEST``).
+
+``/metrics`` needs the same bearer token as ``/api/v1`` (a Prometheus ``scrape_config`` sets
+``authorization: {type: Bearer, credentials_file: ...}``). Each app has its own
+:class:`prometheus_client.CollectorRegistry` (never the process-wide default one), so two
+agents in one process (tests) never share counters. Metrics:
+
+==================================  =========  ===============================================
+``lbctl_applies_total{result}``     counter    ``PUT /api/v1/config`` outcomes: ``changed``,
+                                               ``unchanged``, ``invalid`` (spec fields or
+                                               ``haproxy -c``), ``conflict`` (If-Match
+                                               missing or stale), ``failed`` (anything else)
+``lbctl_reloads_total{result}``     counter    reloads asked of HAProxy: ``ok``, ``failed``
+``lbctl_apply_duration_seconds``    histogram  wall time of every apply that reached the
+                                               controller (not those refused by field
+                                               validation), seconds
+``lbctl_validation_errors_total``   counter    ``{stage="spec"}`` field errors in a PUT or
+                                               validate body; ``{stage="haproxy"}`` configs
+                                               ``haproxy -c`` rejected (apply or dry run)
+``lbctl_haproxy_up``                gauge      1 while the controller's HAProxy runs, else 0
+``lbctl_spec_version``              gauge      the current spec version
+==================================  =========  ===============================================
+
+HAProxy's own exporter (``haproxy_*`` metrics) is separate: ``global.prometheus_exporter`` in
+the spec serves it from HAProxy itself, on its own bind, without a token.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from lbctl.api.routes import AUTH_RESPONSES
+from lbctl.controller import Controller
+
+__all__ = ["APPLY_RESULTS", "Metrics", "metrics_router"]
+
+#: Values of the ``result`` label of ``lbctl_applies_total`` (all exported from the start).
+APPLY_RESULTS = ("changed", "unchanged", "invalid", "conflict", "failed")
+#: Buckets of ``lbctl_apply_duration_seconds``, seconds (an apply is ~30 ms to a few seconds).
+DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """The agent's metrics over ``controller``; registers itself as a controller listener
+    (:class:`lbctl.controller.ControllerListener`)."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.registry = CollectorRegistry()
+        self.applies = Counter("lbctl_applies", "Spec applies by outcome.", ["result"],
+                               registry=self.registry)
+        self.reloads = Counter("lbctl_reloads", "HAProxy reloads by outcome.", ["result"],
+                               registry=self.registry)
+        self.apply_duration = Histogram(
+            "lbctl_apply_duration_seconds", "Wall time of an apply, seconds.",
+            buckets=DURATION_BUCKETS, registry=self.registry)
+        self.validation_errors = Counter(
+            "lbctl_validation_errors", "Specs refused: field errors (spec) or haproxy -c (haproxy).",
+            ["stage"], registry=self.registry)
+        up = Gauge("lbctl_haproxy_up", "1 while HAProxy runs.", registry=self.registry)
+        up.set_function(lambda: 1.0 if controller.haproxy_running() else 0.0)
+        version = Gauge("lbctl_spec_version", "The current spec version.", registry=self.registry)
+        version.set_function(lambda: float(controller.version))
+        for result in APPLY_RESULTS:
+            self.applies.labels(result=result)
+        for result in ("ok", "failed"):
+            self.reloads.labels(result=result)
+        for stage in ("spec", "haproxy"):
+            self.validation_errors.labels(stage=stage)
+        controller.listeners.append(self)
+
+    # -- ControllerListener ---------------------------------------------------------------
+    def on_apply(self, result: str, duration_s: float) -> None:
+        """An apply reached the controller: count its outcome, observe its duration."""
+        self.applies.labels(result=result).inc()
+        self.apply_duration.observe(duration_s)
+
+    def on_reload(self, ok: bool) -> None:
+        """A reload was asked of HAProxy."""
+        self.reloads.labels(result="ok" if ok else "failed").inc()
+
+    def on_validation_error(self, stage: str) -> None:
+        """A spec was refused at ``stage`` (``spec`` or ``haproxy``)."""
+        self.validation_errors.labels(stage=stage).inc()
+
+    # -- the API side -----------------------------------------------------------------------
+    def spec_invalid(self, *, apply: bool) -> None:
+        """A request body failed field validation; ``apply`` when it was a ``PUT`` (an apply
+        that never reached the controller: counted, not timed)."""
+        self.on_validation_error("spec")
+        if apply:
+            self.applies.labels(result="invalid").inc()
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+
+metrics_router = APIRouter(tags=["metrics"], responses=AUTH_RESPONSES)
+
+
+@metrics_router.get(
+    "/metrics",
+    summary="The agent's metrics (Prometheus text format; token required)",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
+def metrics(request: Request) -> Response:
+    """``lbctl_*`` counters, histogram and gauges (module docstring) as ``text/plain``
+    (``version=`` the exposition format of prometheus-client's ``CONTENT_TYPE_LATEST``)."""
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.exposition(), media_type=CONTENT_TYPE_LATEST)
