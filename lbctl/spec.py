@@ -229,6 +229,12 @@ class GlobalSettings(_Model):
     old workers may finish their connections after a reload; ``peers_port`` is the TCP port on
     127.0.0.1 of the local peer that carries stick tables across reloads (configuration.txt §3.5);
     ``prometheus_exporter`` (optional) turns on HAProxy's own exporter.
+
+    ``hard_stop_after`` defaults to 30 s. Old workers usually leave within milliseconds of a
+    reload (``option idle-close-on-response`` closes each kept-alive connection after its next
+    response); a request still running when the timer fires is cut: HAProxy answers ``502`` to a
+    client still waiting for its response (``tests/test_reload.py``). Keep it above the longest
+    request or download that must survive a reload.
     """
 
     maxconn: int = Field(default=4096, ge=1, le=10_000_000)
