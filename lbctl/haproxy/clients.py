@@ -9,7 +9,8 @@ Where the numbers come from (``templates/clients.j2``, ``haproxy/lua/lbctl_pace.
 * ``request_rate``: ``http_req_rate(1s)``, the client's requests that arrived during the
   last second (requests/s), counted when they arrive — delayed and refused ones included;
 * ``rejected_total``: ``gpc0``, 429s sent (both modes); ``delayed_total``: ``gpc1``, requests
-  that had to wait in ``mode: smooth``;
+  that had to wait in ``mode: smooth``, counted when released (the ``sc-inc-gpc1`` rule runs
+  after the pacing action), so ``waiting + delayed_total`` is every delayed request so far;
 * ``waiting`` (``mode: smooth`` only): requests held by the Lua pacing action right now, from
   its runtime API command ``lbctl waiting`` (the departure slots reserved after the current
   time; a request whose client left keeps its slot until that time). The Lua state is per
