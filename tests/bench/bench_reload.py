@@ -57,7 +57,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -266,7 +266,7 @@ def bench_spec(fe_port: int, backend_port: int, gen: int, hard_stop_after: str) 
     })
 
 
-# -- the two reload styles --------------------------------------------------------------------
+# -- the reload styles ------------------------------------------------------------------------
 
 
 class Target(Protocol):
@@ -282,6 +282,13 @@ class Target(Protocol):
     def old_workers(self) -> list[int]:
         """Pids of live HAProxy processes of an older generation than the current one."""
         ...
+
+    def reload_count(self) -> int:
+        """Successful reloads as HAProxy's side counts them (a cross-check of :meth:`apply`)."""
+        ...
+
+
+SpecOf = Callable[[int], Spec]
 
 
 class UvicornThread:
@@ -315,7 +322,7 @@ class LbctlTarget:
 
     style = "lbctl (master-worker)"
 
-    def __init__(self, haproxy_bin: str, work: Path, spec_of: Any, hard_stop_after_s: float) -> None:
+    def __init__(self, haproxy_bin: str, work: Path, spec_of: SpecOf, hard_stop_after_s: float) -> None:
         self.haproxy_bin = haproxy_bin
         self.spec_of = spec_of
         self.hard_stop_after_s = hard_stop_after_s
@@ -388,8 +395,9 @@ class LbctlTarget:
         return sorted(c.pid for c in children if _alive(c) and c.pid not in current)
 
     def reload_count(self) -> int:
-        """Successful reloads done through the controller's HAProxyProcess."""
-        return int(self.controller.status()["haproxy"].get("reload_count", 0))
+        """The master's reload counter (``show proc``): every reload it did since start."""
+        show = parse_show_proc(SocketClient(self.state.run_dir / "master.sock", 5.0).command("show proc"))
+        return show.reloads if show else -1
 
     def stop(self) -> None:
         """Stop the API and HAProxy; SIGKILL by pid whatever haproxy process seen is left."""
@@ -415,7 +423,7 @@ class SfTarget:
     """The ``-sf`` style: ``haproxy -D -f CFG -p PIDFILE``, reloaded by starting
     ``haproxy -D -f CFG -p PIDFILE -sf <old pids>`` (no master, no ``-x`` socket transfer)."""
 
-    def __init__(self, haproxy_bin: str, work: Path, spec_of: Any, hard_stop_after_s: float,
+    def __init__(self, haproxy_bin: str, work: Path, spec_of: SpecOf, hard_stop_after_s: float,
                  *, idle_close: bool = True) -> None:
         self.idle_close = idle_close
         self.style = "-sf, same config" if idle_close else "-sf, no idle-close (as Zato)"
@@ -495,7 +503,7 @@ class SfTarget:
         return sorted(p for p in self.seen if p not in self.current and _alive_pid(p))
 
     def reload_count(self) -> int:
-        """Successful ``-sf`` reloads."""
+        """Processes started with ``-sf`` that were running when their launcher exited."""
         return self.reloads
 
     def stop(self) -> None:
@@ -618,7 +626,7 @@ def run_phase(target: Target, url: str, *, seconds: int, connections: int, inter
                 ok += 1
             else:
                 failed += 1
-                failures.append(message)
+                failures.append(f"failed reload: {message}")
             next_at += interval_s
             time.sleep(max(0.0, next_at - time.monotonic()))
         result = wrk.result()
@@ -670,6 +678,11 @@ def measure(haproxy_bin: str, style: str, args: argparse.Namespace) -> list[Row]
                                          first_gen=gen, work=work, script=script)
                     row.version = f"HAProxy {binary.version}"
                     rows.append(row)
+                counted, told = sum(r.reloads_ok for r in rows), target.reload_count()
+                if counted != told:
+                    rows[-1].failures.append(
+                        f"reload count mismatch: {counted} applies reported a reload, "
+                        f"HAProxy's side counts {told}")
             finally:
                 target.stop()
     return rows
@@ -737,11 +750,15 @@ def main(argv: list[str] | None = None) -> int:
     for path in binaries:
         for style in args.styles:
             console.print(f"[dim]{path}: {style}, 2 × {args.seconds} s ...[/dim]")
-            got = measure(path, style, args)
+            try:
+                got = measure(path, style, args)
+            except Exception as exc:  # one broken pair must not lose the others' figures
+                console.print(f"[red]{path} {style}: {type(exc).__name__}: {exc}[/red]")
+                continue
             for r in got:
                 console.print(f"[dim]  {' | '.join(cells(r))}[/dim]")
                 for msg in r.failures[:3]:
-                    console.print(f"[red]  failed reload: {msg}[/red]")
+                    console.print(f"[red]  {msg}[/red]")
             rows.extend(got)
     table = Table(title="reloads under keep-alive load")
     for h in HEADERS:
