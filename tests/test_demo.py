@@ -36,8 +36,12 @@ def test_demo_prints_true_figures(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_demo(rate=RATE, burst=BURST, n=N) == 0
     out = capsys.readouterr().out
 
-    served, rejected = BURST + 1, N - BURST - 1
-    assert re.search(rf"client1: 200 × {served}, 429 × {rejected} \(Retry-After: 1\)", out), out
+    # run_demo's own check (exit 0) holds the count to the leaky-bucket rule: burst + 1 served,
+    # plus one per 1/rate seconds the burst took to be written (none on an idle machine).
+    counts = re.search(r"client1: 200 × (\d+), 429 × (\d+) \(Retry-After: 1\)", out)
+    assert counts is not None, out
+    served, rejected = map(int, counts.groups())
+    assert served >= BURST + 1 and served + rejected == N, out
     assert re.search(rf"client2: 200 × {N}$", out, re.M), out
     assert "✗" not in out and out.count("✓") == 5, out
 
@@ -75,7 +79,10 @@ def test_lbctl_demo_command() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "client1: 200 × 6, 429 × 6 (Retry-After: 1)" in proc.stdout, proc.stdout
+    counts = re.search(r"client1: 200 × (\d+), 429 × (\d+) \(Retry-After: 1\)", proc.stdout)
+    assert counts is not None, proc.stdout
+    served, rejected = map(int, counts.groups())
+    assert served >= 6 and served + rejected == 12, proc.stdout
     assert "client2: 200 × 12" in proc.stdout
     assert _leftovers() == []
 
