@@ -4,9 +4,9 @@ The agent is at ``$LBCTL_URL`` (default ``http://127.0.0.1:9900``); the token co
 argument, ``$LBCTL_TOKEN``, or the state dir's token file (``$LBCTL_STATE_DIR/token``,
 default ``./.lbctl/token``). A problem+json answer is raised as the same
 :class:`lbctl.errors.LbctlError` subclass the agent raised (by the ``error`` member, else by
-status: 422 → :class:`SpecError` / :class:`ConfigRejected`, 412, 428, 401, 409, 503 → their
-classes, anything else → :class:`AgentError`), so the CLI's exit codes match the agent's
-errors. A connection failure is an :class:`AgentError` naming the URL.
+status: 422 → :class:`SpecError` / :class:`ConfigRejected` / :class:`ParseError`, 412, 428,
+401, 409, 503 → their classes, anything else → :class:`AgentError`), so the CLI's exit codes
+match the agent's errors. A connection failure is an :class:`AgentError` naming the URL.
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def _class_for(body: dict[str, Any], status: int) -> type[E.LbctlError]:
     if isinstance(named, type) and issubclass(named, E.LbctlError) and named.http_status == status:
         return named
     if status == 422:
-        return E.ConfigRejected if "diagnostics" in body else E.SpecError
+        if "diagnostics" in body:
+            return E.ConfigRejected
+        return E.ParseError if "column" in body else E.SpecError
     return _BY_STATUS.get(status, E.AgentError)
 
 
@@ -83,6 +85,9 @@ def error_from_problem(status: int, body: dict[str, Any]) -> E.LbctlError:
                               d.get("line"), d.get("text"), d.get("field"))
                  for d in body.get("diagnostics") or [] if isinstance(d, dict)]
         err = cls(diags, str(body.get("output", "")))
+    elif issubclass(cls, E.ParseError):
+        err = cls(str(body.get("reason", detail)), int(body.get("line") or 0),
+                  int(body.get("column") or 0))
     elif issubclass(cls, E.VersionConflict):
         err = cls(None, int(body.get("current_version", -1)))
     elif issubclass(cls, E.HAProxyError):

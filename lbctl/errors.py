@@ -8,6 +8,7 @@ status mapping lives in ``lbctl/api/errors.py``; the single error → exit code 
 
     LbctlError
     ├── SpecError                 the spec is invalid (field errors)            422 / exit 1
+    ├── ParseError                haproxy.cfg text the parser cannot read       422 / exit 1
     ├── ConfigRejected            ``haproxy -c`` rejected the rendered config   422 / exit 1
     ├── RenderError               a template failed (a bug or a bad target)     500 / exit 1
     ├── PreconditionRequired      a write without ``If-Match``                  428 / exit 2
@@ -99,6 +100,26 @@ class Diagnostic:
             "text": self.text,
             "field": self.field,
         }
+
+
+class ParseError(LbctlError):
+    """haproxy.cfg text the parser cannot read: ``reason`` at 1-based ``line`` and ``column``.
+
+    Raised by :func:`lbctl.config.loads` for an unterminated quote, an unbalanced ``{ ... }``
+    anonymous ACL, a stray ``.endif`` and the like (configuration.txt §2.2, §2.4, §7.2).
+    """
+
+    http_status = 422
+    title = "Unreadable configuration"
+
+    def __init__(self, reason: str, line: int, column: int) -> None:
+        self.reason = reason
+        self.line = line
+        self.column = column
+        super().__init__(f"line {line}, column {column}: {reason}")
+
+    def details(self) -> dict[str, Any]:
+        return {"reason": self.reason, "line": self.line, "column": self.column}
 
 
 class ConfigRejected(LbctlError):

@@ -25,6 +25,7 @@ INSTANCES: list[E.LbctlError] = [
     E.SpecError([E.FieldError("frontends[0].name", "must not contain '#'"),
                  E.FieldError("backends[1].servers[0].port", "too big")]),
     E.ConfigRejected([E.Diagnostic("alert", "unknown keyword 'x'", 3, "x y", "global")], "out"),
+    E.ParseError("unterminated quote", 3, 17),
     E.RenderError("template error"),
     E.PreconditionRequired("send If-Match"),
     E.VersionConflict(1, 2),
@@ -95,6 +96,7 @@ def test_unnamed_problems_map_by_status() -> None:
     assert type(error_from_problem(412, {"detail": "x"})) is E.VersionConflict
     assert type(error_from_problem(422, {"detail": "x", "diagnostics": []})) is E.ConfigRejected
     assert type(error_from_problem(422, {"detail": "x"})) is E.SpecError
+    assert type(error_from_problem(422, {"detail": "x", "line": 1, "column": 2})) is E.ParseError
     assert type(error_from_problem(500, {"detail": "x", "error": "Nonsense"})) is E.AgentError
     # A name that does not match the status is not trusted.
     assert type(error_from_problem(401, {"error": "StoreError"})) is E.AuthError
