@@ -29,7 +29,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from lbctl import cli_runtime
-from lbctl.errors import ConfigRejected, Diagnostic, LbctlError, SpecError
+from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 
 if TYPE_CHECKING:
@@ -201,6 +201,28 @@ def render_cmd(
     # StateDir's atomic write (temp file in the same dir, fsync, rename, fsync the dir).
     StateDir(output.parent).atomic_write(output.absolute(), text.encode())
     _console(stderr=True).print(f"wrote {output} (HAProxy {caps.version})")
+
+
+@app.command("import")
+def import_cmd(
+    config: Annotated[Path, typer.Argument(help="A haproxy.cfg in the shapes lbctl renders.")],
+    fmt: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+) -> None:
+    """Print the spec whose rendering CONFIG is (lbctl import haproxy.cfg > lb.yaml).
+
+    Every directive the spec has no field for is an error naming its line (exit 1).
+    """
+    from lbctl.config import load
+    from lbctl.config.importer import import_spec
+    from lbctl.spec import dump_spec
+
+    if fmt not in ("yaml", "json"):
+        raise typer.BadParameter("--format must be yaml or json")
+    try:
+        doc = load(config)
+    except OSError as exc:
+        raise SpecError([FieldError("", f"cannot read {config}: {exc.strerror}")]) from None
+    sys.stdout.write(dump_spec(import_spec(doc), "json" if fmt == "json" else "yaml"))
 
 
 @app.command("validate")
