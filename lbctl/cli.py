@@ -2,8 +2,9 @@
 
 Local commands: ``render``, ``validate``, ``schema``, ``demo``; the agent itself: ``serve``;
 through the agent (``--url`` / ``$LBCTL_URL``, ``--token`` / ``$LBCTL_TOKEN``): ``apply``,
-``status``, ``health``, ``reload``, and the runtime commands of :mod:`lbctl.cli_runtime`
-(``server drain|ready|maint|weight``, ``clients``).
+``status``, ``health``, ``reload``, the runtime commands of :mod:`lbctl.cli_runtime`
+(``server drain|ready|maint|weight``, ``clients``) and the history commands of
+:mod:`lbctl.cli_history` (``history``, ``show``, ``diff``, ``rollback``).
 
 The one error → exit-code mapping is :func:`report_error`, called by the command group for
 every :class:`lbctl.errors.LbctlError`: it prints ``TypeName: message`` (and the field errors
@@ -28,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from lbctl import cli_runtime
+from lbctl import cli_history, cli_runtime
 from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 
@@ -429,6 +430,7 @@ def demo(
 
 
 cli_runtime.register(app)
+cli_history.register(app)
 
 
 def main() -> None:

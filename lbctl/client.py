@@ -56,6 +56,16 @@ def resolve_token(explicit: str | None = None, state_dir: str | None = None) -> 
         return None
 
 
+def _write_headers(if_match: int | None, message: str, author: str) -> dict[str, bytes]:
+    """``If-Match`` (when given), ``X-Lbctl-Message`` and ``X-Lbctl-Author`` (when not empty,
+    as UTF-8 bytes: the agent reads them back as UTF-8, so ``-m "déploiement"`` survives)."""
+    headers = {"If-Match": f'"{if_match}"'.encode()} if if_match is not None else {}
+    for name, value in (("X-Lbctl-Message", message), ("X-Lbctl-Author", author)):
+        if value:
+            headers[name] = " ".join(value.split()).encode("utf-8")
+    return headers
+
+
 def _class_for(body: dict[str, Any], status: int) -> type[E.LbctlError]:
     named = getattr(E, str(body.get("error", "")), None)
     if isinstance(named, type) and issubclass(named, E.LbctlError) and named.http_status == status:
@@ -169,12 +179,8 @@ class AgentClient:
         self, spec: Spec, *, if_match: int, message: str = "", author: str = ""
     ) -> dict[str, Any]:
         """Apply ``spec`` over version ``if_match``; the agent's ``ApplyResult`` dict."""
-        headers = {"If-Match": f'"{if_match}"'}
-        if message:
-            headers["X-Lbctl-Message"] = message
-        if author:
-            headers["X-Lbctl-Author"] = author
-        resp = self._request("PUT", "/api/v1/config", json=spec.to_data(), headers=headers)
+        resp = self._request("PUT", "/api/v1/config", json=spec.to_data(),
+                             headers=_write_headers(if_match, message, author))
         return self._json(resp)
 
     def validate(self, spec: Spec) -> dict[str, Any]:
@@ -193,9 +199,29 @@ class AgentClient:
         """HAProxy process status, binary, state dir and spec version."""
         return self._json(self._request("GET", "/api/v1/haproxy"))
 
-    def reload(self) -> dict[str, Any]:
+    def reload(self, *, message: str = "", author: str = "") -> dict[str, Any]:
         """Reload HAProxy now; the reload result."""
-        return self._json(self._request("POST", "/api/v1/haproxy/reload"))
+        return self._json(self._request("POST", "/api/v1/haproxy/reload",
+                                        headers=_write_headers(None, message, author)))
+
+    def versions(self, *, limit: int = 50, before: int | None = None) -> dict[str, Any]:
+        """A page of the history, newest first: ``{"entries": [...], "next_before"}``."""
+        params: dict[str, int] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        return self._json(self._request("GET", "/api/v1/config/versions", params=params))
+
+    def version(self, version: int) -> dict[str, Any]:
+        """History entry of ``version`` with ``spec`` and ``config``; :class:`NotFound`."""
+        return self._json(self._request("GET", f"/api/v1/config/versions/{int(version)}"))
+
+    def rollback(
+        self, version: int, *, if_match: int, message: str = "", author: str = ""
+    ) -> dict[str, Any]:
+        """Apply ``version``'s spec again over ``if_match``; the agent's ``ApplyResult`` dict."""
+        return self._json(self._request(
+            "POST", f"/api/v1/config/versions/{int(version)}/rollback",
+            headers=_write_headers(if_match, message, author)))
 
     def set_server(
         self, backend: str, server: str, *, if_match: int, state: str | None = None,
@@ -204,9 +230,7 @@ class AgentClient:
         """Set ``backend``/``server``'s state and/or weight at runtime over version
         ``if_match``: ``{"version", "changed", "server": {...read back...}}``."""
         body = {k: v for k, v in (("state", state), ("weight", weight)) if v is not None}
-        headers = {"If-Match": f'"{if_match}"'}
-        if author:
-            headers["X-Lbctl-Author"] = author
+        headers = _write_headers(if_match, "", author)
         path = f"/api/v1/backends/{quote(backend, safe='')}/servers/{quote(server, safe='')}/state"
         return self._json(self._request("PUT", path, json=body, headers=headers))
 

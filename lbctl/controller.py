@@ -11,6 +11,13 @@ lock: check ``If-Match`` → the edited spec → render and ``haproxy -c`` into 
 runtime API commands → read back → rename the temp file in → record the new version. On any
 failure the runtime change is undone (best effort) and nothing else changed.
 
+``rollback`` is an apply of a version's spec from the history. Writes run one at a time: one
+arriving while another reloads waits for the lock, then checks its ``If-Match`` (README
+"Bursts of writes"). Every write is tracked by :class:`lbctl.journal.Journal`: a new version
+is recorded in the history (:mod:`lbctl.history`) before ``spec.json`` — a version that cannot
+be recorded is undone — failed attempts and reloads are recorded after, and every write emits
+one audit line.
+
 The agent (``lbctl/api``) and ``lbctl serve`` use one :class:`Controller` per state dir.
 """
 
@@ -20,6 +27,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +51,12 @@ from lbctl.haproxy.binary import HAProxyBinary, detect
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.haproxy.runtime import RuntimeClient
 from lbctl.haproxy.validate import check_file
-from lbctl.render import RenderContext, field_for_line, peer_args, render
+from lbctl.history import History
+from lbctl.journal import LOCAL, Journal, Write, outcome_of
+from lbctl.livefile import LiveFile, with_fields
+from lbctl.render import RenderContext, peer_args, render
 from lbctl.results import ApplyResult, ControllerListener, ServerResult, ValidateResult
-from lbctl.spec import Spec, load_spec
+from lbctl.spec import Spec, load_spec, validate_spec
 from lbctl.store import StateDir
 
 __all__ = [
@@ -59,20 +70,13 @@ __all__ = [
 ]
 
 log = logging.getLogger("lbctl.controller")
+_IF_MATCH_REQUIRED = ('every write must name the version it edits: send If-Match: "<version>" '
+                      "(the current version is {}; GET /api/v1/config gives it in ETag)")
 
 
 def capabilities_of(binary: HAProxyBinary) -> Capabilities:
     """The render capabilities of an inspected binary (its version, ``+LUA`` and ``+PROMEX``)."""
     return Capabilities.for_target(binary.version, lua=binary.has("LUA"), promex=binary.has("PROMEX"))
-
-
-def with_fields(spec: Spec, text: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Attach the spec field each diagnostic's config line came from (when known)."""
-    out = []
-    for d in diagnostics:
-        where = field_for_line(spec, text, d.line) if d.line else None
-        out.append(Diagnostic(d.severity, d.message, d.line, d.text, where or d.field))
-    return out
 
 
 class Controller:
@@ -95,6 +99,11 @@ class Controller:
         self._unavailable: str | None = "not started"
         #: Told about applies, reloads and validation errors (see :class:`ControllerListener`).
         self.listeners: list[ControllerListener] = []
+        #: The config history (``history.db``) and the writes' journal (history + audit).
+        self.history = History(state.history_path)
+        self.journal = Journal(self.history)
+        #: The live haproxy.cfg: checked in a temp file, renamed in, put back.
+        self.files = LiveFile(state, self._check)
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -107,30 +116,45 @@ class Controller:
         with self._lock:
             self.state.ensure()
             stored = self.state.read_current()
+            first = stored is None
             if stored is None:
                 spec = load_spec(paths.default_spec_path())
                 stored = self.state.write_current(1, spec)
                 log.info("first start: embedded default spec recorded as version 1")
             self._version, self._spec = stored.version, stored.spec
             try:
-                self._binary = detect(self.haproxy_bin)
-            except BinaryNotFound as exc:
-                self._unavailable = str(exc)
-                log.error("%s", exc)
-                return
-            self._caps = capabilities_of(self._binary)
-            self._process = HAProxyProcess(
-                self._binary,
-                config_path=self.state.config_path,
-                run_dir=self.state.run_dir,
-                extra_args=peer_args(self._caps),
-            )
-            try:
-                self._bring_up()
-                self._unavailable = None
-            except LbctlError as exc:
-                self._unavailable = f"HAProxy could not be started: {exc}"
-                log.error("%s", self._unavailable)
+                self._start_haproxy()
+            finally:
+                self._record_start(first=first)
+
+    def _start_haproxy(self) -> None:
+        """Find the binary, then adopt or start HAProxy; failures are kept for :meth:`health`."""
+        try:
+            self._binary = detect(self.haproxy_bin)
+        except BinaryNotFound as exc:
+            self._unavailable = str(exc)
+            log.error("%s", exc)
+            return
+        self._caps = capabilities_of(self._binary)
+        self._process = HAProxyProcess(
+            self._binary,
+            config_path=self.state.config_path,
+            run_dir=self.state.run_dir,
+            extra_args=peer_args(self._caps),
+        )
+        try:
+            self._bring_up()
+            self._unavailable = None
+        except LbctlError as exc:
+            self._unavailable = f"HAProxy could not be started: {exc}"
+            log.error("%s", self._unavailable)
+
+    def _record_start(self, *, first: bool) -> None:
+        """The current version's history entry (:meth:`Journal.ensure_recorded`)."""
+        config = None
+        with contextlib.suppress(LbctlError):
+            config = self._render(self._spec)
+        self.journal.ensure_recorded(self._version, self._spec, config, first=first)
 
     def _bring_up(self) -> None:
         """Make the live file match the current spec, then adopt or start HAProxy."""
@@ -141,7 +165,7 @@ class Controller:
         changed = live != text.encode()
         if changed:
             try:
-                self._install(self._spec, text)
+                self.files.install(self._spec, text)
             except ConfigRejected as exc:
                 if live is None:
                     raise
@@ -184,69 +208,104 @@ class Controller:
 
     # -- writing ------------------------------------------------------------------------
     def apply(
-        self, spec: Spec, *, if_match: int | None, author: str = "", message: str = ""
+        self, spec: Spec, *, if_match: int | None, who: str = LOCAL, author: str = "",
+        message: str = "",
     ) -> ApplyResult:
         """Make ``spec`` the running config, as version ``if_match + 1``.
 
-        Raises :class:`PreconditionRequired` (``if_match`` is ``None``),
-        :class:`VersionConflict` (stale ``if_match``), :class:`ConfigRejected` (``haproxy -c``
-        said no; diagnostics carry spec fields), :class:`ReloadFailed` / :class:`ProcessError`
-        (HAProxy refused it at reload/start; the last-known-good file is back),
-        :class:`BinaryNotFound`, :class:`StoreError`, :class:`RenderError`. On every error the
-        live file, the running HAProxy and the version are unchanged. Every call is reported
-        to :attr:`listeners` (``on_apply``).
+        ``who`` is the caller's identity (the API passes the token's name, ``admin``);
+        ``author`` (who says they are behind it) and ``message`` (why) are kept with the change
+        in the history and the audit line. Raises :class:`PreconditionRequired` (``if_match``
+        is ``None``), :class:`VersionConflict` (stale ``if_match``), :class:`ConfigRejected`
+        (``haproxy -c`` said no; diagnostics carry spec fields), :class:`ReloadFailed` /
+        :class:`ProcessError` (HAProxy refused it at reload/start; the last-known-good file is
+        back), :class:`BinaryNotFound`, :class:`StoreError` (state dir or history),
+        :class:`RenderError`. On every error the live file, the running HAProxy and the
+        version are unchanged. Every call is reported to :attr:`listeners` (``on_apply``).
         """
-        started = time.monotonic()
+        write = Write("apply", who=who, author=author, message=message, base_version=if_match)
+        return self._tracked_apply(write, lambda: spec)
+
+    def rollback(
+        self, version: int, *, if_match: int | None, who: str = LOCAL, author: str = "",
+        message: str = "",
+    ) -> ApplyResult:
+        """Apply the spec of history ``version`` again, as a new version (``if_match + 1``),
+        through the same path as :meth:`apply`: the config is rendered anew (byte-identical to
+        that version's with the same binary), checked, reloaded. When that spec is already
+        current nothing changes (``changed`` false). Raises what :meth:`apply` raises, and
+        :class:`NotFound` when the history has no such version."""
+        write = Write("rollback", who=who, author=author, base_version=if_match,
+                      message=message or f"rollback to version {version}",
+                      target=f"version {version}", rollback_of=version)
+        return self._tracked_apply(write, lambda: self._spec_of(version))
+
+    def _spec_of(self, version: int) -> Spec:
+        spec = self.history.version(version).spec
+        if spec is None:
+            raise StoreError(f"the history has no spec for version {version}")
+        return validate_spec(spec)
+
+    def _tracked_apply(self, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult:
+        """:meth:`_apply` inside the journal, reported to the listeners."""
         outcome = "failed"
         try:
-            result = self._apply(spec, if_match=if_match, author=author, message=message,
-                                 started=started)
-            outcome = "changed" if result.changed else "unchanged"
+            with self.journal.track(write, lambda: self._version):
+                result = self._apply(write, spec_of)
+            outcome = write.result
             return result
-        except ConfigRejected:
-            outcome = "invalid"
-            self._notify("on_validation_error", "haproxy")
-            raise
-        except (PreconditionRequired, VersionConflict):
-            outcome = "conflict"
+        except BaseException as exc:
+            outcome = outcome_of(exc)
+            if isinstance(exc, ConfigRejected):
+                self._notify("on_validation_error", "haproxy")
             raise
         finally:
-            self._notify("on_apply", outcome, time.monotonic() - started)
+            self._notify("on_apply", outcome, write.duration_ms / 1000)
 
-    def _apply(
-        self, spec: Spec, *, if_match: int | None, author: str, message: str, started: float
-    ) -> ApplyResult:
-        if if_match is None:
-            raise PreconditionRequired("every write must name the version it edits (If-Match)")
+    def _apply(self, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult:
+        if write.base_version is None:
+            raise PreconditionRequired(_IF_MATCH_REQUIRED.format(self._version))
+        if write.base_version < self._version:  # stale already: no need to wait for the lock
+            raise VersionConflict(write.base_version, self._version)
         with self._lock:
-            if if_match != self._version:
-                raise VersionConflict(if_match, self._version)
+            write.lock_taken(self._version)
+            if write.base_version != self._version:
+                raise VersionConflict(write.base_version, self._version)
+            spec = write.spec = spec_of()
             process = self._require_process()
-            text = self._render(spec)
+            text = write.config = self._render(spec)
             live = self.state.read_config()
             if spec == self._spec and live == text.encode() and process.is_running():
-                return ApplyResult(self._version, False, None, [], time.monotonic() - started)
-            diagnostics = self._install(spec, text)
-            reload = self._reload_or_restore(live) if process.is_running() else None
+                write.result = "unchanged"
+                return ApplyResult(self._version, False, None, [], write.duration_ms / 1000,
+                                   write.queued_ms / 1000)
+            write.attempted = True
+            diagnostics = self.files.install(spec, text)
+            write.diagnostics = [d.as_dict() for d in diagnostics]
+            reload = self._reload_or_restore(live, write) if process.is_running() else None
             if reload is None:
                 self._start_or_restore(live)
+            new = self._version + 1
             try:
-                self.state.write_current(self._version + 1, spec)
-            except StoreError:
-                self._restore(live)
+                self.journal.commit_version(write, new)
+                self.state.write_current(new, spec)
+            except StoreError as exc:
+                self.journal.undo(write, f"StoreError: {exc}")
+                self.files.restore(live)
                 if process.is_running():
                     self._reload(process)
                 raise
             self._save_lkg()
-            self._version, self._spec = self._version + 1, spec
-            log.info(
-                "applied version %d author=%r message=%r", self._version, author, message
-            )
-            return ApplyResult(self._version, True, reload, diagnostics, time.monotonic() - started)
+            self._version, self._spec = new, spec
+            write.current, write.result = new, "changed"
+            log.info("applied version %d (%s) who=%r author=%r message=%r", new, write.what,
+                     write.who, write.author, write.message)
+            return ApplyResult(new, True, reload, diagnostics, write.duration_ms / 1000,
+                               write.queued_ms / 1000)
 
     def set_server(
         self, backend: str, server: str, *, state: str | None = None, weight: int | None = None,
-        if_match: int | None, author: str = "",
+        if_match: int | None, who: str = LOCAL, author: str = "", message: str = "",
     ) -> ServerResult:
         """Set a server's ``state`` (ready | drain | maint) and/or ``weight`` (0–256) through
         the runtime API, without a reload, and record it as version ``if_match + 1``.
@@ -259,12 +318,24 @@ class Controller:
         :class:`HAProxyUnavailable`, :class:`RuntimeAPIError` (HAProxy refused, or the read-back
         disagrees), :class:`ConfigRejected`, :class:`StoreError`. On every error the version,
         the live file and (as far as HAProxy lets itself be reset) the runtime are unchanged.
+        ``who``, ``author``, ``message``: as for :meth:`apply`.
         """
-        if if_match is None:
-            raise PreconditionRequired("every write must name the version it edits (If-Match)")
+        asked = " ".join(f"{k}={v}" for k, v in (("state", state), ("weight", weight))
+                         if v is not None)
+        write = Write("server", who=who, author=author, message=message or asked,
+                      base_version=if_match, target=f"{backend}/{server}")
+        with self.journal.track(write, lambda: self._version):
+            return self._set_server(write, backend, server, state, weight)
+
+    def _set_server(
+        self, write: Write, backend: str, server: str, state: str | None, weight: int | None
+    ) -> ServerResult:
+        if write.base_version is None:
+            raise PreconditionRequired(_IF_MATCH_REQUIRED.format(self._version))
         with self._lock:
-            if if_match != self._version:
-                raise VersionConflict(if_match, self._version)
+            write.lock_taken(self._version)
+            if write.base_version != self._version:
+                raise VersionConflict(write.base_version, self._version)
             new_spec, old, new = servers.edit_server(
                 self._spec, backend, server, state=state, weight=weight
             )
@@ -272,7 +343,12 @@ class Controller:
                 raise HAProxyUnavailable("HAProxy is not running")
             changed = new_spec != self._spec
             live = self.state.read_config()
-            temp = self._validated_temp(new_spec, self._render(new_spec))[0] if changed else None
+            temp = None
+            if changed:
+                write.attempted, write.spec = True, new_spec
+                write.config = self._render(new_spec)
+                temp, diagnostics = self.files.validated_temp(new_spec, write.config)
+                write.diagnostics = [d.as_dict() for d in diagnostics]
             client = self._runtime()
             try:
                 servers.apply_server(client, backend, server, new.state, new.weight)
@@ -280,19 +356,23 @@ class Controller:
                 if temp is not None:
                     self.state.commit(temp, self.state.config_path)
                     temp = None
+                    self.journal.commit_version(write, self._version + 1)
                     self.state.write_current(self._version + 1, new_spec)
-            except LbctlError:
+            except LbctlError as exc:
+                self.journal.undo(write, f"{type(exc).__name__}: {exc}")
                 if temp is not None:
                     self.state.discard(temp)
                 elif changed:
-                    self._restore(live)
+                    self.files.restore(live)
                 with contextlib.suppress(LbctlError):
                     servers.apply_server(client, backend, server, old.state, old.weight)
                 raise
             if changed:  # the last-known-good stays what HAProxy last loaded
                 self._version, self._spec = self._version + 1, new_spec
-            log.info("server %s/%s: state=%s weight=%s (version %d, no reload) author=%r",
-                     backend, server, new.state, new.weight, self._version, author)
+            write.current, write.result = self._version, "changed" if changed else "unchanged"
+            log.info("server %s/%s: state=%s weight=%s (version %d, no reload) who=%r author=%r",
+                     backend, server, new.state, new.weight, self._version, write.who,
+                     write.author)
             readback = servers.ServerReadBack(new.state, new.weight, admin, stat)
             return ServerResult(self._version, changed, readback)
 
@@ -301,27 +381,28 @@ class Controller:
 
         Raises :class:`BinaryNotFound` (no binary), :class:`RenderError`, :class:`StoreError`.
         """
-        binary = self._require_binary()
+        self._require_binary()
         text = self._render(spec)
-        temp = self.state.write_temp(text.encode(), suffix=".cfg")
-        try:
-            try:
-                diags = check_file(binary, temp, extra_args=self._extra_args())
-                return ValidateResult(True, with_fields(spec, text, diags), text)
-            except ConfigRejected as exc:
-                self._notify("on_validation_error", "haproxy")
-                return ValidateResult(False, with_fields(spec, text, exc.diagnostics), text)
-        finally:
-            self.state.discard(temp)
+        ok, diagnostics = self.files.dry_run(spec, text)
+        if not ok:
+            self._notify("on_validation_error", "haproxy")
+        return ValidateResult(ok, diagnostics, text)
 
-    def reload_now(self) -> ReloadResult:
-        """Reload HAProxy with the live file. Raises :class:`ReloadFailed`,
-        :class:`HAProxyUnavailable`, :class:`BinaryNotFound`."""
-        with self._lock:
+    def reload_now(self, *, who: str = LOCAL, author: str = "", message: str = "") -> ReloadResult:
+        """Reload HAProxy with the live file; recorded in the history (no new version) and
+        audited like every write. Raises :class:`ReloadFailed`, :class:`HAProxyUnavailable`,
+        :class:`BinaryNotFound`."""
+        write = Write("reload", who=who, author=author, message=message)
+        with self.journal.track(write, lambda: self._version), self._lock:
+            write.lock_taken(self._version)
+            write.base_version = self._version
             process = self._require_process()
             if not process.is_running():
                 raise HAProxyUnavailable("HAProxy is not running")
-            result = self._reload(process)
+            write.attempted = True
+            live = self.state.read_config()
+            write.config = live.decode("utf-8", "replace") if live is not None else None
+            result = self._reload(process, write)
             if not result.ok:
                 raise ReloadFailed("HAProxy refused to reload", result.output)
             return result
@@ -377,6 +458,7 @@ class Controller:
             "backends": backends,
             "reasons": reasons,
             "checked_at": time.time(),
+            "supervision": self.supervision(),
         }
 
     def status(self) -> dict[str, Any]:
@@ -395,6 +477,7 @@ class Controller:
             "binary": binary,
             "state_dir": str(self.state.root),
             "spec_version": self._version,
+            "supervision": self.supervision(),
         }
 
     # -- internals ----------------------------------------------------------------------
@@ -423,9 +506,12 @@ class Controller:
             except Exception:  # a listener's bug never breaks a write
                 log.exception("listener %r failed on %s", listener, event)
 
-    def _reload(self, process: HAProxyProcess) -> ReloadResult:
-        """``process.reload()``, reported to the listeners (``on_reload``)."""
+    def _reload(self, process: HAProxyProcess, write: Write | None = None) -> ReloadResult:
+        """``process.reload()``, reported to the listeners (``on_reload``) and kept in
+        ``write`` (the write that asked for it, when given)."""
         result = process.reload()
+        if write is not None:
+            write.reload = result
         self._notify("on_reload", result.ok)
         return result
 
@@ -433,38 +519,15 @@ class Controller:
         """A client of this HAProxy's stats socket (the runtime API)."""
         return RuntimeClient(RenderContext(self.state.run_dir).stats_socket)
 
-    def _validated_temp(self, spec: Spec, text: str) -> tuple[Path, list[Diagnostic]]:
-        """The exact bytes in a temp file next to the live one, checked by ``haproxy -c``;
-        the caller commits or discards it. Raises :class:`ConfigRejected` (fields attached)."""
-        binary = self._require_binary()
-        temp = self.state.write_temp(text.encode(), suffix=".cfg")
-        try:
-            diags = check_file(binary, temp, extra_args=self._extra_args())
-        except ConfigRejected as exc:
-            self.state.discard(temp)
-            raise ConfigRejected(with_fields(spec, text, exc.diagnostics), exc.output) from None
-        except BaseException:
-            self.state.discard(temp)
-            raise
-        return temp, with_fields(spec, text, diags)
+    def _check(self, path: Path) -> list[Diagnostic]:
+        """``haproxy -c`` on ``path`` with this HAProxy's binary and arguments."""
+        return check_file(self._require_binary(), path, extra_args=self._extra_args())
 
-    def _install(self, spec: Spec, text: str) -> list[Diagnostic]:
-        """Validate the exact bytes in a temp file next to the live one, then rename it in."""
-        temp, diags = self._validated_temp(spec, text)
-        self.state.commit(temp, self.state.config_path)
-        return diags
-
-    def _restore(self, previous: bytes | None) -> None:
-        """Put the previous live bytes back (or the last-known-good when there were none)."""
-        data = previous if previous is not None else self.state.read_lkg()
-        if data is not None:
-            self.state.atomic_write(self.state.config_path, data)
-
-    def _reload_or_restore(self, previous: bytes | None) -> ReloadResult:
+    def _reload_or_restore(self, previous: bytes | None, write: Write | None = None) -> ReloadResult:
         assert self._process is not None
-        result = self._reload(self._process)
+        result = self._reload(self._process, write)
         if not result.ok:
-            self._restore(previous)
+            self.files.restore(previous)
             raise ReloadFailed(
                 "HAProxy refused the new config at reload; the old workers keep serving and "
                 "the last-known-good config was restored",
@@ -478,13 +541,121 @@ class Controller:
             self._process.start()
             self._unavailable = None
         except ProcessError:
-            self._restore(previous)
+            self.files.restore(previous)
             raise
 
     def _save_lkg(self) -> None:
-        data = self.state.read_config()
-        if data is not None:
+        self.files.save_lkg()
+
+    # -- supervision (driven by lbctl.supervisor.Supervisor) ------------------------------
+    #: True while a :class:`lbctl.supervisor.Supervisor` watches this controller's HAProxy.
+    supervised: bool = False
+    # Restart bookkeeping: class-level defaults, rebound (never mutated) per instance.
+    _restarts: int = 0
+    _failed_restarts: int = 0
+    _last_restart: dict[str, Any] | None = None
+    _seen_master: int | None = None
+
+    def haproxy_fault(self) -> tuple[str, str] | None:
+        """What is wrong with this controller's HAProxy processes, or ``None`` when a verified
+        master runs with at least one worker — or when there is nothing to supervise (no
+        binary: :meth:`health` says why).
+
+        ``("master-gone", message)``: no verified master runs (killed, exited after its worker
+        died, or never started); ``("no-worker", message)``: the master lists no worker. Pids
+        are verified by :class:`HAProxyProcess` (``/proc/PID/exe`` and command line); a zombie
+        counts as dead. Takes no lock (a write under way is not waited for); never raises.
+        """
+        process = self._process
+        if process is None:
+            return None
+        was = f" (pid {self._seen_master})" if self._seen_master else ""
+        if not process.is_running():
+            return "master-gone", f"the HAProxy master{was} is not running"
+        if not process.worker_pids():
+            return "no-worker", f"the HAProxy master{was} lists no worker"
+        if self._seen_master is None:
+            self._seen_master = process.status().master_pid
+        return None
+
+    def restart_haproxy(self, reason: str) -> dict[str, Any] | None:
+        """Bring HAProxy back after :meth:`haproxy_fault` reported ``reason``, under the write
+        lock; returns the event (also kept for :meth:`supervision`), or ``None`` when the
+        re-check under the lock finds HAProxy fine (a write started it meanwhile).
+
+        A master without worker is soft-stopped first (1 s; verified pids only). Then HAProxy
+        is started — never a second one: :meth:`HAProxyProcess.start` adopts a running master
+        — from the live file when it is the exact render of the current spec, else, or when
+        that start fails, from the last-known-good copy put back as the live file. The event:
+        ``{"at": epoch s, "reason", "config": "last-known-good" | "current",
+        "old_master_pid", "new_master_pid", "duration_s": seconds, "ok", "error"}``.
+        Raises :class:`ProcessError` (HAProxy did not start from any of them; the live file is
+        put back as it was), :class:`StoreError`, :class:`BinaryNotFound`: then counted as a
+        failed restart, and :meth:`health` gives the error as the reason HAProxy is down.
+        """
+        started = time.monotonic()
+        with self._lock:
+            if self.haproxy_fault() is None:
+                return None
+            process = self._require_process()
+            event: dict[str, Any] = {"at": time.time(), "reason": reason,
+                                     "old_master_pid": self._seen_master}
+            self._seen_master = None
             try:
-                self.state.atomic_write(self.state.lkg_path, data)
-            except StoreError as exc:
-                log.warning("could not save last-known-good: %s", exc)
+                if process.is_running():  # a master without worker
+                    process.stop(timeout=1.0)
+                event["config"] = self._start_known_good(process)
+            except LbctlError as exc:
+                self._failed_restarts += 1
+                self._unavailable = f"HAProxy could not be restarted: {exc}"
+                self._last_restart = {**event, "config": None, "new_master_pid": None,
+                                      "duration_s": round(time.monotonic() - started, 4),
+                                      "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                raise
+            self._unavailable = None
+            self._save_lkg()
+            self._seen_master = process.status().master_pid
+            self._restarts += 1
+            self._last_restart = {**event, "new_master_pid": self._seen_master,
+                                  "duration_s": round(time.monotonic() - started, 4),
+                                  "ok": True, "error": None}
+            return dict(self._last_restart)
+
+    def _start_known_good(self, process: HAProxyProcess) -> str:
+        """Start HAProxy from the first config that works (see :meth:`restart_haproxy`);
+        returns its label. Raises :class:`ProcessError` with every attempt's error."""
+        live, lkg = self.state.read_config(), self.state.read_lkg()
+        wanted = None
+        with contextlib.suppress(LbctlError):
+            wanted = self._render(self._spec).encode()
+        candidates: list[tuple[str, bytes]] = []
+        if live is not None and live == wanted:
+            candidates.append(("last-known-good" if live == lkg else "current", live))
+        if lkg is not None and all(lkg != data for _, data in candidates):
+            candidates.append(("last-known-good", lkg))
+        errors: list[str] = []
+        output = ""
+        for label, data in candidates:
+            try:
+                if self.state.read_config() != data:
+                    self.state.atomic_write(self.state.config_path, data)
+                process.start()
+                return label
+            except ProcessError as exc:  # HAProxy's first alert says why (a port in use ...)
+                alert = next((ln.strip() for ln in exc.output.splitlines() if "ALERT" in ln), "")
+                errors.append(f"{label} config: {exc}" + (f": {alert}" if alert else ""))
+                output = exc.output
+        if live is not None and self.state.read_config() != live:
+            self.state.atomic_write(self.state.config_path, live)
+        raise ProcessError("; ".join(errors) or "no config to start from (neither a live "
+                           "file matching the current spec nor a last-known-good copy)", output)
+
+    def supervision(self) -> dict[str, Any]:
+        """``{"enabled", "restarts", "failed_restarts", "last_restart"}``: whether a
+        supervisor watches HAProxy, the restarts it did and those that failed since this
+        agent started, and the last attempt's event (see :meth:`restart_haproxy`) or
+        ``None``. Never raises."""
+        last = self._last_restart
+        return {"enabled": self.supervised, "restarts": self._restarts,
+                "failed_restarts": self._failed_restarts,
+                "last_restart": dict(last) if last is not None else None}

@@ -22,14 +22,16 @@ __all__ = ["ApplyResult", "ControllerListener", "ServerResult", "ValidateResult"
 @dataclass(frozen=True)
 class ApplyResult:
     """Outcome of a successful apply: the new ``version`` (unchanged when ``changed`` is false),
-    the reload result (``None`` when no reload was needed), ``haproxy -c`` warnings, and the
-    wall time of the whole apply in seconds."""
+    the reload result (``None`` when no reload was needed), ``haproxy -c`` warnings, the wall
+    time of the whole apply in seconds, and of it ``queued_s``: the seconds it waited for the
+    writes ahead of it (one write at a time; see README "Bursts of writes")."""
 
     version: int
     changed: bool
     reload: ReloadResult | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     duration_s: float = 0.0
+    queued_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -39,6 +41,7 @@ class ApplyResult:
             "reload": self.reload.as_dict() if self.reload else None,
             "diagnostics": [d.as_dict() for d in self.diagnostics],
             "duration_s": round(self.duration_s, 4),
+            "queued_s": round(self.queued_s, 4),
         }
 
 

@@ -5,6 +5,7 @@ Layout of ``LBCTL_STATE_DIR`` (default ``./.lbctl``, mode 0700)::
     haproxy.cfg        the live config HAProxy runs (written only by the controller)
     haproxy.cfg.lkg    the last config HAProxy accepted at start/reload (last-known-good)
     spec.json          {"version": n, "updated_at": epoch seconds, "spec": {...}}
+    history.db         every version, failed attempt and reload (SQLite, WAL: lbctl/history.py)
     token              the agent's bearer token (mode 0600), when not given by LBCTL_TOKEN
     haproxy.sock       HAProxy's stats socket (runtime API)
     master.sock        HAProxy's master CLI socket
@@ -76,6 +77,11 @@ class StateDir:
     def spec_path(self) -> Path:
         """``spec.json``: the current spec and its version."""
         return self.root / "spec.json"
+
+    @property
+    def history_path(self) -> Path:
+        """``history.db``: the config history (:class:`lbctl.history.History`)."""
+        return self.root / "history.db"
 
     @property
     def token_path(self) -> Path:

@@ -5,6 +5,12 @@ compared in constant time (:func:`hmac.compare_digest`). A missing, malformed or
 raises :class:`lbctl.errors.AuthError`, which the one error mapping
 (:mod:`lbctl.api.errors`) answers with 401 and ``WWW-Authenticate: Bearer``. ``/healthz`` does
 not use this dependency and stays open.
+
+Who is calling: the agent has one token today, named :data:`TOKEN_NAME` (``admin``). A request
+that passes :func:`require_token` is that token's holder; :data:`CallerDep` gives its name to
+the handlers, which pass it to the controller as ``who`` (history and audit). The
+``X-Lbctl-Author`` header (the CLI sends ``user@host``) is kept beside it as ``author``: what
+the caller says about itself, not checked.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lbctl.errors import AuthError
 
-__all__ = ["bearer_scheme", "require_token"]
+__all__ = ["TOKEN_NAME", "CallerDep", "bearer_scheme", "caller", "require_token"]
+
+#: The name of the agent's one token (``who`` in the history and the audit log).
+TOKEN_NAME = "admin"
 
 #: Declares the scheme in the OpenAPI document (the "Authorize" button of ``/docs``); it
 #: does not reject anything itself (``auto_error=False``): :func:`require_token` does.
@@ -46,3 +55,13 @@ def require_token(
     presented = _presented_token(request.headers.get("authorization"))
     if not hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8")):
         raise AuthError("wrong bearer token")
+    request.state.caller = TOKEN_NAME
+
+
+def caller(request: Request) -> str:
+    """FastAPI dependency: the name of the token that authenticated the request
+    (:data:`TOKEN_NAME`); routes behind :func:`require_token` only."""
+    return str(getattr(request.state, "caller", TOKEN_NAME))
+
+
+CallerDep = Annotated[str, Depends(caller)]

@@ -7,10 +7,11 @@ prometheus-client's ``CONTENT_TYPE_LATEST``).
 agents in one process (tests) never share counters. Metrics:
 
 ==================================  =========  ===============================================
-``lbctl_applies_total{result}``     counter    ``PUT /api/v1/config`` outcomes: ``changed``,
-                                               ``unchanged``, ``invalid`` (spec fields or
-                                               ``haproxy -c``), ``conflict`` (If-Match
-                                               missing or stale), ``failed`` (anything else)
+``lbctl_applies_total{result}``     counter    ``PUT /api/v1/config`` and rollback
+                                               outcomes: ``changed``, ``unchanged``,
+                                               ``invalid`` (spec fields or ``haproxy -c``),
+                                               ``conflict`` (If-Match missing or stale),
+                                               ``failed`` (anything else)
 ``lbctl_reloads_total{result}``     counter    reloads asked of HAProxy: ``ok``, ``failed``
 ``lbctl_apply_duration_seconds``    histogram  wall time of every apply that reached the
                                                controller (not those refused by field

@@ -19,9 +19,11 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from lbctl.api.auth import CallerDep, caller
 from lbctl.api.errors import PROBLEM_JSON
 from lbctl.controller import Controller
-from lbctl.errors import FieldError, PreconditionRequired, SpecError
+from lbctl.errors import FieldError, LbctlError, PreconditionRequired, SpecError
+from lbctl.journal import audit
 from lbctl.spec import Spec, parse_spec_text, validate_spec
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "api_router",
     "etag",
     "get_controller",
+    "header_text",
     "open_router",
     "parse_if_match",
     "spec_from_body",
@@ -89,21 +92,48 @@ def parse_if_match(value: str | None) -> int | None:
     return int(tag)
 
 
+def header_text(value: str | None) -> str:
+    """A free-text header (``X-Lbctl-Message``, ``X-Lbctl-Author``) as the client meant it:
+    HTTP carries bytes and Starlette decodes them as Latin-1; UTF-8 bytes (what the CLI
+    sends) are decoded as UTF-8 again. ``None`` → ``""``."""
+    if not value:
+        return ""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 async def spec_from_body(request: Request) -> Spec:
     """FastAPI dependency: the request body as a validated :class:`Spec`.
 
     ``Content-Type: application/json`` (or none) is parsed as JSON, anything else
     (``application/yaml``, ``text/yaml``, ``text/plain``) as YAML. Raises :class:`SpecError`
     for an empty, non-UTF-8 or unparsable body, or an invalid spec (every bad field named),
-    and counts it in the app's metrics (``lbctl_validation_errors_total{stage="spec"}``).
+    and counts it in the app's metrics (``lbctl_validation_errors_total{stage="spec"}``); a
+    ``PUT`` (an apply that never reaches the controller) gets its audit line here.
     """
     try:
         return await _parse_spec(request)
-    except SpecError:
+    except SpecError as exc:
         metrics = getattr(request.app.state, "metrics", None)
         if metrics is not None:
             metrics.spec_invalid(apply=request.method == "PUT")
+        if request.method == "PUT":
+            _audit_refused(request, exc)
         raise
+
+
+def _audit_refused(request: Request, exc: SpecError) -> None:
+    """The audit line of a ``PUT /config`` whose body failed field validation."""
+    try:
+        base = parse_if_match(request.headers.get("if-match"))
+    except LbctlError:
+        base = None
+    controller: Controller = request.app.state.controller
+    audit("apply", who=caller(request), author=header_text(request.headers.get("x-lbctl-author")),
+          message=header_text(request.headers.get("x-lbctl-message")), base_version=base,
+          version=controller.version, result="invalid", error=f"SpecError: {exc}")
 
 
 async def _parse_spec(request: Request) -> Spec:
@@ -165,6 +195,7 @@ def put_config(
     controller: ControllerDep,
     spec: SpecBody,
     response: Response,
+    who: CallerDep,
     if_match: Annotated[str | None, Header()] = None,
     x_lbctl_message: Annotated[str | None, Header()] = None,
     x_lbctl_author: Annotated[str | None, Header()] = None,
@@ -172,17 +203,14 @@ def put_config(
     """Apply ``spec`` over the version named by ``If-Match``.
 
     Answers ``ApplyResult.as_dict()``: ``{"version", "changed", "reload", "diagnostics",
-    "duration_s"}`` (seconds) with the new ``ETag``. ``X-Lbctl-Message`` and
-    ``X-Lbctl-Author`` go to the controller with the change. On every error nothing changes.
+    "duration_s", "queued_s"}`` (seconds) with the new ``ETag``. ``X-Lbctl-Message`` and
+    ``X-Lbctl-Author`` are kept with the change (history, audit), beside the token's name.
+    The answer comes once HAProxy runs the new config (or refused it): never before. On every
+    error nothing changes.
     """
-    expected = parse_if_match(if_match)
-    if expected is None:
-        raise PreconditionRequired(
-            'a write must name the version it edits: send If-Match: "<version>" '
-            "(GET /api/v1/config gives it in ETag)"
-        )
     result = controller.apply(
-        spec, if_match=expected, author=x_lbctl_author or "", message=x_lbctl_message or ""
+        spec, if_match=parse_if_match(if_match), who=who, author=header_text(x_lbctl_author),
+        message=header_text(x_lbctl_message),
     )
     body = result.as_dict()
     response.headers["ETag"] = etag(int(body["version"]))
@@ -239,6 +267,13 @@ def haproxy_status(controller: ControllerDep) -> dict[str, Any]:
     responses={409: {"description": "HAProxy refused the reload", **PROBLEM_CONTENT},
                503: {"description": "HAProxy is not running", **PROBLEM_CONTENT}},
 )
-def haproxy_reload(controller: ControllerDep) -> dict[str, Any]:
-    """The reload result (``ReloadResult.as_dict()``)."""
-    return controller.reload_now().as_dict()
+def haproxy_reload(
+    controller: ControllerDep,
+    who: CallerDep,
+    x_lbctl_message: Annotated[str | None, Header()] = None,
+    x_lbctl_author: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """The reload result (``ReloadResult.as_dict()``); recorded in the history (no new
+    version) and audited."""
+    return controller.reload_now(who=who, author=header_text(x_lbctl_author),
+                                 message=header_text(x_lbctl_message)).as_dict()

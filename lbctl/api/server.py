@@ -2,10 +2,13 @@
 
 :func:`serve` is what ``lbctl serve`` calls. It owns the controller's life cycle::
 
-    controller.start()  →  uvicorn serves the app  →  SIGTERM / SIGINT  →  controller.shutdown()
+    controller.start()  →  supervisor.start()  →  uvicorn serves the app  →  SIGTERM / SIGINT
+        →  supervisor.stop()  →  controller.shutdown()
 
 ``shutdown`` runs in a ``finally`` and, by default, soft-stops HAProxy (``keep_haproxy`` leaves
-it running; the next ``lbctl serve`` on the same state dir adopts it). uvicorn re-raises the
+it running; the next ``lbctl serve`` on the same state dir adopts it). While the API serves,
+the :class:`lbctl.supervisor.Supervisor` restarts HAProxy when its master or worker dies; it
+is stopped before the shutdown, so a deliberate stop is never undone. uvicorn re-raises the
 signal that stopped it once it is done; the handlers installed here swallow that, so the
 shutdown always runs and the process exits 0.
 """
@@ -29,6 +32,7 @@ from lbctl.api.app import create_app
 from lbctl.controller import Controller
 from lbctl.errors import LbctlError
 from lbctl.store import StateDir
+from lbctl.supervisor import Supervisor
 
 __all__ = ["DEFAULT_LISTEN", "Listen", "check_bind_safety", "parse_listen", "serve"]
 
@@ -165,11 +169,13 @@ def serve(
     check_bind_safety(listen, tls_cert, tls_key)
     sock = bind_socket(listen)
     controller = Controller(state, haproxy_bin=haproxy_bin)
+    supervisor = Supervisor(controller)
     with _StopSignals() as stop, sock:
         try:
             controller.start()
             if stop.received:
                 return 0
+            supervisor.start()
             app = create_app(controller, token=token)
             config = uvicorn.Config(
                 app,
@@ -190,5 +196,6 @@ def serve(
             server = uvicorn.Server(config)
             server.run(sockets=[sock])
         finally:
+            supervisor.stop()  # first: a deliberate stop of HAProxy is not a fault
             controller.shutdown(keep_haproxy=keep_haproxy)
     return 0

@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from lbctl.api.routes import AUTH_RESPONSES, PROBLEM_CONTENT, ControllerDep, etag, parse_if_match
+from lbctl.api.auth import CallerDep
+from lbctl.api.routes import (
+    AUTH_RESPONSES,
+    PROBLEM_CONTENT,
+    ControllerDep,
+    etag,
+    header_text,
+    parse_if_match,
+)
 
 __all__ = ["ServerStateBody", "servers_router"]
 
@@ -51,19 +59,23 @@ def put_server_state(
     body: ServerStateBody,
     controller: ControllerDep,
     response: Response,
+    who: CallerDep,
     if_match: Annotated[str | None, Header()] = None,
     x_lbctl_author: Annotated[str | None, Header()] = None,
+    x_lbctl_message: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Apply ``body`` to ``backend``/``server`` over the version named by ``If-Match``.
 
     Answers ``{"version", "changed", "server": {"backend", "server", "state", "weight",
     "runtime_weight", "status", "status_raw", "check_status", "usable"}}`` (the server as
     ``show stat`` reads it back) with the new ``ETag``; ``changed`` is false when the spec
-    already said so (the runtime is set again all the same).
+    already said so (the runtime is set again all the same). Recorded in the history and
+    audited like every write (``X-Lbctl-Author``, ``X-Lbctl-Message``).
     """
     result = controller.set_server(
         backend, server, state=body.state, weight=body.weight,
-        if_match=parse_if_match(if_match), author=x_lbctl_author or "",
+        if_match=parse_if_match(if_match), who=who, author=header_text(x_lbctl_author),
+        message=header_text(x_lbctl_message),
     )
     response.headers["ETag"] = etag(result.version)
     return result.as_dict()

@@ -1,0 +1,92 @@
+"""The live ``haproxy.cfg`` of one state dir: exact bytes checked, renamed in, put back.
+
+DESIGN.md "Safety rules": validate the exact bytes that will be deployed — a temp file in the
+same directory (fsynced), ``haproxy -c`` on it, then a rename over the live file (and an fsync
+of the directory); on any failure the live file stays byte-identical, or is put back from the
+bytes read before the change. The last-known-good copy (``haproxy.cfg.lkg``) is what HAProxy
+last accepted. :class:`lbctl.controller.Controller` is the only caller that writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from lbctl.errors import ConfigRejected, Diagnostic, StoreError
+from lbctl.render import field_for_line
+from lbctl.spec import Spec
+from lbctl.store import StateDir
+
+__all__ = ["Checker", "LiveFile", "with_fields"]
+
+log = logging.getLogger("lbctl.livefile")
+
+#: ``haproxy -c`` on a file: its warnings, or :class:`ConfigRejected` (see
+#: :func:`lbctl.haproxy.validate.check_file`); may raise :class:`BinaryNotFound`.
+Checker = Callable[[Path], list[Diagnostic]]
+
+
+def with_fields(spec: Spec, text: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Attach the spec field each diagnostic's config line came from (when known)."""
+    out = []
+    for d in diagnostics:
+        where = field_for_line(spec, text, d.line) if d.line else None
+        out.append(Diagnostic(d.severity, d.message, d.line, d.text, where or d.field))
+    return out
+
+
+class LiveFile:
+    """The live config of ``state``, checked by ``check`` before it is ever renamed in."""
+
+    def __init__(self, state: StateDir, check: Checker) -> None:
+        self.state = state
+        self.check = check
+
+    def validated_temp(self, spec: Spec, text: str) -> tuple[Path, list[Diagnostic]]:
+        """``text`` in a temp file next to the live one, checked; the caller commits or
+        discards it. Returns ``(path, warnings with spec fields)``. Raises
+        :class:`ConfigRejected` (spec fields attached) and :class:`StoreError`; the temp file
+        is gone then."""
+        temp = self.state.write_temp(text.encode(), suffix=".cfg")
+        try:
+            diags = self.check(temp)
+        except ConfigRejected as exc:
+            self.state.discard(temp)
+            raise ConfigRejected(with_fields(spec, text, exc.diagnostics), exc.output) from None
+        except BaseException:
+            self.state.discard(temp)
+            raise
+        return temp, with_fields(spec, text, diags)
+
+    def dry_run(self, spec: Spec, text: str) -> tuple[bool, list[Diagnostic]]:
+        """Check ``text`` as :meth:`validated_temp` does, keep nothing: ``(ok, diagnostics)``."""
+        try:
+            temp, diags = self.validated_temp(spec, text)
+        except ConfigRejected as exc:
+            return False, exc.diagnostics
+        self.state.discard(temp)
+        return True, diags
+
+    def install(self, spec: Spec, text: str) -> list[Diagnostic]:
+        """Check ``text``, then rename it over the live file; its warnings. Raises
+        :class:`ConfigRejected`, :class:`StoreError` (the live file unchanged)."""
+        temp, diags = self.validated_temp(spec, text)
+        self.state.commit(temp, self.state.config_path)
+        return diags
+
+    def restore(self, previous: bytes | None) -> None:
+        """Put the previous live bytes back (or the last-known-good when there were none)."""
+        data = previous if previous is not None else self.state.read_lkg()
+        if data is not None:
+            self.state.atomic_write(self.state.config_path, data)
+
+    def save_lkg(self) -> None:
+        """Copy the live file to the last-known-good (after HAProxy accepted it); a failure
+        is logged (the previous last-known-good stays)."""
+        data = self.state.read_config()
+        if data is not None:
+            try:
+                self.state.atomic_write(self.state.lkg_path, data)
+            except StoreError as exc:
+                log.warning("could not save last-known-good: %s", exc)
