@@ -24,6 +24,7 @@ from lbctl.api.servers import servers_router
 from lbctl.api.versions import versions_router
 from lbctl.controller import Controller
 from lbctl.spec import Spec
+from lbctl.tokens import Authenticator
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -68,18 +69,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def create_app(controller: Controller, *, token: str) -> FastAPI:
     """Build the agent app over a started ``controller``.
 
-    ``token`` is the bearer token every ``/api/v1`` call must present; an empty token is a
-    ``ValueError`` (it would let anyone in). OpenAPI docs are served at ``/docs``.
+    ``token`` is the bootstrap ``admin`` token (:class:`lbctl.tokens.Authenticator`); an
+    empty token is a ``ValueError`` (it would let anyone in). Each route checks its role
+    (:func:`lbctl.api.auth.require_role`). OpenAPI docs are served at ``/docs``.
     """
-    if not token:
-        raise ValueError("the agent token must not be empty")
     app = FastAPI(
         title="lbctl agent",
         version=__version__,
         description="Declarative control of an embedded HAProxy: spec, apply, reload, health.",
     )
     app.state.controller = controller
-    app.state.token = token
+    app.state.authenticator = Authenticator(token)
     app.state.metrics = Metrics(controller)
     install_error_handlers(app)
     app.include_router(open_router)

@@ -1,36 +1,58 @@
-"""Bearer-token authentication of the agent's ``/api`` routes.
+"""Bearer-token authentication and role checks of the agent's ``/api`` routes.
 
-Every ``/api/v1`` call needs ``Authorization: Bearer <token>`` (RFC 6750 §2.1); the token is
-compared in constant time (:func:`hmac.compare_digest`). A missing, malformed or wrong token
-raises :class:`lbctl.errors.AuthError`, which the one error mapping
-(:mod:`lbctl.api.errors`) answers with 401 and ``WWW-Authenticate: Bearer``. ``/healthz`` does
-not use this dependency and stays open.
+Every ``/api/v1`` call (and ``/metrics``) needs ``Authorization: Bearer <token>`` (RFC 6750
+§2.1). The app's :class:`lbctl.tokens.Authenticator` (``app.state.authenticator``) maps the
+token to a :class:`lbctl.tokens.Principal` (name, role), in constant time. A missing,
+malformed or unknown token raises :class:`lbctl.errors.AuthError` (401 with
+``WWW-Authenticate: Bearer``); a known token whose role is not enough raises
+:class:`lbctl.errors.Forbidden` (403, naming the role needed). Both go through the one error
+mapping (:mod:`lbctl.api.errors`). ``/healthz`` uses neither and stays open.
 
-Who is calling: the agent has one token today, named :data:`TOKEN_NAME` (``admin``). A request
-that passes :func:`require_token` is that token's holder; :data:`CallerDep` gives its name to
-the handlers, which pass it to the controller as ``who`` (history and audit). The
-``X-Lbctl-Author`` header (the CLI sends ``user@host``) is kept beside it as ``author``: what
-the caller says about itself, not checked.
+Each route declares the role it needs::
+
+    @router.put("/config/source", dependencies=[Depends(require_role("admin"))])
+
+:func:`require_role` authenticates by itself (once per request: the principal is kept in
+``request.state.principal``), so it is enough on its own; :func:`require_token` (any valid
+token) is what the app adds to every protected router, so a route that forgets its role still
+needs a token (and the route-table test in ``tests/test_roles.py`` fails).
+
+Who is calling: :data:`PrincipalDep` gives handlers the principal, :data:`CallerDep` its name,
+which handlers pass to the controller as ``who`` (history and audit). The ``X-Lbctl-Author``
+header (the CLI sends ``user@host``) is kept beside it as ``author``: what the caller says
+about itself, not checked.
 """
 
 from __future__ import annotations
 
-import hmac
+import functools
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from lbctl.errors import AuthError
+from lbctl.errors import AuthError, Forbidden
+from lbctl.tokens import ADMIN_NAME, Authenticator, Principal, Role, parse_role
 
-__all__ = ["TOKEN_NAME", "CallerDep", "bearer_scheme", "caller", "require_token"]
+__all__ = [
+    "TOKEN_NAME",
+    "CallerDep",
+    "PrincipalDep",
+    "RoleCheck",
+    "authenticate",
+    "bearer_scheme",
+    "caller",
+    "principal",
+    "require_role",
+    "require_token",
+]
 
-#: The name of the agent's one token (``who`` in the history and the audit log).
-TOKEN_NAME = "admin"
+#: The bootstrap token's name (``who`` in the history and audit for ``$LBCTL_TOKEN``).
+TOKEN_NAME = ADMIN_NAME
 
 #: Declares the scheme in the OpenAPI document (the "Authorize" button of ``/docs``); it
-#: does not reject anything itself (``auto_error=False``): :func:`require_token` does.
-bearer_scheme = HTTPBearer(auto_error=False, description="The agent token (LBCTL_TOKEN).")
+#: does not reject anything itself (``auto_error=False``): :func:`authenticate` does.
+bearer_scheme = HTTPBearer(auto_error=False, description="An agent token (see README, Roles).")
 
 
 def _presented_token(header: str | None) -> str:
@@ -42,26 +64,82 @@ def _presented_token(header: str | None) -> str:
     return value.strip()
 
 
+def authenticate(request: Request) -> Principal:
+    """The principal of ``request``'s bearer token (kept in ``request.state.principal``).
+
+    Asks ``request.app.state.authenticator`` (set by :func:`lbctl.api.app.create_app`).
+    Raises :class:`AuthError` (401) for a missing, malformed or unknown token.
+    """
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
+    authenticator: Authenticator = request.app.state.authenticator
+    found = authenticator.authenticate(_presented_token(request.headers.get("authorization")))
+    if found is None:
+        raise AuthError("wrong bearer token: unknown or revoked")
+    request.state.principal = found
+    return found
+
+
 def require_token(
     request: Request,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> None:
-    """FastAPI dependency: pass when the request carries the agent's token.
+    """FastAPI dependency: pass for any valid token, whatever its role (401 otherwise).
 
-    The expected token is ``request.app.state.token`` (set by
-    :func:`lbctl.api.app.create_app`). Raises :class:`AuthError` otherwise.
+    The app adds it to every protected router; routes add :func:`require_role` for their role.
     """
-    expected: str = request.app.state.token
-    presented = _presented_token(request.headers.get("authorization"))
-    if not hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8")):
-        raise AuthError("wrong bearer token")
-    request.state.caller = TOKEN_NAME
+    authenticate(request)
+
+
+class RoleCheck:
+    """The FastAPI dependency :func:`require_role` returns; ``role`` is the role it needs
+    (read by the route-table test and the README's table)."""
+
+    def __init__(self, role: Role) -> None:
+        self.role: Role = role
+
+    def __call__(
+        self,
+        request: Request,
+        _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> Principal:
+        """Authenticate, then raise :class:`Forbidden` (403) unless the role includes ours."""
+        who = authenticate(request)
+        if not who.allows(self.role):
+            raise Forbidden(
+                f"token {who.name!r} has role {who.role!r}; this call needs role {self.role!r}",
+                required_role=self.role,
+            )
+        return who
+
+    def __repr__(self) -> str:
+        return f"require_role({self.role!r})"
+
+
+@functools.cache
+def require_role(role: str) -> RoleCheck:
+    """The dependency that admits tokens whose role includes ``role`` (``viewer`` <
+    ``operator`` < ``admin``): ``dependencies=[Depends(require_role("admin"))]``.
+
+    Raises ``ValueError`` at import time for an unknown role name. The same object is returned
+    for the same role, so FastAPI runs it once per request.
+    """
+    return RoleCheck(parse_role(role))
+
+
+def principal(request: Request) -> Principal:
+    """FastAPI dependency: who is calling (routes behind :func:`require_token` /
+    :func:`require_role` only)."""
+    return authenticate(request)
 
 
 def caller(request: Request) -> str:
-    """FastAPI dependency: the name of the token that authenticated the request
-    (:data:`TOKEN_NAME`); routes behind :func:`require_token` only."""
-    return str(getattr(request.state, "caller", TOKEN_NAME))
+    """The name of the token that authenticated ``request`` (:data:`TOKEN_NAME` when none
+    did: an in-process call); also a FastAPI dependency (:data:`CallerDep`)."""
+    known = getattr(request.state, "principal", None)
+    return known.name if isinstance(known, Principal) else TOKEN_NAME
 
 
+PrincipalDep = Annotated[Principal, Depends(principal)]
 CallerDep = Annotated[str, Depends(caller)]
