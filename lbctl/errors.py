@@ -187,10 +187,18 @@ class AuthError(LbctlError):
 
 
 class Forbidden(AuthError):
-    """The token is valid but its role is not enough for this call."""
+    """The token is valid but its role is not enough for this call; ``required_role`` names
+    the role the call needs (``viewer`` < ``operator`` < ``admin``)."""
 
     http_status = 403
     title = "Forbidden"
+
+    def __init__(self, message: str, required_role: str | None = None) -> None:
+        super().__init__(message)
+        self.required_role = required_role
+
+    def details(self) -> dict[str, Any]:
+        return {"required_role": self.required_role} if self.required_role else {}
 
 
 class HAProxyError(LbctlError):
