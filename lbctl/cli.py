@@ -206,12 +206,19 @@ def render_cmd(
 
 @app.command("import")
 def import_cmd(
-    config: Annotated[Path, typer.Argument(help="A haproxy.cfg in the shapes lbctl renders.")],
+    config: Annotated[Path, typer.Argument(help="Any haproxy.cfg (one lbctl rendered, or not).")],
     fmt: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+    haproxy_version: Annotated[str | None, typer.Option(
+        "--haproxy-version", help="The target the spec will be rendered for (default: the "
+        "version in lbctl's header comment, else 2.8): forms it writes differently stay extra "
+        "lines.")] = None,
 ) -> None:
-    """Print the spec whose rendering CONFIG is (lbctl import haproxy.cfg > lb.yaml).
+    """Print a spec of CONFIG (lbctl import haproxy.cfg > lb.yaml).
 
-    Every directive the spec has no field for is an error naming its line (exit 1).
+    Directives lbctl writes back the same become fields; every other line is kept, in order,
+    as an extra line of its section, and sections of other kinds as `sections` entries. A line
+    with no place at all (before any section, a second defaults section ...) is an error
+    naming it (exit 1).
     """
     from lbctl.config import load
     from lbctl.config.importer import import_spec
@@ -219,11 +226,12 @@ def import_cmd(
 
     if fmt not in ("yaml", "json"):
         raise typer.BadParameter("--format must be yaml or json")
+    caps = _capabilities(haproxy_version, None) if haproxy_version else None
     try:
         doc = load(config)
     except OSError as exc:
         raise SpecError([FieldError("", f"cannot read {config}: {exc.strerror}")]) from None
-    sys.stdout.write(dump_spec(import_spec(doc), "json" if fmt == "json" else "yaml"))
+    sys.stdout.write(dump_spec(import_spec(doc, caps=caps), "json" if fmt == "json" else "yaml"))
 
 
 @app.command("validate")

@@ -51,10 +51,12 @@ class LbctlError(Exception):
 
 @dataclass(frozen=True)
 class FieldError:
-    """One invalid field: ``loc`` is the dotted path (``frontends[0].clients[1].path_prefix``)."""
+    """One invalid field: ``loc`` is the dotted path (``frontends[0].clients[1].path_prefix``);
+    ``line`` the 1-based line of the haproxy.cfg text it was imported from, when it was."""
 
     loc: str
     message: str
+    line: int | None = None
 
     def __str__(self) -> str:
         return f"{self.loc}: {self.message}" if self.loc else self.message
@@ -73,7 +75,9 @@ class SpecError(LbctlError):
         super().__init__(f"invalid spec: {shown}{more}")
 
     def details(self) -> dict[str, Any]:
-        return {"errors": [{"loc": e.loc, "message": e.message} for e in self.errors]}
+        return {"errors": [{"loc": e.loc, "message": e.message,
+                            **({"line": e.line} if e.line is not None else {})}
+                           for e in self.errors]}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import jinja2
 from lbctl import __version__, paths
 from lbctl.errors import RenderError
 from lbctl.features import Capabilities
-from lbctl.spec import Client, Frontend, Spec, format_duration
+from lbctl.spec import Backend, Client, Frontend, HealthCheck, Server, Spec, format_duration
 
 #: Name of the local peer (``peer <name>`` / ``localpeer`` / ``haproxy -L``); the process and
 #: the validator pass ``-L LOCAL_PEER`` so the peers section finds itself (configuration.txt §3.5).
@@ -209,9 +209,34 @@ def _server_address(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
+def server_words(server: Server, hc: HealthCheck | None) -> list[str]:
+    """The words of a server's line (``templates/backend.j2``): ``server <name>
+    <address>:<port> weight <w> [maxconn <n>] [backup] [check inter <t> rise <r> fall <f>]
+    [disabled]``. A drained server is written ``weight 0``; ``check`` only with a health
+    check. :mod:`lbctl.config.importer` reads a line back only when these words come back."""
+    weight = 0 if server.state == "drain" else server.weight
+    words = ["server", server.name, f"{_server_address(server.address)}:{server.port}",
+             "weight", str(weight)]
+    if server.maxconn:
+        words += ["maxconn", str(server.maxconn)]
+    if server.backup:
+        words.append("backup")
+    if hc is not None and server.check:
+        words += ["check", "inter", format_duration(hc.inter), "rise", str(hc.rise),
+                  "fall", str(hc.fall)]
+    if server.state == "maint":
+        words.append("disabled")
+    return words
+
+
+def _server_line(server: Server, hc: HealthCheck | None) -> str:
+    return " ".join(server_words(server, hc))
+
+
 def environment() -> jinja2.Environment:
     """The Jinja environment over ``templates/``: StrictUndefined, no autoescape, no cache of
-    undefined values, ``duration`` (ms → ``30s``) and ``server_address`` filters."""
+    undefined values, ``duration`` (ms → ``30s``), ``server_address`` and ``server_line``
+    filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(paths.templates_dir())),
         undefined=jinja2.StrictUndefined,
@@ -222,10 +247,32 @@ def environment() -> jinja2.Environment:
     )
     env.filters["duration"] = format_duration
     env.filters["server_address"] = _server_address
+    env.filters["server_line"] = _server_line
     return env
 
 
 _ENV: jinja2.Environment | None = None
+
+
+def _environment() -> jinja2.Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = environment()
+    return _ENV
+
+
+def render_proxy(proxy: Frontend | Backend, caps: Capabilities, ctx: RenderContext) -> str:
+    """The text of one ``frontend`` or ``backend`` section alone, exactly as :func:`render`
+    writes it in a whole config (:mod:`lbctl.config.importer` compares it with what it read).
+    Raises :class:`RenderError` as :func:`render` does."""
+    env = _environment()
+    try:
+        if isinstance(proxy, Backend):
+            return env.get_template("backend.j2").render(be=proxy, caps=caps)
+        view = build_view(Spec.model_construct(frontends=[proxy]), caps)
+        return env.get_template("frontend.j2").render(fe=view.frontends[0], caps=caps, ctx=ctx)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template error: {exc}") from exc
 
 
 def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
@@ -234,12 +281,9 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
     Returns the config text (ends with a newline). Raises :class:`RenderError` if a template
     fails or the spec needs a form the target lacks.
     """
-    global _ENV
-    if _ENV is None:
-        _ENV = environment()
     view = build_view(spec, caps)
     try:
-        text = _ENV.get_template("haproxy.cfg.j2").render(
+        text = _environment().get_template("haproxy.cfg.j2").render(
             spec=spec,
             caps=caps,
             ctx=ctx,
@@ -254,51 +298,65 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
 
 
-_SECTION_RE = re.compile(r"^(frontend|backend|global|defaults|peers)\b\s*(\S*)")
-
-
 def field_for_line(spec: Spec, text: str, line: int) -> str | None:
     """The spec field a line of rendered ``text`` came from (1-based ``line``), or ``None``.
 
     Used to point ``haproxy -c`` diagnostics at spec fields: ``server s1 ...`` in backend
     ``b`` → ``backends[i].servers[j]``; ``bind`` → ``frontends[i].bind``; ``timeout client``
-    → ``defaults.timeouts.client``.
+    → ``defaults.timeouts.client``; an extra line → ``backends[i].extra[j]``, a line of a
+    ``sections`` entry → ``sections[k].lines[j]``. A section header is the nearest line above
+    that starts in column 0 and is not a comment (lbctl indents every other line).
     """
     lines = text.splitlines()
     if not 1 <= line <= len(lines):
         return None
-    words = lines[line - 1].split()
+    here = lines[line - 1].strip()
     for n in range(line - 1, -1, -1):
-        m = _SECTION_RE.match(lines[n])
-        if not m:
-            continue
-        kind, name = m.group(1), m.group(2)
-        if kind == "global":
-            return "global"
-        if kind == "defaults":
-            if words[:1] == ["timeout"] and len(words) > 1:
-                return f"defaults.timeouts.{words[1].replace('-', '_')}"
-            return "defaults"
-        if kind == "peers":
-            return "global.peers_port"
-        if kind == "frontend":
-            if name == PROMETHEUS_FRONTEND:
-                return "global.prometheus_exporter"
-            for i, fe in enumerate(spec.frontends):
-                if fe.name == name:
-                    key = {"bind": "bind", "maxconn": "maxconn", "monitor-uri": "monitor_uri",
-                           "default_backend": "default_backend", "use_backend": "routes"}
-                    sub = key.get(words[0]) if words else None
-                    return f"frontends[{i}].{sub}" if sub else f"frontends[{i}]"
-            return None
-        for i, be in enumerate(spec.backends):
-            if be.name == name:
-                if words[:1] == ["server"] and len(words) > 1:
-                    for j, s in enumerate(be.servers):
-                        if s.name == words[1]:
-                            return f"backends[{i}].servers[{j}]"
-                if words and words[0] in ("option", "http-check"):
-                    return f"backends[{i}].health_check"
-                return f"backends[{i}]"
-        return None
+        head = lines[n]
+        if head and head[0] not in " \t#":
+            kind, *rest = head.split()
+            return _field_in(spec, kind, rest[0] if rest else "", here)
+    return None
+
+
+def _field_in(spec: Spec, kind: str, name: str, here: str) -> str | None:
+    """The field of the line ``here`` in the section ``kind name`` (see :func:`field_for_line`)."""
+    words = here.split()
+
+    def extra(where: str, lines: list[str], field: str = "extra") -> str:
+        return f"{where}.{field}[{lines.index(here)}]" if here in lines else where
+
+    if kind == "global":
+        return extra("global", spec.global_.extra)
+    if kind == "defaults":
+        if words[:1] == ["timeout"] and len(words) > 1 and words[1] in (
+                "connect", "client", "server", "queue", "http-request"):
+            return f"defaults.timeouts.{words[1].replace('-', '_')}"
+        return extra("defaults", spec.defaults.extra)
+    if kind == "peers" and name == PEERS_SECTION:
+        return "global.peers_port"
+    if kind == "frontend" and name == PROMETHEUS_FRONTEND:
+        return "global.prometheus_exporter"
+    for i, fe in enumerate(spec.frontends if kind == "frontend" else []):
+        if fe.name == name:
+            if here in fe.extra:
+                return extra(f"frontends[{i}]", fe.extra)
+            key = {"bind": "bind", "maxconn": "maxconn", "monitor-uri": "monitor_uri",
+                   "default_backend": "default_backend", "use_backend": "routes"}
+            sub = key.get(words[0]) if words else None
+            return f"frontends[{i}].{sub}" if sub else f"frontends[{i}]"
+    for i, be in enumerate(spec.backends if kind == "backend" else []):
+        if be.name == name:
+            if here in be.extra:
+                return extra(f"backends[{i}]", be.extra)
+            if words[:1] == ["server"] and len(words) > 1:
+                for j, s in enumerate(be.servers):
+                    if s.name == words[1]:
+                        return f"backends[{i}].servers[{j}]"
+            if words and words[0] in ("option", "http-check"):
+                return f"backends[{i}].health_check"
+            return f"backends[{i}]"
+    for i, section in enumerate(spec.sections):
+        if section.kind == kind and (section.name or "") == name:
+            return extra(f"sections[{i}]", section.lines, "lines")
     return None

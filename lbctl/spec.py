@@ -3,20 +3,31 @@
 A spec is YAML or JSON (see ``haproxy/specs/default.yaml``)::
 
     global:    {maxconn: 4096, hard_stop_after: 30s, peers_port: 9901,
-                prometheus_exporter: {bind: "127.0.0.1:8405", path: /metrics}}
-    defaults:  {timeouts: {connect: 5s, client: 30s, server: 30s, queue: 30s,
-                           http_request: 10s}, retries: 3}
-    frontends: [{name, bind: ["127.0.0.1:11223"], maxconn, monitor_uri, default_backend,
+                prometheus_exporter: {bind: "127.0.0.1:8405", path: /metrics}, extra: [...]}
+    defaults:  {name, mode: http, timeouts: {connect: 5s, client: 30s, server: 30s,
+                queue: 30s, http_request: 10s}, retries: 3, extra: [...]}
+    frontends: [{name, from, bind: ["127.0.0.1:11223"], maxconn, monitor_uri, default_backend,
                  routes: [{path_prefix, backend}],
-                 clients: [{name, path_prefix, rate, burst, mode: smooth|reject}]}]
-    backends:  [{name, balance, health_check: {method, path, expect_status, inter, rise, fall},
-                 servers: [{name, address, port, weight, maxconn, backup, state, check}]}]
+                 clients: [{name, path_prefix, rate, burst, mode: smooth|reject}], extra}]
+    backends:  [{name, from, balance, health_check: {method, path, expect_status, inter, rise,
+                 fall}, servers: [{name, address, port, weight, maxconn, backup, state, check,
+                 comment}], extra}]
+    sections:  [{kind: listen|userlist|peers|cache|..., name, from, lines: [...]}]
+    comment:   ["# lines at the top of the file"]
 
-Every string that reaches ``haproxy.cfg`` is checked against an allowlist (DESIGN.md, "Safety
-rules"); nothing is ever escaped. Durations accept HAProxy time strings (``500ms``, ``5s``,
-``1m``; configuration.txt §2.5) or plain integers in milliseconds, and are normalised to
-integer milliseconds. Every error names the field path, e.g.
-``frontends[0].clients[1].path_prefix``; :func:`load_spec` raises :class:`SpecError`.
+Every section (and every server) also takes ``comment``: full-line comments written right
+above it. A field set to ``null`` where the type allows it (``global.maxconn``,
+``defaults.mode``, a timeout, ``retries``, ``balance``) writes no line at all: HAProxy's own
+default applies (what ``lbctl import`` gives for a directive a config does not have).
+
+Every string of a typed field that reaches ``haproxy.cfg`` is checked against an allowlist
+(DESIGN.md, "Safety rules"); nothing is ever escaped. ``extra`` lines, ``comment`` lines and
+``sections`` are the verbatim exception, with their own checks (:mod:`lbctl.spec_lines`,
+which reads them with :mod:`lbctl.config`'s line grammar) and admin-only in the agent.
+Durations accept HAProxy time strings (``500ms``, ``5s``, ``1m``; configuration.txt §2.5)
+or plain integers in milliseconds, and are normalised to integer milliseconds. Every error
+names the field path, e.g. ``frontends[0].clients[1].path_prefix``; :func:`load_spec` raises
+:class:`SpecError`.
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from pydantic import (
 )
 
 from lbctl.errors import FieldError, SpecError
+from lbctl.spec_lines import GENERIC_KINDS, PROXY_KINDS, trim_line, verbatim_errors
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
 PATH_PREFIX_RE = re.compile(r"^/[A-Za-z0-9._~/-]{0,255}$")
@@ -144,10 +156,18 @@ PathPrefix = Annotated[str, AfterValidator(_path_prefix)]
 Host = Annotated[str, AfterValidator(_host)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms)]
+#: A verbatim line (an extra directive or a comment): indentation and trailing blanks dropped;
+#: checked by :func:`lbctl.spec_lines.verbatim_errors`.
+Line = Annotated[str, BeforeValidator(trim_line)]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+def _from_field() -> Any:
+    return Field(default=None, alias="from",
+                 description="the named defaults section this proxy takes its defaults from")
 
 
 class Bind(_Model):
@@ -196,20 +216,27 @@ BindSpec = Annotated[Bind, BeforeValidator(Bind.parse), PlainSerializer(str, ret
 
 
 class Timeouts(_Model):
-    """``timeout`` directives of ``defaults``, in milliseconds (configuration.txt §4.2)."""
+    """``timeout`` directives of ``defaults``, in milliseconds (configuration.txt §4.2);
+    ``null`` writes none (HAProxy's default: no timeout)."""
 
-    connect: DurationMs = 5_000
-    client: DurationMs = 30_000
-    server: DurationMs = 30_000
-    queue: DurationMs = 30_000
-    http_request: DurationMs = 10_000
+    connect: DurationMs | None = 5_000
+    client: DurationMs | None = 30_000
+    server: DurationMs | None = 30_000
+    queue: DurationMs | None = 30_000
+    http_request: DurationMs | None = 10_000
 
 
 class Defaults(_Model):
-    """The ``defaults`` section: timeouts and ``retries``."""
+    """The ``defaults`` section: its ``name`` (for ``from``), ``mode``, timeouts, ``retries``,
+    and ``extra`` lines written after them. ``mode: null`` writes no ``mode`` line (HAProxy's
+    default is ``tcp``); ``option idle-close-on-response`` is written with ``mode: http`` only."""
 
+    name: Name | None = None
+    comment: list[Line] = []
+    mode: Literal["http", "tcp"] | None = "http"
     timeouts: Timeouts = Timeouts()
-    retries: int = Field(default=3, ge=0, le=100)
+    retries: int | None = Field(default=3, ge=0, le=100)
+    extra: list[Line] = []
 
 
 class PrometheusExporter(_Model):
@@ -237,10 +264,12 @@ class GlobalSettings(_Model):
     request or download that must survive a reload.
     """
 
-    maxconn: int = Field(default=4096, ge=1, le=10_000_000)
-    hard_stop_after: DurationMs = 30_000
+    comment: list[Line] = []
+    maxconn: int | None = Field(default=4096, ge=1, le=10_000_000)
+    hard_stop_after: DurationMs | None = 30_000
     peers_port: Port = 9901
     prometheus_exporter: PrometheusExporter | None = None
+    extra: list[Line] = []
 
 
 class Route(_Model):
@@ -266,15 +295,19 @@ class Client(_Model):
 
 
 class Frontend(_Model):
-    """A ``frontend`` section: where clients connect and how requests are routed."""
+    """A ``frontend`` section: where clients connect and how requests are routed; ``extra``
+    lines are written after lbctl's own (at least one ``bind``, in ``bind`` or ``extra``)."""
 
     name: Name
-    bind: list[BindSpec] = Field(min_length=1)
+    from_: Name | None = _from_field()
+    comment: list[Line] = []
+    bind: list[BindSpec] = []
     maxconn: int | None = Field(default=None, ge=1, le=10_000_000)
     monitor_uri: PathPrefix | None = None
     default_backend: Name | None = None
     routes: list[Route] = []
     clients: list[Client] = []
+    extra: list[Line] = []
 
 
 class HealthCheck(_Model):
@@ -293,7 +326,8 @@ class HealthCheck(_Model):
 
 
 class Server(_Model):
-    """A ``server`` line. ``weight`` 0–256; ``state`` ready | drain | maint."""
+    """A ``server`` line. ``weight`` 0–256; ``state`` ready | drain | maint; ``comment``:
+    comment lines written right above it."""
 
     name: Name
     address: Host
@@ -303,34 +337,71 @@ class Server(_Model):
     backup: bool = False
     state: Literal["ready", "drain", "maint"] = "ready"
     check: bool = True
+    comment: list[Line] = []
 
 
 class Backend(_Model):
-    """A ``backend`` section: a balance algorithm, an optional health check, servers."""
+    """A ``backend`` section: a balance algorithm (``null``: no ``balance`` line), an optional
+    health check, servers, and ``extra`` lines written after them."""
 
     name: Name
-    balance: Literal["roundrobin", "static-rr", "leastconn", "first", "source", "uri"] = (
+    from_: Name | None = _from_field()
+    comment: list[Line] = []
+    balance: Literal["roundrobin", "static-rr", "leastconn", "first", "source", "uri"] | None = (
         "roundrobin"
     )
     health_check: HealthCheck | None = None
     servers: list[Server] = []
+    extra: list[Line] = []
+
+
+class ExtraSection(_Model):
+    """A section of a kind the spec has no model for (``listen``, ``userlist``, ``peers``,
+    ``resolvers``, ``cache``, ``http-errors``, ``ring`` ...), kept verbatim: the header
+    ``<kind> [<name>] [from <defaults>]`` and its ``lines`` (checked as extra lines are).
+    Admin-only, as every extra line. Written after ``defaults``, in list order."""
+
+    kind: Literal[GENERIC_KINDS]  # type: ignore[valid-type]
+    name: str | None = None
+    from_: Name | None = _from_field()
+    comment: list[Line] = []
+    lines: list[Line] = []
 
 
 class Spec(_Model):
     """The whole desired state of one HAProxy."""
 
+    comment: list[Line] = []
     global_: GlobalSettings = Field(default=GlobalSettings(), alias="global")
     defaults: Defaults = Defaults()
     frontends: list[Frontend] = []
     backends: list[Backend] = []
+    sections: list[ExtraSection] = []
 
     def to_data(self) -> dict[str, Any]:
-        """JSON-ready dict with aliases (``global``) and durations in milliseconds."""
-        return self.model_dump(mode="json", by_alias=True)
+        """JSON-ready dict with aliases (``global``, ``from``) and durations in milliseconds.
+
+        The verbatim members left at their defaults (an empty ``comment``, ``extra`` or
+        ``sections``, ``from`` and ``defaults.name`` unset) are left out, so a spec without
+        them reads as it did before they existed."""
+        data: dict[str, Any] = _compact(self.model_dump(mode="json", by_alias=True))
+        return data
 
     def backend(self, name: str) -> Backend | None:
         """The backend called ``name``, or ``None``."""
         return next((b for b in self.backends if b.name == name), None)
+
+
+_OMITTED_WHEN_EMPTY: dict[str, Any] = {"comment": [], "extra": [], "sections": [], "from": None, "name": None}
+
+
+def _compact(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _compact(v) for k, v in data.items()
+                if not (k in _OMITTED_WHEN_EMPTY and v == _OMITTED_WHEN_EMPTY[k])}
+    if isinstance(data, list):
+        return [_compact(v) for v in data]
+    return data
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:
@@ -340,7 +411,8 @@ def format_loc(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + ("global" if part == "global_" else str(part))
+            name = {"global_": "global", "from_": "from"}.get(part, part)
+            out += ("." if out else "") + name
     return out
 
 
@@ -373,17 +445,9 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
             else:
                 seen[key] = i
 
-    seen_section: dict[str, str] = {}
-    named = [("frontends", [f.name for f in spec.frontends]),
-             ("backends", [b.name for b in spec.backends])]
-    for kind, names in named:
-        for i, name in enumerate(names):
-            if name in seen_section:
-                errors.append(FieldError(
-                    f"{kind}[{i}].name", f"duplicate name {name!r} (also {seen_section[name]})"))
-            else:
-                seen_section[name] = f"{kind}[{i}]"
-    backends = {b.name for b in spec.backends}
+    errors += _name_errors(spec)
+    backends = {b.name for b in spec.backends} | {
+        s.name for s in spec.sections if s.kind in ("backend", "listen") and s.name}
     binds: dict[str, str] = {}
     for fi, fe in enumerate(spec.frontends):
         where = f"frontends[{fi}]"
@@ -404,14 +468,18 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
             if key in binds:
                 errors.append(FieldError(f"{where}.bind[{bi}]", f"{key} is already bound by {binds[key]}"))
             binds[key] = f"{where}.bind[{bi}]"
-        if fe.default_backend is None and not fe.routes and not fe.monitor_uri:
+        directives = [line for line in fe.extra if line and not line.startswith("#")]
+        if fe.default_backend is None and not fe.routes and not fe.monitor_uri and not directives:
             errors.append(
                 FieldError(f"{where}.default_backend", "a frontend needs a default_backend or routes")
             )
+        if not fe.bind and not any(line.split()[0] == "bind" for line in directives):
+            errors.append(FieldError(f"{where}.bind", "a frontend needs at least one bind "
+                                                      "(in bind, or an extra 'bind' line)"))
         for ci, client in enumerate(fe.clients):
-            if client.mode == "smooth":
+            limit = spec.defaults.timeouts.client
+            if client.mode == "smooth" and limit is not None:
                 wait_ms = client.burst * 1000 // client.rate
-                limit = spec.defaults.timeouts.client
                 if wait_ms >= limit:
                     errors.append(
                         FieldError(
@@ -430,6 +498,32 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
             errors.append(FieldError(where, f"port {exporter.bind.port} is global.peers_port"))
     for bi, be in enumerate(spec.backends):
         unique(be.servers, "name", f"backends[{bi}].servers", "server name")
+    parts = [(f"frontends[{i}]", fe.from_) for i, fe in enumerate(spec.frontends)]
+    parts += [(f"backends[{i}]", be.from_) for i, be in enumerate(spec.backends)]
+    parts += [(f"sections[{i}]", s.from_) for i, s in enumerate(spec.sections)]
+    for where, parent in parts:
+        if parent is not None and parent != spec.defaults.name:
+            errors.append(FieldError(f"{where}.from", f"no defaults section named {parent!r} "
+                                     f"(defaults.name is {spec.defaults.name!r})"))
+    return errors + verbatim_errors(spec)
+
+
+def _name_errors(spec: Spec) -> list[FieldError]:
+    """Section names unique as HAProxy wants them: frontends among frontends, backends among
+    backends (a frontend and a backend may share a name), a ``listen`` against both, other
+    kinds within their kind."""
+    errors: list[FieldError] = []
+    seen: dict[tuple[str, str], str] = {}
+    named = [(f"frontends[{i}]", "frontend", fe.name) for i, fe in enumerate(spec.frontends)]
+    named += [(f"backends[{i}]", "backend", be.name) for i, be in enumerate(spec.backends)]
+    named += [(f"sections[{i}]", s.kind, s.name) for i, s in enumerate(spec.sections) if s.name]
+    for where, kind, name in named:
+        spaces = ({"frontend", "backend"} & ({kind} if kind != "listen" else PROXY_KINDS)) or {kind}
+        clash = next((seen[(space, name)] for space in sorted(spaces) if (space, name) in seen), None)
+        if clash is not None:
+            errors.append(FieldError(f"{where}.name", f"duplicate name {name!r} (also {clash})"))
+        for space in spaces:
+            seen.setdefault((space, name), where)
     return errors
 
 

@@ -52,6 +52,39 @@ SPECS: dict[str, dict[str, Any]] = {
     },
 }
 
+SPECS["verbatim"] = {
+    "comment": ["# site: example.org", "# owner: ops"],
+    "global": {"maxconn": 500, "hard_stop_after": None, "comment": ["# process-wide settings"],
+               "extra": ["tune.bufsize 32768", "# logs go to stdout", "log stdout format raw local0"]},
+    "defaults": {"name": "base", "timeouts": {"queue": None, "http_request": None}, "retries": None,
+                 "extra": ["option httplog", "log global", "timeout http-keep-alive 2s"]},
+    "frontends": [{
+        "name": "www", "from": "base", "comment": ["# the public entry point"],
+        "bind": ["127.0.0.1:8090"], "default_backend": "app",
+        "extra": ["acl is_static path_beg -i /static /images",
+                  ".if defined(LBCTL_NEVER_SET)", "http-request deny", ".endif",
+                  "http-request set-header X-Forwarded-Proto http  # beside it",
+                  "http-request auth realm admins if { path_beg /admin } !{ http_auth(admins) }",
+                  "use_backend static if is_static"]}],
+    "backends": [
+        {"name": "app", "from": "base", "balance": None, "health_check": {"path": "/health"},
+         "servers": [{"name": "a1", "address": "127.0.0.1", "port": 9101, "comment": ["# primary"]},
+                     {"name": "a2", "address": "127.0.0.1", "port": 9102, "backup": True}],
+         "extra": ["option forwardfor", "http-reuse safe", "# sticky sessions",
+                   "cookie SRV insert indirect nocache"]},
+        {"name": "static", "from": "base", "balance": "leastconn",
+         "servers": [{"name": "s1", "address": "127.0.0.1", "port": 9103}],
+         "extra": ["compression algo gzip"]},
+    ],
+    "sections": [
+        {"kind": "userlist", "name": "admins", "comment": ["# who may see /admin"],
+         "lines": ["user alice insecure-password s3cret"]},
+        {"kind": "listen", "name": "stats", "from": "base", "lines": ["bind 127.0.0.1:8091", "stats enable", "stats uri /stats"]},
+        {"kind": "cache", "name": "small", "lines": ["total-max-size 4", "max-age 60"]},
+        {"kind": "resolvers", "name": "dns", "lines": ["nameserver ns1 127.0.0.1:53", "hold valid 10s"]},
+    ],
+}
+
 CTX = RenderContext(Path("/run/lbctl"))
 
 

@@ -163,7 +163,7 @@ def test_dump_round_trips() -> None:
 
 def test_json_schema_describes_the_spec() -> None:
     schema = json_schema()
-    assert set(schema["properties"]) == {"global", "defaults", "frontends", "backends"}
+    assert set(schema["properties"]) == {"comment", "global", "defaults", "frontends", "backends", "sections"}
     assert "Client" in schema["$defs"] and "rate" in schema["$defs"]["Client"]["properties"]
 
 

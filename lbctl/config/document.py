@@ -27,7 +27,7 @@ from lbctl.config.sections import SECTION_KEYWORDS, family_for, parse_header
 from lbctl.errors import ParseError
 
 __all__ = ["BLANK", "COMMENT", "DIRECTIVE", "DOT", "HEADER", "SCOPE", "Document", "Line",
-           "Section", "build"]
+           "Section", "build", "read_line"]
 
 BLANK = "blank"
 COMMENT = "comment"
@@ -215,6 +215,31 @@ def _build(text: str) -> Document:
         opened = blocks[-1][0]
         raise ParseError("'.if' without '.endif'", opened.lineno, opened.words[0].col)
     return doc
+
+
+def read_line(kind: str, text: str, lineno: int = 1) -> Line:
+    """Read one line of text as a line of a section of ``kind`` (``"backend"`` ...), alone.
+
+    The line is lexed and classified as :func:`build` does (blank, comment, header, dot,
+    scope, directive); a directive is read by the family its section's table names. Nothing
+    about other lines is checked (``.if`` nesting, the section a header would open). Raises
+    :class:`ParseError` at ``lineno`` and the column at fault.
+    """
+    lexed = lex(text, lineno)
+    if not lexed.words:
+        return Line(lineno, text, "", COMMENT if lexed.comment is not None else BLANK, (),
+                    lexed.comment)
+    line = Line(lineno, text, "", DIRECTIVE, lexed.words, lexed.comment)
+    first = lexed.words[0]
+    if first.value.startswith("."):
+        line.kind = DOT
+    elif first.raw.startswith("["):
+        line.kind = SCOPE
+    elif first.value in SECTION_KEYWORDS:
+        line.kind = HEADER
+    else:
+        line.directive = _read_directive(kind, line)
+    return line
 
 
 def _read_directive(kind: str, line: Line) -> Directive:

@@ -1,312 +1,481 @@
-"""Document → spec: read back a ``haproxy.cfg`` in the shapes lbctl renders.
+"""Document → spec: bring any ``haproxy.cfg`` under lbctl without losing a line.
 
-:func:`import_spec` maps the directives lbctl's templates write (``templates/*.j2``, both the
-old and the new version-gated forms) to spec fields: ``global`` (``maxconn``,
-``hard-stop-after``, the ``peers`` port, the Prometheus exporter frontend), ``defaults``
-(timeouts, ``retries``), frontends (binds, ``maxconn``, ``monitor-uri``,
-``default_backend``, ``use_backend`` with the ``lbctl_route_<i>`` ``path``/``path_beg`` ACLs →
-routes, the per-client rate-limit rules → clients) and backends (``balance``, the HTTP health
-check, servers with their options). Lines lbctl writes that carry no spec field (``stats
-socket``, ``lua-load`` of the pacing action, the stick-table backends ...) are recognised and
-skipped; comments and blank lines are skipped.
+:func:`import_config` maps what lbctl can write back the same to spec fields, and keeps every
+other line verbatim, in order, as an ``extra`` line of its section:
 
-The spec has no per-section ``extra`` lines yet, so any other directive is not dropped
-silently: :class:`lbctl.errors.SpecError` names every line that has no place (``line 12:
-...``). What rendering itself does not keep cannot come back: the order of clients (rendered
-longest prefix first), the weight of a drained server (rendered as ``weight 0``), the burst
-of a ``mode: reject`` client, ``check: false`` of a server in a backend without a health
-check, and ``peers_port`` / health-check timings nothing rendered uses.
+* ``global``: ``maxconn``, ``hard-stop-after``; ``defaults``: its ``name``, ``mode``, the five
+  ``timeout`` fields, ``retries`` (one ``defaults`` section, before every proxy);
+* frontends and backends (:mod:`lbctl.config.import_proxies`): binds, ``maxconn``,
+  ``monitor-uri``, ``default_backend``, routes and rate-limited clients as lbctl writes them,
+  ``balance``, the HTTP health check, servers with their options;
+* sections of other kinds (``listen``, ``userlist``, ``peers``, ``resolvers``, ``cache``,
+  ``program``, ``http-errors``, ``ring``, ``mailers`` ...), and frontends or backends whose
+  names the spec refuses, become ``sections`` entries, kept whole;
+* lbctl's own lines (the two header comments, the stats socket and ``stats timeout 30s``,
+  ``localpeer``, the pacing action's ``lua-load``, ``option idle-close-on-response``, the
+  ``peers lbctl`` section, the ``lbctl_clients_*`` stick tables, the ``lbctl_prometheus``
+  frontend) are recognised and left to lbctl, which writes them again.
+
+A field the file does not set is ``null`` (no line: HAProxy's default), so rendering the import
+adds nothing but lbctl's own lines. Comments: those right above a section header (and one
+beside it) become the section's ``comment``, those above a server (and beside it) the
+server's; comments before the first section that are not right above it go to the spec's
+top ``comment``; every other comment line stays an extra line where it was. Blank lines are
+lbctl's. Lines inside ``.if`` ... ``.endif`` blocks stay extra lines (never fields).
+
+Properties, each a test: ``import(render(S)) == S`` up to what rendering forgets (the order
+of clients, the weight of a drained server, the burst of a ``reject`` client, ``check`` of
+servers without a health check, the check timings no server uses); ``render(import(F))``
+keeps every section's normalised directives of F (:mod:`lbctl.config.normal`), which HAProxy
+accepts as it accepted F; and no line is ever dropped silently: a line that has no place (one
+before any section, a second ``defaults`` section, a conditional block spanning sections, a
+``[scope]`` line) is a :class:`~lbctl.errors.SpecError` naming its line.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lbctl.config.directives import Directive
-from lbctl.config.document import Document, Line, Section
+from lbctl.config.document import BLANK, COMMENT, DOT, SCOPE, Document, Line, Section
+from lbctl.config.import_proxies import Mapped, read_backend, read_frontend, split_address
 from lbctl.errors import FieldError, SpecError
-from lbctl.render import LOCAL_PEER, PEERS_SECTION, PROMETHEUS_FRONTEND, stick_table_name
-from lbctl.spec import Spec, validate_spec
+from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.render import LOCAL_PEER, PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext, stick_table_name
+from lbctl.spec import RESERVED_PREFIX, Spec, parse_duration_ms, validate_spec
+from lbctl.spec_lines import CONDITIONALS, trim_line
 
-__all__ = ["import_spec"]
+__all__ = ["HEADER_PREFIXES", "Imported", "import_config", "import_spec"]
 
-_ROUTE_ACL = re.compile(r"^lbctl_route_(\d+)$")
-_CLIENT_ACL = "lbctl_client_"
+#: The comment lines lbctl writes at the top of every config it renders.
+HEADER_PREFIXES = ("# haproxy.cfg generated by lbctl ", "# lbctl overwrites this file")
+_HEADER_VERSION = re.compile(r"^# haproxy\.cfg generated by lbctl \S+ for HAProxy (\S+)")
+#: The target assumed for a config that names none (no lbctl header, no ``caps``).
+DEFAULT_TARGET = HAProxyVersion(2, 8, 0)
 _TIMEOUTS = {"connect": "connect", "client": "client", "server": "server", "queue": "queue",
              "http-request": "http_request"}
-#: Server options lbctl renders, with how many words follow each (templates/backend.j2).
-_SERVER_OPTIONS = {"weight": 1, "maxconn": 1, "backup": 0, "check": 0, "inter": 1, "rise": 1,
-                   "fall": 1, "disabled": 0}
-#: The 429 answer: ``http-request return`` (2.2+) or ``deny deny_status`` + ``errorfile 429``.
-_ANSWER_429 = (("return", "status", "429"), ("deny", "deny_status", "429"))
-_SMOOTH_FIXED = {("sc-inc-gpc1(0)", "{ var(txn.lbctl_delayed) -m found }"),
-                 ("sc-inc-gpc0(0)", "{ var(txn.lbctl_over) -m found }")}
+_PROXIES = ("frontend", "backend", "listen")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
 
 
-class _Skip(Exception):
-    """The line has no place in the spec (the message says why)."""
+@dataclass(frozen=True)
+class Imported:
+    """An import: the ``spec``, and ``origin``: for spec field paths (``frontends[0]``,
+    ``backends[1].servers[2]``, ``global.extra[3]``) the 1-based line they came from."""
+
+    spec: Spec
+    origin: dict[str, int]
+
+    def line_of(self, loc: str) -> int | None:
+        """The line the field ``loc`` (or the closest enclosing one) came from, or ``None``."""
+        while loc:
+            if loc in self.origin:
+                return self.origin[loc]
+            cut = max(loc.rfind("."), loc.rfind("["))
+            loc = loc[:cut] if cut > 0 else ""
+        return None
 
 
-def _split_address(text: str) -> tuple[str, int]:
-    """``10.0.0.1:80`` / ``[::1]:80`` / ``::1:80`` / ``*:80`` → (address, port)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise _Skip(f"{text!r} is not address:port")
-    return (host[1:-1] if host.startswith("[") and host.endswith("]") else host), int(port)
+def import_spec(doc: Document, *, caps: Capabilities | None = None,
+                ctx: RenderContext | None = None) -> Spec:
+    """The spec of ``doc`` (:func:`import_config` without the origins)."""
+    return import_config(doc, caps=caps, ctx=ctx).spec
 
 
-def _int(text: str) -> int:
-    if not text.isdigit():
-        raise _Skip(f"{text!r} is not a number")
-    return int(text)
+def import_config(doc: Document, *, caps: Capabilities | None = None,
+                  ctx: RenderContext | None = None) -> Imported:
+    """Import ``doc`` (see the module docstring).
+
+    ``caps`` is the target the spec will be rendered for: a version-gated form it would write
+    differently stays an extra line. Without it, the version named by lbctl's header comment,
+    else HAProxy 2.8. ``ctx`` tells lbctl's own stats socket, Lua file and 429 error file by
+    their paths; without it they are told by their shapes. Raises :class:`SpecError`: every
+    line that has no place (``loc`` ``line N``), or the spec's own field errors, each with the
+    ``line`` it came from.
+    """
+    return _Importer(doc, caps or _header_caps(doc) or Capabilities.for_target(DEFAULT_TARGET),
+                     ctx).run()
 
 
-class _Frontend:
-    """What one frontend section says, collected line by line, then turned into spec data."""
-
-    def __init__(self, name: str) -> None:
-        self.data: dict[str, Any] = {"name": name, "bind": []}
-        self.acls: dict[str, list[tuple[str, str]]] = {}
-        self.routes: dict[int, str] = {}
-        self.tracked: list[str] = []
-        self.paced: dict[str, tuple[int, int]] = {}
-        self.rejecting: dict[str, int] = {}
-
-    def prefix(self, acl: str) -> str:
-        shape = self.acls.get(acl, [])
-        if len(shape) == 1 and shape[0][0] == "path_beg" and shape[0][1].endswith("/"):
-            return shape[0][1]
-        if len(shape) == 2 and shape[0][0] == "path" and shape[1] == ("path_beg", shape[0][1] + "/"):
-            return shape[0][1]
-        raise _Skip(f"ACL {acl!r} is not a URL prefix as lbctl writes one")
-
-    def finish(self) -> dict[str, Any]:
-        self.data["routes"] = [{"path_prefix": self.prefix(f"lbctl_route_{i}"), "backend": b}
-                               for i, b in sorted(self.routes.items())]
-        clients = []
-        for name in self.tracked:
-            client: dict[str, Any] = {"name": name, "path_prefix": self.prefix(_CLIENT_ACL + name)}
-            if name in self.paced:
-                client.update(rate=self.paced[name][0], burst=self.paced[name][1], mode="smooth")
-            elif name in self.rejecting:
-                client.update(rate=self.rejecting[name], mode="reject")
-            else:
-                raise _Skip(f"client {name!r} is tracked but has no limit rule")
-            clients.append(client)
-        self.data["clients"] = clients
-        return self.data
-
-
-def _smooth_common(a: tuple[str, ...], cond: str) -> bool:
-    """The rules written once for all ``mode: smooth`` clients: counters and the 429 answer."""
-    return (a[0], cond) in _SMOOTH_FIXED or (
-        a[:3] in _ANSWER_429 and cond.endswith("{ var(txn.lbctl_over) -m found }"))
-
-
-def _frontend_line(fe: _Frontend, d: Directive) -> None:
-    kw, a = d.keyword, d.args
-    cond = " ".join(a[a.index("if") + 1:]) if "if" in a else ""
-    if kw == "bind" and len(a) == 1:
-        host, port = _split_address(a[0])
-        fe.data["bind"].append({"address": host or "*", "port": port})
-    elif kw in ("maxconn", "monitor-uri", "default_backend") and len(a) == 1:
-        fe.data[kw.replace("-", "_")] = _int(a[0]) if kw == "maxconn" else a[0]
-    elif kw == "acl" and len(a) == 3 and a[0].startswith(("lbctl_route_", _CLIENT_ACL)):
-        fe.acls.setdefault(a[0], []).append((a[1], a[2]))
-    elif kw == "use_backend" and len(a) == 3 and a[1] == "if" and _ROUTE_ACL.match(a[2]):
-        fe.routes[int(a[2][len("lbctl_route_"):])] = a[0]
-    elif kw == "http-request" and a[:1] == ("track-sc0",) and a[2:4] == (
-            "table", stick_table_name(str(fe.data["name"]))) and a[1].startswith("str("):
-        fe.tracked.append(a[1][4:-1])
-    elif kw == "http-request" and a[:1] == ("lua.lbctl_pace",) and len(a) >= 4:
-        fe.paced[a[1]] = (_int(a[2]), _int(a[3]))
-    elif kw == "http-request" and _smooth_common(a, cond):
-        pass
-    elif kw == "http-request" and cond.startswith(_CLIENT_ACL) and " { sc_http_req_rate(0) gt " in cond:
-        if a[0] == "sc-inc-gpc0(0)":
-            fe.rejecting[cond.split()[0][len(_CLIENT_ACL):]] = _int(cond.split()[-2])
-        elif a[:3] not in _ANSWER_429:
-            raise _Skip("not a rate-limit rule lbctl writes")
-    elif kw == "errorfile" and a[:1] == ("429",):
-        pass
-    else:
-        raise _Skip("no spec field for it")
-
-
-def _backend_line(be: dict[str, Any], hc: dict[str, Any], d: Directive) -> None:
-    kw, a = d.keyword, d.args
-    if kw == "balance" and len(a) == 1:
-        be["balance"] = a[0]
-    elif kw == "option" and a[:1] == ("httpchk",) and len(a) in (1, 3):
-        hc.update({"method": a[1], "path": a[2]} if len(a) == 3 else {})
-    elif kw == "http-check" and a[:2] == ("send", "meth") and len(a) == 5 and a[3] == "uri":
-        hc.update(method=a[2], path=a[4])
-    elif kw == "http-check" and a[:2] == ("expect", "status") and len(a) == 3:
-        hc["expect_status"] = _int(a[2])
-    elif kw == "server" and len(a) >= 2:
-        host, port = _split_address(a[1])
-        server: dict[str, Any] = {"name": a[0], "address": host, "port": port}
-        opts: dict[str, str] = {}
-        i = 2
-        while i < len(a):
-            arity = _SERVER_OPTIONS.get(a[i])
-            if arity is None or (arity and i + 1 >= len(a)):
-                raise _Skip(f"server option {a[i]!r} has no spec field")
-            opts[a[i]] = a[i + 1] if arity else ""
-            i += 1 + arity
-        weight = _int(opts.get("weight", "1"))
-        state = "maint" if "disabled" in opts else "drain" if weight == 0 else "ready"
-        # A drained server is rendered ``weight 0``: its own weight is not in the file.
-        server.update(weight=1 if state == "drain" else weight, state=state, backup="backup" in opts)
-        if "maxconn" in opts:
-            server["maxconn"] = _int(opts["maxconn"])
-        server["check"] = "check" in opts
-        if "check" in opts:
-            hc.setdefault("inter", opts.get("inter", "2s"))
-            hc.setdefault("rise", _int(opts.get("rise", "2")))
-            hc.setdefault("fall", _int(opts.get("fall", "3")))
-        be["servers"].append(server)
-    else:
-        raise _Skip("no spec field for it")
-
-
-_GlobalHandler = Callable[[dict[str, Any], tuple[str, ...]], None]
-
-
-def _stats(g: dict[str, Any], a: tuple[str, ...]) -> None:
-    socket = a[:1] == ("socket",) and a[2:6] == ("mode", "600", "level", "admin") and a[6:] in (
-        (), ("expose-fd", "listeners"))
-    if not socket and a != ("timeout", "30s"):
-        raise _Skip("not the stats socket lbctl writes")
-
-
-def _fixed(*expected: str) -> _GlobalHandler:
-    def check(_g: dict[str, Any], a: tuple[str, ...]) -> None:
-        if a != expected:
-            raise _Skip("not the form lbctl writes")
-    return check
-
-
-def _lua(_g: dict[str, Any], a: tuple[str, ...]) -> None:
-    if len(a) != 1 or not a[0].endswith("lbctl_pace.lua"):
-        raise _Skip("lua-load of a script lbctl does not ship")
-
-
-def _setter(field: str, convert: Callable[[str], Any]) -> _GlobalHandler:
-    def assign(target: dict[str, Any], a: tuple[str, ...]) -> None:
-        if len(a) != 1:
-            raise _Skip("one value expected")
-        target[field] = convert(a[0])
-    return assign
-
-
-_GLOBAL: dict[str, _GlobalHandler] = {
-    "maxconn": _setter("maxconn", _int), "hard-stop-after": _setter("hard_stop_after", str),
-    "stats": _stats, "localpeer": _fixed(LOCAL_PEER), "lua-load": _lua,
-}
-_DEFAULTS: dict[str, _GlobalHandler] = {
-    "mode": _fixed("http"), "option": _fixed("idle-close-on-response"),
-    "retries": _setter("retries", _int),
-}
-
-
-def import_spec(doc: Document) -> Spec:
-    """The spec whose rendering ``doc`` is. Raises :class:`SpecError` naming every line that
-    has no spec field (``loc`` = ``line N``), or the spec's own field errors."""
-    errors: list[FieldError] = []
-    data: dict[str, Any] = {"global": {}, "defaults": {"timeouts": {}}, "frontends": [], "backends": []}
-
-    def each(section: Section, handle: Callable[[Directive], None]) -> None:
-        for line in section.lines[1:]:
-            if line.directive is None:
-                if line.kind in ("blank", "comment"):
-                    continue
-                errors.append(_unplaced(line, "no spec field for it"))
-                continue
+def _header_caps(doc: Document) -> Capabilities | None:
+    for line in doc.preamble[:2]:
+        m = _HEADER_VERSION.match(line.text)
+        if m:
             try:
-                handle(line.directive)
-            except _Skip as why:
-                errors.append(_unplaced(line, str(why)))
+                return Capabilities.for_target(HAProxyVersion.parse(m.group(1)))
+            except ValueError:
+                return None
+    return None
 
-    for line in doc.preamble:
-        if line.kind not in ("blank", "comment"):
-            errors.append(_unplaced(line, "outside any section"))
-    for section in doc.sections:
+
+def _text(line: Line) -> str:
+    value: str = trim_line(line.text)
+    return value
+
+
+class _Importer:
+    """One import: walks the document once, then validates the spec it built."""
+
+    def __init__(self, doc: Document, caps: Capabilities, ctx: RenderContext | None) -> None:
+        self.doc, self.caps, self.ctx = doc, caps, ctx
+        self.errors: list[FieldError] = []
+        self.origin: dict[str, int] = {}
+        self.data: dict[str, Any] = {
+            "comment": [], "global": {"maxconn": None, "hard_stop_after": None, "extra": []},
+            "defaults": {"mode": None, "retries": None, "timeouts": dict.fromkeys(_TIMEOUTS.values()),
+                         "extra": []},
+            "frontends": [], "backends": [], "sections": []}
+        self.claimed = {id(c) for s in doc.sections for c in s.comments_before}
+        self.binds: set[str] = set()
+        self.global_lines: list[tuple[Line, str | None]] = []  # (line, "own:<what>" | field | None)
+        self.defaults_lines: list[tuple[Line, str | None]] = []
+        self.tables: list[Section] = []
+        self.peers: Section | None = None
+
+    def unplaced(self, line: Line, why: str) -> None:
+        self.errors.append(FieldError(f"line {line.lineno}", f"{why}: {line.text.strip()}",
+                                      line.lineno))
+
+    # -- the walk --------------------------------------------------------------------------
+    def run(self) -> Imported:
+        self._preamble()
+        seen_defaults: Section | None = None
+        for section in self.doc.sections:
+            if section.kind == "defaults":
+                if seen_defaults is not None:
+                    self.unplaced(section.header, "a second defaults section (the spec has one)")
+                    continue
+                seen_defaults = section
+            elif section.kind in _PROXIES and seen_defaults is None and self.doc.sections_of("defaults"):
+                self.unplaced(section.header, "a proxy before the defaults section (lbctl writes "
+                                              "defaults first)")
+                continue
+            self._section(section)
+        self._finish_global()
+        self._finish_defaults()
+        self._finish_lbctl_sections()
+        if self.errors:
+            raise SpecError(self.errors)
         try:
-            _import_section(section, data, each)
-        except _Skip as why:
-            errors.append(_unplaced(section.header, str(why)))
-    if errors:
-        raise SpecError(errors)
-    return validate_spec(data)
+            spec = validate_spec(self.data)
+        except SpecError as exc:
+            imported = Imported(Spec(), self.origin)
+            raise SpecError([FieldError(e.loc, e.message, imported.line_of(e.loc))
+                             for e in exc.errors]) from None
+        return Imported(spec, self.origin)
 
+    def _preamble(self) -> None:
+        for line in self.doc.preamble:
+            if line.kind == BLANK or id(line) in self.claimed:
+                continue
+            if line.kind != COMMENT:
+                self.unplaced(line, "outside any section")
+            elif not line.text.startswith(HEADER_PREFIXES):
+                self.origin[f"comment[{len(self.data['comment'])}]"] = line.lineno
+                self.data["comment"].append(_text(line))
 
-def _import_section(section: Section, data: dict[str, Any],
-                    each: Callable[[Section, Callable[[Directive], None]], None]) -> None:
-    kind, name = section.kind, section.name or ""
+    def _lines(self, section: Section) -> tuple[list[Line], set[int]]:
+        """The section's lines that are its own (not blank, not the next header's comments),
+        and the ids of those inside ``.if`` blocks. Unplaceable lines are recorded."""
+        lines = [ln for ln in section.lines[1:] if ln.kind != BLANK and id(ln) not in self.claimed]
+        blocked: set[int] = set()
+        opened: list[Line] = []
+        for line in lines:
+            if line.kind == SCOPE:
+                self.unplaced(line, "a '[scope]' line has no place in the spec")
+            if line.kind == DOT and line.keyword in CONDITIONALS:
+                if line.keyword == ".if":
+                    opened.append(line)
+                elif not opened:
+                    self.unplaced(line, "a conditional block spanning sections cannot be kept")
+                    continue
+                blocked.add(id(line))
+                if line.keyword == ".endif":
+                    opened.pop()
+            elif opened:
+                blocked.add(id(line))
+        for line in opened:
+            self.unplaced(line, "a conditional block spanning sections cannot be kept")
+        return lines, blocked
 
-    def table(target: dict[str, Any], handlers: dict[str, _GlobalHandler]) -> Callable[[Directive], None]:
-        def handle(d: Directive) -> None:
-            if d.keyword == "timeout" and target is data["defaults"] and len(d.args) == 2 \
-                    and d.args[0] in _TIMEOUTS:
-                target["timeouts"][_TIMEOUTS[d.args[0]]] = d.args[1]
-                return
-            handler = handlers.get(d.keyword)
-            if handler is None:
-                raise _Skip("no spec field for it")
-            handler(target, d.args)
-        return handle
+    def _comment(self, section: Section, where: str) -> list[str]:
+        comments = [_text(c) for c in section.comments_before]
+        if section.comment is not None:
+            comments.append(section.comment.rstrip())
+        for i, c in enumerate(section.comments_before):
+            self.origin[f"{where}.comment[{i}]"] = c.lineno
+        return comments
 
-    if kind == "global" and section.name is None:
-        each(section, table(data["global"], _GLOBAL))
-    elif kind == "defaults" and section.name is None:
-        each(section, table(data["defaults"], _DEFAULTS))
-    elif kind == "peers" and name == PEERS_SECTION:
-        def peer(d: Directive) -> None:
-            if d.keyword != "peer" or len(d.args) != 2 or d.args[0] != LOCAL_PEER:
-                raise _Skip("not the local peer lbctl writes")
-            data["global"]["peers_port"] = _split_address(d.args[1])[1]
-        each(section, peer)
-    elif kind == "frontend" and name == PROMETHEUS_FRONTEND:
+    def _section(self, section: Section) -> None:
+        kind, name = section.kind, section.name
+        if kind == "global":
+            first = not self.global_lines
+            if first:
+                self.data["global"]["comment"] = self._comment(section, "global")
+                self.origin["global"] = section.header.lineno
+            else:  # sections of the same kind merge: its lines follow the first one's
+                self.global_lines += [(c, None) for c in section.comments_before]
+            lines, blocked = self._lines(section)
+            self.global_lines += [(ln, None if id(ln) in blocked else "") for ln in lines]
+        elif kind == "defaults":
+            if section.parent is not None:
+                self.unplaced(section.header, "'from' on the defaults section has no place")
+            self.data["defaults"].update(name=name, comment=self._comment(section, "defaults"))
+            self.origin["defaults"] = section.header.lineno
+            lines, blocked = self._lines(section)
+            self.defaults_lines = [(ln, None if id(ln) in blocked else "") for ln in lines]
+        elif name is not None and name.lower().startswith(RESERVED_PREFIX):
+            self._lbctl_section(section)
+        elif kind in ("frontend", "backend") and _NAME.match(name or ""):
+            self._proxy(section)
+        else:
+            self._generic(section)
+
+    def _proxy(self, section: Section) -> None:
+        key = "frontends" if section.kind == "frontend" else "backends"
+        where = f"{key}[{len(self.data[key])}]"
+        lines, blocked = self._lines(section)
+        name = section.name or ""
+        mapped: Mapped
+        if section.kind == "frontend":
+            mapped = read_frontend(name, section.parent, lines, blocked, self.caps,
+                                   self._ctx(), self.binds)
+        else:
+            mapped = read_backend(name, section.parent, lines, blocked, self.caps)
+        if section.kind == "frontend" and not _whole_frontend(mapped, lines):
+            # HAProxy takes a frontend without bind or backend; the spec does not: kept whole.
+            self.binds.difference_update(mapped.data.get("bind", ()))
+            self._generic(section)
+            return
+        data = dict(mapped.data)
+        data["comment"] = self._comment(section, where)
+        data["extra"] = self._extra(lines, mapped, where, "extra")
+        self.origin[where] = section.header.lineno
+        for line, path in mapped.placed.values():
+            self.origin.setdefault(f"{where}.{path}", line.lineno)
+        self.data[key].append(data)
+
+    def _extra(self, lines: list[Line], mapped: Mapped | None, where: str, field: str) -> list[str]:
+        out: list[str] = []
+        for line in lines:
+            if mapped is None or id(line) not in mapped.placed:
+                self.origin[f"{where}.{field}[{len(out)}]"] = line.lineno
+                out.append(_text(line))
+        return out
+
+    def _generic(self, section: Section) -> None:
+        where = f"sections[{len(self.data['sections'])}]"
+        lines, _ = self._lines(section)
+        self.origin[where] = section.header.lineno
+        self.data["sections"].append({
+            "kind": section.kind, "name": section.name, "from": section.parent,
+            "comment": self._comment(section, where),
+            "lines": self._extra(lines, None, where, "lines")})
+
+    # -- lbctl's own sections and lines -------------------------------------------------------
+    def _ctx(self) -> RenderContext:
+        """The render context: the given one, else one whose 429 error file is the one this
+        config names (so the old-form client rules read back)."""
+        if self.ctx is not None:
+            return self.ctx
+        for line in self.doc.lines():
+            if line.keyword == "errorfile" and line.args[:1] == ("429",) and len(line.args) == 2 \
+                    and line.args[1].endswith("/errors/429.http"):
+                return RenderContext(Path("/run/lbctl"), Path(line.args[1]).parent.parent)
+        return RenderContext(Path("/run/lbctl"))
+
+    def _lbctl_section(self, section: Section) -> None:
+        kind, name = section.kind, section.name
+        if section.comments_before or section.comment is not None:
+            self.unplaced(section.header, "a comment on a section lbctl writes cannot be kept")
+        if kind == "peers" and name == PEERS_SECTION:
+            self.peers = section
+        elif kind == "backend" and (name or "").startswith(stick_table_name("")):
+            self.tables.append(section)
+        elif kind == "frontend" and name == PROMETHEUS_FRONTEND:
+            self._prometheus(section)
+        else:
+            self.unplaced(section.header, f"names starting with {RESERVED_PREFIX!r} are lbctl's")
+
+    def _only(self, section: Section, accept: Any) -> None:
+        lines, _ = self._lines(section)
+        for line in lines:
+            if line.directive is None or line.comment is not None or not accept(line.directive):
+                self.unplaced(line, f"not what lbctl writes in {section.kind} {section.name}")
+
+    def _prometheus(self, section: Section) -> None:
         exporter: dict[str, Any] = {}
 
-        def promex(d: Directive) -> None:
+        def accept(d: Directive) -> bool:
             a = d.args
-            if d.keyword == "bind" and len(a) == 1:
-                host, port = _split_address(a[0])
+            if d.keyword == "bind" and len(a) == 1 and "bind" not in exporter:
+                try:
+                    host, port = split_address(a[0])
+                except ValueError:
+                    return False
                 exporter["bind"] = f"[{host}]:{port}" if ":" in host else f"{host or '*'}:{port}"
-            elif d.keyword == "http-request" and a[:4] == ("use-service", "prometheus-exporter", "if", "{") \
-                    and len(a) == 7 and a[4] == "path" and a[6] == "}":
+                return True
+            if d.keyword == "http-request" and len(a) == 7 and a[:5] == (
+                    "use-service", "prometheus-exporter", "if", "{", "path") and a[6] == "}":
                 exporter["path"] = a[5]
-            else:
-                raise _Skip("not the exporter frontend lbctl writes")
-        each(section, promex)
-        data["global"]["prometheus_exporter"] = exporter
-    elif kind == "frontend" and section.name is not None and section.parent is None:
-        fe = _Frontend(name)
-        each(section, lambda d: _frontend_line(fe, d))
-        data["frontends"].append(fe.finish())
-    elif kind == "backend" and name.startswith(stick_table_name("")):
-        def table_only(d: Directive) -> None:
-            if d.keyword != "stick-table":
-                raise _Skip("only the stick table lbctl writes belongs here")
-        each(section, table_only)
-    elif kind == "backend" and section.name is not None and section.parent is None:
-        be: dict[str, Any] = {"name": name, "servers": []}
-        hc: dict[str, Any] = {}
-        each(section, lambda d: _backend_line(be, hc, d))
-        if hc or any(s["check"] for s in be["servers"]):
-            hc.setdefault("method", "HEAD")
-            be["health_check"] = hc
-        else:
-            for server in be["servers"]:  # no health check: the rendered line has no ``check``
-                server["check"] = True
-        data["backends"].append(be)
-    else:
-        raise _Skip(f"no spec section for '{kind}'")
+                return True
+            return False
+
+        self._only(section, accept)
+        self.data["global"]["prometheus_exporter"] = exporter
+
+    def _finish_lbctl_sections(self) -> None:
+        with_clients = {fe["name"] for fe in self.data["frontends"] if fe.get("clients")}
+        for table in self.tables:
+            if table.name not in {stick_table_name(n) for n in with_clients}:
+                self.unplaced(table.header, "lbctl writes this stick table only for a frontend "
+                                            "with rate-limited clients")
+            self._only(table, lambda d: d.keyword == "stick-table")
+        if self.peers is not None:
+            if not with_clients:
+                self.unplaced(self.peers.header, "lbctl writes its peers section only with "
+                                                 "rate-limited clients")
+
+            def peer(d: Directive) -> bool:
+                if d.keyword != "peer" or len(d.args) != 2 or d.args[0] != LOCAL_PEER:
+                    return False
+                try:
+                    self.data["global"]["peers_port"] = split_address(d.args[1])[1]
+                except ValueError:
+                    return False
+                return True
+            self._only(self.peers, peer)
+
+    def _smooth(self) -> bool:
+        return any(c.get("mode", "smooth") == "smooth" for fe in self.data["frontends"]
+                   for c in fe.get("clients") or [])
+
+    def _settle(self, lines: list[tuple[Line, str | None]], where: str,
+                classify: Any) -> dict[str, Line]:
+        """Give a field the first line that sets it, when that line has the exact form
+        (``classify``: line → field or ``None``); every other line becomes an extra line of
+        ``where``. HAProxy takes the last of repeated settings and extra lines are written
+        after lbctl's, so a later line stays extra and still wins — and a field whose first
+        line is not exact (a comment beside it, inside ``.if``, with ``no``) stays unset.
+        Returns the lines taken, by field."""
+        taken: dict[str, Line] = {}
+        seen: set[str] = set()
+        part = self.data[where]
+        for line, state in lines:
+            key = _setting(line)
+            field = classify(line) if state is not None and _plain(line) and key not in seen \
+                else None
+            if key is not None:
+                seen.add(key)
+            if field is not None and field not in taken:
+                taken[field] = line
+                if not field.startswith("own:"):
+                    self.origin[f"{where}.{field}"] = line.lineno
+                continue
+            self.origin[f"{where}.extra[{len(part['extra'])}]"] = line.lineno
+            part["extra"].append(_text(line))
+        return taken
+
+    def _finish_global(self) -> None:
+        sock = str(self.ctx.stats_socket) if self.ctx is not None else None
+        clients = any(fe.get("clients") for fe in self.data["frontends"])
+        expose = ("expose-fd", "listeners") if self.caps.master_worker else ()
+
+        def classify(line: Line) -> str | None:
+            kw, a = line.keyword, line.args
+            if kw == "maxconn" and len(a) == 1 and _number(a[0]):
+                return "maxconn"
+            if kw == "hard-stop-after" and len(a) == 1 and self.caps.hard_stop_after \
+                    and _duration(a[0]) is not None:
+                return "hard_stop_after"
+            if kw == "stats" and len(a) > 1 and a[0] == "socket" \
+                    and (a[1] == sock if sock else a[1].endswith("/haproxy.sock")) \
+                    and a[2:] == ("mode", "600", "level", "admin", *expose):
+                return "own:socket"
+            if kw == "stats" and a == ("timeout", "30s"):
+                return "own:stats-timeout"
+            if kw == "localpeer" and a == (LOCAL_PEER,) and self.caps.localpeer and clients:
+                return "own:localpeer"
+            if kw == "lua-load" and len(a) == 1 and a[0].endswith("lbctl_pace.lua") \
+                    and self._smooth():
+                return "own:lua"
+            return None
+
+        taken = self._settle(self.global_lines, "global", classify)
+        g = self.data["global"]
+        if "maxconn" in taken:
+            g["maxconn"] = int(taken["maxconn"].args[0])
+        if "hard_stop_after" in taken:
+            g["hard_stop_after"] = taken["hard_stop_after"].args[0]
+
+    def _finish_defaults(self) -> None:
+        d = self.data["defaults"]
+        modes = [ln.args[0] for ln, state in self.defaults_lines if state is not None
+                 and _plain(ln) and ln.keyword == "mode" and ln.args in (("http",), ("tcp",))]
+        idle = bool(modes) and modes[0] == "http" and self.caps.idle_close_on_response
+
+        def classify(line: Line) -> str | None:
+            kw, a = line.keyword, line.args
+            if kw == "mode" and a in (("http",), ("tcp",)):
+                return "mode"
+            if kw == "timeout" and len(a) == 2 and a[0] in _TIMEOUTS and _duration(a[1]) is not None:
+                return f"timeouts.{_TIMEOUTS[a[0]]}"
+            if kw == "retries" and len(a) == 1 and _number(a[0]) is not None and int(a[0]) <= 100:
+                return "retries"
+            if kw == "option" and a == ("idle-close-on-response",) and idle:
+                return "own:idle-close"
+            return None
+
+        taken = self._settle(self.defaults_lines, "defaults", classify)
+        for field, line in taken.items():
+            if field == "mode":
+                d["mode"] = line.args[0]
+            elif field == "retries":
+                d["retries"] = int(line.args[0])
+            elif field.startswith("timeouts."):
+                d["timeouts"][field[len("timeouts."):]] = line.args[1]
 
 
-def _unplaced(line: Line, why: str) -> FieldError:
-    return FieldError(f"line {line.lineno}", f"{why}: {line.text.strip()}")
+def _setting(line: Line) -> str | None:
+    """What a line sets, whatever its form (``no``, a comment beside it, inside ``.if``):
+    ``"maxconn"``, ``"timeout client"``, ``"option idle-close-on-response"``, ``"stats
+    timeout"`` ...; ``None`` for lines that set nothing a field or lbctl's own lines hold."""
+    d = line.directive
+    if d is None:
+        return None
+    if d.keyword in ("timeout", "option", "stats") and d.args:
+        return f"{d.keyword} {d.args[0]}" + (f" {d.args[1]}" if d.args[0] == "socket"
+                                              and len(d.args) > 1 else "")
+    if d.keyword == "lua-load" and d.args:
+        return f"lua-load {d.args[0]}"
+    return d.keyword
+
+
+def _number(text: str) -> int | None:
+    """A plain decimal count (``"0"``, ``"4096"``; not ``"007"``), or ``None``."""
+    return int(text) if text.isdigit() and str(int(text)) == text else None
+
+
+def _whole_frontend(mapped: Mapped, lines: list[Line]) -> bool:
+    """True when the frontend meets the spec's own rules: a bind, and a backend or a
+    directive among its extra lines."""
+    extra = [ln for ln in lines if id(ln) not in mapped.placed and ln.kind != COMMENT]
+    binds = mapped.data.get("bind") or any(ln.keyword == "bind" for ln in extra)
+    data = mapped.data
+    return bool(binds) and bool(data.get("default_backend") or data.get("routes")
+                                or data.get("monitor_uri") or extra)
+
+
+def _plain(line: Line) -> bool:
+    return line.directive is not None and line.comment is None and not line.directive.negated
+
+
+def _duration(text: str) -> int | None:
+    try:
+        return parse_duration_ms(text)
+    except ValueError:
+        return None
+

@@ -1,0 +1,358 @@
+"""Frontend and backend sections → spec data, keeping only what lbctl writes back the same.
+
+A directive becomes a field only when rendering that field gives the very same normalised
+directive back (:mod:`lbctl.config.normal`); every other line stays an ``extra`` line of its
+section, verbatim and in order (:mod:`lbctl.config.importer` collects them). Single-line
+fields are exact by construction: a ``bind`` with one ``address:port`` and nothing else, the
+first ``maxconn``, ``monitor-uri``, ``default_backend`` and ``balance`` whose values pass the
+spec's allowlists. The groups whose lines depend on each other are checked by rendering them
+(:func:`lbctl.render.render_proxy`) and comparing the directives with the lines they came
+from; a group that does not come back the same stays extra, whole:
+
+* a frontend's routes and rate-limited clients (the ``lbctl_route_<i>`` / ``lbctl_client_<c>``
+  ACLs, ``use_backend``, the ``http-request`` rules and the ``errorfile 429`` lbctl writes);
+* a backend's HTTP health check (``option httpchk`` and ``http-check send`` / ``expect
+  status``), then its servers: all of them or none, so that their order (server ids, ``balance
+  first``, hashing) never changes, and none when a ``default-server`` or ``server-template``
+  line is there (it applies to the servers written after it).
+
+A line with a comment beside it stays extra (the comment stays beside it), except a server's:
+a server's comment, and the comment lines right above it, become its ``comment``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from lbctl.config.document import DIRECTIVE, Line, build
+from lbctl.config.normal import normalised
+from lbctl.errors import LbctlError
+from lbctl.features import Capabilities
+from lbctl.render import RenderContext, render_proxy, stick_table_name
+from lbctl.spec import Backend, BindSpec, Frontend, Name, PathPrefix
+
+__all__ = ["Mapped", "read_backend", "read_frontend", "split_address"]
+
+_NAME: TypeAdapter[str] = TypeAdapter(Name)
+_PREFIX: TypeAdapter[str] = TypeAdapter(PathPrefix)
+_BIND: TypeAdapter[Any] = TypeAdapter(BindSpec)
+_ROUTE_ACL = "lbctl_route_"
+_CLIENT_ACL = "lbctl_client_"
+_BALANCES = ("roundrobin", "static-rr", "leastconn", "first", "source", "uri")
+#: Server options lbctl writes (templates/backend.j2), with how many words follow each.
+_SERVER_OPTIONS = {"weight": 1, "maxconn": 1, "backup": 0, "check": 0, "inter": 1, "rise": 1,
+                   "fall": 1, "disabled": 0}
+_SERVERS = ("server", "default-server", "server-template")
+#: The render context of a backend check: a backend names no file of it.
+_NOWHERE = RenderContext(run_dir=Path("/nonexistent"))
+
+
+class _Mismatch(Exception):
+    """The lines do not have the shape lbctl writes."""
+
+
+@dataclass
+class Mapped:
+    """What a section gave to fields: its spec ``data``, and per line placed in a field
+    (``id(line)`` →) the line and that field's path below the section (``"bind[0]"``,
+    ``"servers[1].comment"``)."""
+
+    data: dict[str, Any]
+    placed: dict[int, tuple[Line, str]] = field(default_factory=dict)
+
+    def place(self, line: Line, path: str) -> None:
+        """Record that ``line`` went to the field ``path``."""
+        self.placed[id(line)] = (line, path)
+
+    def with_group(self, data: dict[str, Any], lines: Iterable[tuple[Line, str]]) -> Mapped:
+        """A copy with ``data`` merged in and ``lines`` placed too."""
+        out = Mapped({**self.data, **data}, dict(self.placed))
+        for line, path in lines:
+            out.place(line, path)
+        return out
+
+
+def split_address(text: str) -> tuple[str, int]:
+    """``10.0.0.1:80`` / ``[::1]:80`` / ``::1:80`` → (address, port). Raises ``ValueError``."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"{text!r} is not address:port")
+    return (host[1:-1] if host.startswith("[") and host.endswith("]") else host), int(port)
+
+
+def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _number(text: str, high: int) -> int | None:
+    return int(text) if text.isdigit() and str(int(text)) == text and 1 <= int(text) <= high \
+        else None
+
+
+def _plain(line: Line) -> bool:
+    """A directive without ``no``, without a comment beside it."""
+    return line.kind == DIRECTIVE and line.comment is None and line.directive is not None \
+        and not line.directive.negated
+
+
+def _renders_back(model: type[Frontend] | type[Backend], mapped: Mapped, caps: Capabilities,
+                  ctx: RenderContext) -> bool:
+    """True when rendering ``mapped.data`` gives exactly the directives of its placed lines."""
+    try:
+        proxy = model.model_validate(mapped.data)
+        text = render_proxy(proxy, caps, ctx)
+    except (ValidationError, LbctlError):
+        return False
+    rendered = Counter(w for w in map(normalised, build(text).sections[0].lines[1:]) if w)
+    read = Counter(w for w in (normalised(ln) for ln, _ in mapped.placed.values()) if w)
+    return rendered == read
+
+
+def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set[int],
+                  caps: Capabilities, ctx: RenderContext, binds_seen: set[str]) -> Mapped:
+    """Map a frontend's ``lines`` (``blocked``: ids of lines inside ``.if`` blocks, never
+    mapped); ``binds_seen`` holds the binds of earlier frontends (a repeated one stays extra)
+    and gets this frontend's."""
+    base = Mapped({"name": name, "from": parent, "bind": [], "routes": [], "clients": []})
+    rules: list[Line] = []
+    seen: set[str] = set()
+    for line in lines:
+        first = _first(line, seen)
+        if id(line) in blocked or not _plain(line):
+            continue
+        kw, a = line.keyword, line.args
+        if kw == "bind" and len(a) == 1 and _valid(_BIND, a[0]):
+            bind = _BIND.validate_python(a[0])
+            if bind.haproxy() == a[0] and str(bind) not in binds_seen:
+                base.place(line, f"bind[{len(base.data['bind'])}]")
+                base.data["bind"].append(str(bind))
+                binds_seen.add(str(bind))
+        elif len(a) == 1 and first and (
+                (kw == "maxconn" and _number(a[0], 10_000_000) is not None)
+                or (kw == "monitor-uri" and _valid(_PREFIX, a[0]))
+                or (kw == "default_backend" and _valid(_NAME, a[0]))):
+            key = kw.replace("-", "_")
+            base.data[key] = int(a[0]) if kw == "maxconn" else a[0]
+            base.place(line, key)
+        elif _lbctl_rule(line, name):
+            rules.append(line)
+    if rules:
+        try:
+            routes, clients = _Rules(name).read(rules)
+        except _Mismatch:
+            pass
+        else:
+            full = base.with_group({"routes": routes, "clients": clients},
+                                   ((ln, "routes") for ln in rules))
+            if _renders_back(Frontend, full, caps, ctx):
+                return full
+    if _renders_back(Frontend, base, caps, ctx):
+        return base
+    return Mapped({"name": name, "from": parent})
+
+
+def _first(line: Line, seen: set[str]) -> bool:
+    """True when ``line`` is the first to set its keyword (in any form: ``no``, a comment
+    beside it, inside ``.if``); HAProxy takes the last one, and extra lines come after the
+    fields, so only the first may become a field."""
+    keyword = line.directive.keyword if line.directive is not None else None
+    if keyword is None or keyword in seen:
+        return False
+    seen.add(keyword)
+    return True
+
+
+def _lbctl_rule(line: Line, frontend: str) -> bool:
+    kw, a = line.keyword, line.args
+    if kw == "acl":
+        return bool(a) and a[0].startswith((_ROUTE_ACL, _CLIENT_ACL))
+    if kw == "use_backend":
+        return len(a) == 3 and a[1] == "if" and a[2].startswith(_ROUTE_ACL)
+    if kw == "http-request":
+        return any(w.startswith(("lbctl_", "lua.lbctl_", "var(txn.lbctl_")) or
+                   w == stick_table_name(frontend) for w in a)
+    return kw == "errorfile" and a[:1] == ("429",)
+
+
+class _Rules:
+    """The routes and clients of a frontend, read back from the rules lbctl writes."""
+
+    def __init__(self, frontend: str) -> None:
+        self.frontend = frontend
+        self.acls: dict[str, list[tuple[str, str]]] = {}
+        self.routes: dict[int, str] = {}
+        self.tracked: list[str] = []
+        self.paced: dict[str, tuple[int, int]] = {}
+        self.rejecting: dict[str, int] = {}
+
+    def prefix(self, acl: str) -> str:
+        shape = self.acls.get(acl, [])
+        if len(shape) == 1 and shape[0][0] == "path_beg" and shape[0][1].endswith("/"):
+            return shape[0][1]
+        if len(shape) == 2 and shape[0][0] == "path" and shape[1] == ("path_beg", shape[0][1] + "/"):
+            return shape[0][1]
+        raise _Mismatch(acl)
+
+    def read(self, rules: list[Line]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        for line in rules:
+            self._line(line.keyword, line.args)
+        routes = [{"path_prefix": self.prefix(f"{_ROUTE_ACL}{i}"), "backend": b}
+                  for i, b in sorted(self.routes.items())]
+        clients = []
+        for name in self.tracked:
+            client: dict[str, Any] = {"name": name, "path_prefix": self.prefix(_CLIENT_ACL + name)}
+            if name in self.paced:
+                client.update(rate=self.paced[name][0], burst=self.paced[name][1], mode="smooth")
+            elif name in self.rejecting:
+                client.update(rate=self.rejecting[name], mode="reject")
+            else:
+                raise _Mismatch(name)
+            clients.append(client)
+        return routes, clients
+
+    def _line(self, kw: str, a: tuple[str, ...]) -> None:
+        cond = a[a.index("if") + 1:] if "if" in a else ()
+        if kw == "acl" and len(a) == 3:
+            self.acls.setdefault(a[0], []).append((a[1], a[2]))
+        elif kw == "use_backend":
+            index = a[2][len(_ROUTE_ACL):]
+            if not index.isdigit():
+                raise _Mismatch(a[2])
+            self.routes[int(index)] = a[0]
+        elif kw == "http-request" and a[:1] == ("track-sc0",) and a[1].startswith("str(") \
+                and a[1].endswith(")"):
+            self.tracked.append(a[1][4:-1])
+        elif kw == "http-request" and a[:1] == ("lua.lbctl_pace",) and len(a) >= 4:
+            rate, burst = _number(a[2], 100_000), a[3]
+            if rate is None or not burst.isdigit():
+                raise _Mismatch(a)
+            self.paced[a[1]] = (rate, int(burst))
+        elif kw == "http-request" and a[:1] == ("sc-inc-gpc0(0)",) and len(cond) >= 6 \
+                and cond[0].startswith(_CLIENT_ACL) \
+                and cond[-5:-2] == ("{", "sc_http_req_rate(0)", "gt"):
+            rate = _number(cond[-2], 100_000)
+            if rate is None:
+                raise _Mismatch(a)
+            self.rejecting[cond[0][len(_CLIENT_ACL):]] = rate
+        elif kw not in ("http-request", "errorfile"):
+            raise _Mismatch(a)
+
+
+def _server(line: Line) -> dict[str, Any]:
+    a = line.args
+    if len(a) < 2:
+        raise _Mismatch(a)
+    try:
+        host, port = split_address(a[1])
+    except ValueError:
+        raise _Mismatch(a) from None
+    opts: dict[str, str] = {}
+    i = 2
+    while i < len(a):
+        arity = _SERVER_OPTIONS.get(a[i])
+        if arity is None or a[i] in opts or (arity and i + 1 >= len(a)):
+            raise _Mismatch(a)
+        opts[a[i]] = a[i + 1] if arity else ""
+        i += 1 + arity
+    weight = opts.get("weight", "1")
+    if not weight.isdigit():
+        raise _Mismatch(a)
+    state = "maint" if "disabled" in opts else "drain" if int(weight) == 0 else "ready"
+    server: dict[str, Any] = {"name": a[0], "address": host, "port": port,
+                              "weight": 1 if state == "drain" else int(weight), "state": state,
+                              "backup": "backup" in opts, "check": "check" in opts}
+    if "maxconn" in opts:
+        server["maxconn"] = opts["maxconn"]
+    server["_timing"] = (opts.get("inter"), opts.get("rise"), opts.get("fall"))
+    return server
+
+
+def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[int],
+                 caps: Capabilities) -> Mapped:
+    """Map a backend's ``lines`` (``blocked``: ids of lines inside ``.if`` blocks)."""
+    base = Mapped({"name": name, "from": parent, "balance": None, "servers": []})
+    hc: dict[str, Any] = {}
+    hc_lines: list[Line] = []
+    servers: list[Line] = []
+    servers_ok = checks_ok = True
+    seen: set[str] = set()
+    for line in lines:
+        first = _first(line, seen)
+        d = line.directive
+        kw, a = (d.keyword, d.args) if d is not None else (line.keyword, line.args)
+        free = id(line) not in blocked and _plain(line)
+        if kw in _SERVERS and line.kind == DIRECTIVE:
+            servers_ok &= kw == "server" and id(line) not in blocked and line.directive is not None \
+                and not line.directive.negated
+            servers.append(line)
+        elif kw == "balance" and free and first and len(a) == 1 and a[0] in _BALANCES:
+            base.data["balance"] = a[0]
+            base.place(line, "balance")
+        elif kw == "option" and a[:1] == ("httpchk",) and free and len(a) in (1, 3) \
+                and "option" not in hc:
+            hc.update(option=True, **({"method": a[1], "path": a[2]} if len(a) == 3 else {}))
+            hc_lines.append(line)
+        elif kw == "http-check" and free and a[:2] == ("send", "meth") and len(a) == 5 \
+                and a[3] == "uri" and "send" not in hc:
+            hc.update(send=True, method=a[2], path=a[4])
+            hc_lines.append(line)
+        elif kw == "http-check" and free and a[:2] == ("expect", "status") and len(a) == 3 \
+                and a[2].isdigit() and "expect_status" not in hc:
+            hc["expect_status"] = int(a[2])
+            hc_lines.append(line)
+        elif kw in ("http-check", "tcp-check") or (kw == "option" and a[:1] and a[0].endswith(
+                ("chk", "-check"))):
+            checks_ok = False
+    if not checks_ok or "option" not in hc:
+        hc_lines = []
+    candidates: list[Mapped] = []
+    health = {k: v for k, v in hc.items() if k not in ("option", "send")}
+    with_hc = base.with_group({"health_check": health}, ((ln, "health_check") for ln in hc_lines))
+    for start, check in ((with_hc, dict(health)), (base, None)):
+        if start is with_hc and not hc_lines:
+            continue
+        if servers and servers_ok:
+            with contextlib.suppress(_Mismatch):
+                candidates.append(_with_servers(start, servers, check))
+        if start is with_hc:
+            candidates.append(with_hc)
+    for mapped in (*candidates, base):
+        if _renders_back(Backend, mapped, caps, _NOWHERE):
+            return mapped
+    return Mapped({"name": name, "from": parent, "balance": None})
+
+
+def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | None) -> Mapped:
+    servers: list[dict[str, Any]] = []
+    placed: list[tuple[Line, str]] = []
+    for i, line in enumerate(lines):
+        server = _server(line)
+        inter, rise, fall = server.pop("_timing")
+        if server["check"] and health is not None and "inter" not in health:
+            health.update(inter=inter or "2s", rise=rise or "2", fall=fall or "3")
+        before = list(line.comments_before)
+        server["comment"] = [c.text.strip() for c in before]
+        if line.comment is not None:
+            server["comment"].append(line.comment.rstrip())
+        placed += [(c, f"servers[{i}].comment") for c in before]
+        placed.append((line, f"servers[{i}]"))
+        servers.append(server)
+    data: dict[str, Any] = {"servers": servers}
+    if health is not None:
+        data["health_check"] = health
+    if health is None or "inter" not in health:
+        for server in servers:  # no health check: the rendered line has no ``check``
+            server["check"] = server["check"] or health is None
+    return mapped.with_group(data, placed)
+

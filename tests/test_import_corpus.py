@@ -1,0 +1,120 @@
+"""``lbctl import`` on the real-world corpus (``../shared/corpus/haproxy-cfg``).
+
+For every corpus file Debian's HAProxy 2.6 accepts (``SOURCES.tsv``, column
+``haproxy_c_2_6`` = ``valid``), on each HAProxy binary that accepts the original here too:
+``render(import(file))`` passes ``haproxy -c``, and per section the multiset of normalised
+directives (:mod:`lbctl.config.normal`) is the original's — lbctl's own lines (its stats
+socket, ``stats timeout 30s``, ``option idle-close-on-response``, ``peers lbctl``, the
+``lbctl_*`` sections) excluded on both sides — and every comment is still there. A file the
+binary rejects in a bare temp dir (it needs side files: certificates, Lua files, error files;
+or that version refuses it) is skipped with HAProxy's reason.
+
+For every corpus file, valid or not: import either succeeds and keeps every directive and
+comment, or fails with errors that each name a line — never a line dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from lbctl.config import Document, load, loads
+from lbctl.config.importer import import_config
+from lbctl.config.normal import SectionKey, section_directives
+from lbctl.controller import capabilities_of
+from lbctl.errors import ConfigRejected, SpecError
+from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.haproxy.binary import HAProxyBinary, inspect_binary
+from lbctl.haproxy.validate import check_file, check_text
+from lbctl.render import RenderContext, peer_args, render
+
+from .config_corpus import SKIP_REASON, corpus_dir, corpus_files
+
+
+def _valid_files() -> list[Path]:
+    folder = corpus_dir()
+    if folder is None:
+        return []
+    with (folder / "SOURCES.tsv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return [folder / r["file"] for r in rows if r["haproxy_c_2_6"] == "valid"]
+
+
+VALID = _valid_files()
+ALL = corpus_files()
+
+
+def _params(files: list[Path]) -> list[object]:
+    if not files:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=SKIP_REASON), id="absent")]
+    return [pytest.param(p, id=p.name) for p in files]
+
+
+@functools.cache
+def _binary(path: str) -> HAProxyBinary:
+    return inspect_binary(path)
+
+
+def _own(key: SectionKey, words: tuple[str, ...], ctx: RenderContext) -> bool:
+    """lbctl's own lines, which rendering always writes."""
+    kind, name = key
+    if name is not None and name.lower().startswith("lbctl"):
+        return True
+    if kind == "global":
+        return (words[:3] == ("stats", "socket", str(ctx.stats_socket))
+                or words == ("stats", "timeout", "30s") or words[:1] == ("localpeer",)
+                or (words[:1] == ("lua-load",) and words[-1].endswith("lbctl_pace.lua")))
+    return kind == "defaults" and words == ("option", "idle-close-on-response")
+
+
+def _directives(doc: Document, ctx: RenderContext) -> dict[SectionKey, Counter[tuple[str, ...]]]:
+    out = {}
+    for key, counter in section_directives(doc).items():
+        kept = Counter({w: n for w, n in counter.items() if not _own(key, w, ctx)})
+        if kept:
+            out[key] = kept
+    return out
+
+
+def _comments(doc: Document) -> Counter[str]:
+    return Counter(ln.comment.strip() for ln in doc.lines() if ln.comment and ln.comment.strip("# \t"))
+
+
+@pytest.mark.parametrize("path", _params(VALID))
+def test_render_of_import_is_accepted_and_keeps_every_directive(
+        path: Path, haproxy_bin: str, short_dir: Path) -> None:
+    binary = _binary(haproxy_bin)
+    caps = capabilities_of(binary)
+    shutil.copy(path, short_dir / path.name)
+    try:
+        check_file(binary, short_dir / path.name)
+    except ConfigRejected as exc:
+        pytest.skip(f"HAProxy {binary.version} rejects the original in a bare directory too: {exc}")
+    ctx = RenderContext(short_dir)
+    doc = load(path)
+    imported = import_config(doc, caps=caps, ctx=ctx)
+    text = render(imported.spec, caps, ctx)
+    check_text(binary, text, directory=short_dir, extra_args=peer_args(caps))
+    rendered = loads(text)
+    assert _directives(rendered, ctx) == _directives(doc, ctx)
+    assert _comments(doc) - _comments(rendered) == Counter()
+
+
+@pytest.mark.parametrize("path", _params(ALL))
+def test_import_never_drops_a_line_silently(path: Path) -> None:
+    caps = Capabilities.for_target(HAProxyVersion(2, 8, 25))
+    ctx = RenderContext(Path("/run/lbctl"))
+    doc = load(path)
+    try:
+        imported = import_config(doc, caps=caps, ctx=ctx)
+    except SpecError as exc:
+        assert exc.errors and all(e.line is not None for e in exc.errors), exc.errors
+        return
+    rendered = loads(render(imported.spec, caps, ctx))
+    assert _directives(rendered, ctx) == _directives(doc, ctx)
+    assert _comments(doc) - _comments(rendered) == Counter()
