@@ -6,6 +6,8 @@ through the agent (``--url`` / ``$LBCTL_URL``, ``--token`` / ``$LBCTL_TOKEN``): 
 (``server drain|ready|maint|weight``, ``clients``) and the history commands of
 :mod:`lbctl.cli_history` (``history``, ``show``, ``diff``, ``rollback``).
 
+Local token commands (:mod:`lbctl.cli_tokens`): ``token create|list|revoke``.
+
 The one error → exit-code mapping is :func:`report_error`, called by the command group for
 every :class:`lbctl.errors.LbctlError`: it prints ``TypeName: message`` (and the field errors
 or HAProxy diagnostics, one per line) to stderr and exits with the class's ``exit_code``
@@ -29,7 +31,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from lbctl import cli_history, cli_runtime
+from lbctl import cli_history, cli_runtime, cli_tokens
 from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 
@@ -439,6 +441,7 @@ def demo(
 
 cli_runtime.register(app)
 cli_history.register(app)
+cli_tokens.register(app)
 
 
 def main() -> None:

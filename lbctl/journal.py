@@ -16,11 +16,12 @@ as a :class:`Write` and runs it inside :meth:`Journal.track`. When it ends, well
        "target": null, "message": "raise client1", "base_version": 3, "version": 4,
        "result": "changed", "error": null, "entry": 17, "queued_ms": 0.1, "duration_ms": 31.2}
 
-  ``what`` is ``apply`` | ``rollback`` | ``server`` | ``reload``; ``result`` is ``changed`` |
+  ``what`` is ``apply`` | ``rollback`` | ``server`` | ``reload`` (or ``denied``: a write
+  refused for its token's role, by :mod:`lbctl.api.auth`); ``result`` is ``changed`` |
   ``unchanged`` | ``ok`` (a reload) | ``invalid`` (422) | ``conflict`` (428 / 412) |
-  ``failed`` (anything else); ``version`` is the version current after the write (unchanged
-  when it failed); ``error`` is ``"ClassName: message"``; ``entry`` the history entry id or
-  null; times in milliseconds. The same dict is on the record as ``record.audit``.
+  ``forbidden`` (403) | ``failed`` (anything else); ``version`` is the version current after
+  the write (unchanged when it failed); ``error`` is ``"ClassName: message"``; ``entry`` the
+  history entry id or null; times in milliseconds. The same dict is on the record as ``record.audit``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The state dir: live ``haproxy.cfg``, the current spec and its version, last-known-good, token.
+"""The state dir: live ``haproxy.cfg``, the current spec and its version, last-known-good, tokens.
 
 Layout of ``LBCTL_STATE_DIR`` (default ``./.lbctl``, mode 0700)::
 
@@ -6,7 +6,8 @@ Layout of ``LBCTL_STATE_DIR`` (default ``./.lbctl``, mode 0700)::
     haproxy.cfg.lkg    the last config HAProxy accepted at start/reload (last-known-good)
     spec.json          {"version": n, "updated_at": epoch seconds, "spec": {...}}
     history.db         every version, failed attempt and reload (SQLite, WAL: lbctl/history.py)
-    token              the agent's bearer token (mode 0600), when not given by LBCTL_TOKEN
+    token              the bootstrap ``admin`` token (mode 0600), when not given by LBCTL_TOKEN
+    tokens.json        the other API tokens, hashed, with their roles (mode 0600: lbctl/tokens.py)
     haproxy.sock       HAProxy's stats socket (runtime API)
     master.sock        HAProxy's master CLI socket
     haproxy.pid        the master's pidfile
@@ -87,6 +88,11 @@ class StateDir:
     def token_path(self) -> Path:
         """The generated bearer token (mode 0600)."""
         return self.root / "token"
+
+    @property
+    def tokens_path(self) -> Path:
+        """``tokens.json``: named API tokens with roles, stored hashed (:mod:`lbctl.tokens`)."""
+        return self.root / "tokens.json"
 
     @property
     def run_dir(self) -> Path:

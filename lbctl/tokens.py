@@ -1,4 +1,4 @@
-"""API tokens and their roles.
+"""API tokens and their roles: the ``tokens.json`` store and the agent's authenticator.
 
 Roles, weakest first (each includes the ones before it):
 
@@ -9,21 +9,68 @@ Roles, weakest first (each includes the ones before it):
 - ``admin``: everything, config writes included (``PUT /config``, validate, plan, rollback,
   the source view), since a config (``extra`` lines, source edits) can carry free-form
   directives and ``lua-load`` runs code inside HAProxy.
+
+Two kinds of token:
+
+- the **bootstrap** token, ``$LBCTL_TOKEN`` or the state dir's ``token`` file (created by the
+  first ``lbctl serve``): role ``admin``, name ``admin``, as before roles existed;
+- **named** tokens in ``tokens.json`` (mode 0600), made by ``lbctl token create``::
+
+      {"tokens": [{"name": "grafana", "role": "viewer", "sha256": "<64 hex>",
+                   "created_at": 1767225600.0}]}
+
+  Only the SHA-256 of a token is stored, never the token: it is printed once, at creation. A
+  token is 32 random bytes (:func:`secrets.token_urlsafe`), so a fast hash is the right one: a
+  slow password hash (bcrypt, scrypt, argon2) protects guessable secrets, and 2**256
+  candidates cannot be searched at any speed; a fast hash keeps every request's check at a
+  few microseconds. Digests are compared with :func:`hmac.compare_digest`, against every
+  entry, so the time taken does not depend on where (or whether) a match is.
+
+Writes go through :class:`lbctl.store.StateDir` (temp file, fsync, rename) under an
+``fcntl`` lock on ``tokens.json.lock``, so two ``lbctl token`` commands never lose each
+other's change. The agent re-reads ``tokens.json`` when its ``stat`` changes (one ``stat``
+per request): a token created, or revoked, while it runs counts from the next request.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import hmac
-from dataclasses import dataclass
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from typing import Literal
 
-__all__ = ["ADMIN_NAME", "ROLES", "Authenticator", "Principal", "Role", "parse_role", "role_allows"]
+from lbctl.errors import LbctlError, NotFound, StoreError
+from lbctl.store import StateDir
+
+__all__ = [
+    "ADMIN_NAME",
+    "ROLES",
+    "Authenticator",
+    "Principal",
+    "Role",
+    "TokenRecord",
+    "TokenStore",
+    "hash_token",
+    "parse_role",
+    "role_allows",
+]
 
 Role = Literal["viewer", "operator", "admin"]
 #: Every role, weakest first.
 ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 #: The bootstrap token's name (``$LBCTL_TOKEN`` or the state dir's ``token`` file): ``admin``.
 ADMIN_NAME = "admin"
+#: Token names: those of HAProxy objects in the spec (DESIGN.md, "Safety rules").
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
 
 
 def parse_role(value: str) -> Role:
@@ -40,6 +87,11 @@ def role_allows(held: Role, needed: Role) -> bool:
     return ROLES.index(held) >= ROLES.index(needed)
 
 
+def hash_token(token: str) -> str:
+    """The stored form of ``token``: SHA-256 of its UTF-8 bytes, 64 hex digits."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the token's ``name`` (``who`` in the history and audit) and ``role``."""
@@ -52,17 +104,146 @@ class Principal:
         return role_allows(self.role, needed)
 
 
-class Authenticator:
-    """Token → :class:`Principal`: the bootstrap ``admin`` token (``$LBCTL_TOKEN`` or the state
-    dir's ``token`` file, compared in constant time)."""
+@dataclass(frozen=True)
+class TokenRecord:
+    """One named token as stored: ``sha256`` of the token, ``created_at`` in epoch seconds."""
 
-    def __init__(self, bootstrap: str) -> None:
+    name: str
+    role: Role
+    sha256: str
+    created_at: float
+
+
+def _record(item: object) -> TokenRecord:
+    if not isinstance(item, dict):
+        raise ValueError("an entry is not an object")
+    digest = str(item["sha256"])
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ValueError(f"entry {item.get('name')!r}: sha256 is not 64 hex digits")
+    return TokenRecord(str(item["name"]), parse_role(str(item["role"])), digest,
+                       float(item["created_at"]))
+
+
+class TokenStore:
+    """The named tokens of one state dir (``tokens.json``)."""
+
+    def __init__(self, state: StateDir) -> None:
+        self.state = state
+        self.path = state.tokens_path
+
+    def records(self) -> list[TokenRecord]:
+        """Every named token, oldest first; ``[]`` when there is no ``tokens.json``.
+
+        Raises :class:`StoreError` when the file is unreadable or corrupt.
+        """
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}") from exc
+        try:
+            return [_record(item) for item in json.loads(raw)["tokens"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{self.path} is corrupt: {exc}") from exc
+
+    def create(self, name: str, role: Role) -> tuple[str, TokenRecord]:
+        """A new token for ``name`` with ``role``: ``(token, record)``. The token is returned
+        here only; the store keeps its hash.
+
+        Raises :class:`LbctlError` for a bad or taken name (``admin`` is the bootstrap
+        token's), :class:`StoreError` when the write fails.
+        """
+        if not NAME_RE.match(name):
+            raise LbctlError(f"bad token name {name!r}: use letters, digits and _.:- "
+                             "(at most 63, starting with a letter or digit)")
+        if name == ADMIN_NAME:
+            raise LbctlError(f"the name {ADMIN_NAME!r} is the bootstrap token's "
+                             "($LBCTL_TOKEN or the state dir's token file): choose another")
+        token = secrets.token_urlsafe(32)
+        record = TokenRecord(name, role, hash_token(token), time.time())
+        with self._locked():
+            records = self.records()
+            if any(r.name == name for r in records):
+                raise LbctlError(f"a token named {name!r} exists: revoke it first")
+            self._write([*records, record])
+        return token, record
+
+    def revoke(self, name: str) -> TokenRecord:
+        """Remove the token ``name``; returns its record. Raises :class:`NotFound`."""
+        with self._locked():
+            records = self.records()
+            gone = [r for r in records if r.name == name]
+            if not gone:
+                raise NotFound(f"no token named {name!r} in {self.path}")
+            self._write([r for r in records if r.name != name])
+        return gone[0]
+
+    def _write(self, records: list[TokenRecord]) -> None:
+        doc = {"tokens": [asdict(r) for r in records]}
+        self.state.atomic_write(self.path, (json.dumps(doc, indent=2) + "\n").encode(),
+                                mode=0o600)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """An exclusive ``flock`` on ``tokens.json.lock`` around a read-modify-write.
+
+        Creates the state dir (0700) if needed, but not through :meth:`StateDir.ensure`: that
+        removes temp files, and a running agent may be writing one.
+        """
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            self.state.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot lock {lock_path}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+
+class Authenticator:
+    """Token → :class:`Principal` for the agent: the bootstrap ``admin`` token, then the named
+    tokens of ``store`` (re-read when ``tokens.json`` changes). Thread-safe."""
+
+    def __init__(self, bootstrap: str, store: TokenStore | None = None) -> None:
         if not bootstrap:
             raise ValueError("the agent token must not be empty")
         self._bootstrap = bootstrap.encode("utf-8")
+        self._store = store
+        self._lock = threading.Lock()
+        self._seen: tuple[int, int, int] | None = None  # (inode, mtime ns, size) read last
+        self._records: list[TokenRecord] = []
 
     def authenticate(self, token: str) -> Principal | None:
-        """The principal ``token`` belongs to, or ``None`` for an unknown token."""
+        """The principal ``token`` belongs to, or ``None`` for an unknown (or revoked) token.
+
+        Raises :class:`StoreError` when ``tokens.json`` is unreadable or corrupt (the bootstrap
+        token still works).
+        """
         if hmac.compare_digest(token.encode("utf-8"), self._bootstrap):
             return Principal(ADMIN_NAME, "admin")
-        return None
+        digest = hash_token(token).encode("ascii")
+        found: TokenRecord | None = None
+        for record in self._current():
+            if hmac.compare_digest(digest, record.sha256.encode("ascii")):
+                found = record
+        return Principal(found.name, found.role) if found else None
+
+    def _current(self) -> list[TokenRecord]:
+        if self._store is None:
+            return []
+        try:
+            st = os.stat(self._store.path)
+            seen: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            seen = None
+        except OSError as exc:
+            raise StoreError(f"cannot read {self._store.path}: {exc}") from exc
+        with self._lock:
+            if seen != self._seen:
+                self._records = self._store.records() if seen is not None else []
+                self._seen = seen
+            return self._records

@@ -1,10 +1,11 @@
 """The agent's FastAPI application factory.
 
-:func:`create_app` wires a running :class:`lbctl.controller.Controller` and the bearer token
-into a FastAPI app: ``/healthz`` open, everything under ``/api/v1`` and ``/metrics`` behind the
-token (:mod:`lbctl.api.auth`), every error through :mod:`lbctl.api.errors`; the app's own
-Prometheus registry is ``app.state.metrics`` (:mod:`lbctl.api.metrics`). The app does not start
-or stop the controller: ``lbctl serve`` (or a test) owns that lifecycle.
+:func:`create_app` wires a running :class:`lbctl.controller.Controller` and its tokens into a
+FastAPI app: ``/healthz`` open, everything under ``/api/v1`` and ``/metrics`` behind a token
+and the role each route declares (:mod:`lbctl.api.auth`), every error through
+:mod:`lbctl.api.errors`; the app's own Prometheus registry is ``app.state.metrics``
+(:mod:`lbctl.api.metrics`). The app does not start or stop the controller: ``lbctl serve``
+(or a test) owns that lifecycle.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from lbctl.api.servers import servers_router
 from lbctl.api.versions import versions_router
 from lbctl.controller import Controller
 from lbctl.spec import Spec
-from lbctl.tokens import Authenticator
+from lbctl.tokens import Authenticator, TokenStore
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -66,11 +67,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
-def create_app(controller: Controller, *, token: str) -> FastAPI:
+def create_app(
+    controller: Controller, *, token: str, tokens: TokenStore | None = None
+) -> FastAPI:
     """Build the agent app over a started ``controller``.
 
-    ``token`` is the bootstrap ``admin`` token (:class:`lbctl.tokens.Authenticator`); an
-    empty token is a ``ValueError`` (it would let anyone in). Each route checks its role
+    ``token`` is the bootstrap ``admin`` token; an empty token is a ``ValueError`` (it would
+    let anyone in). ``tokens`` holds the named tokens (default: the controller's state dir's
+    ``tokens.json``), re-read when it changes (:class:`lbctl.tokens.Authenticator`). Every
+    route under ``/api/v1`` and ``/metrics`` needs a token and checks its own role
     (:func:`lbctl.api.auth.require_role`). OpenAPI docs are served at ``/docs``.
     """
     app = FastAPI(
@@ -79,7 +84,7 @@ def create_app(controller: Controller, *, token: str) -> FastAPI:
         description="Declarative control of an embedded HAProxy: spec, apply, reload, health.",
     )
     app.state.controller = controller
-    app.state.authenticator = Authenticator(token)
+    app.state.authenticator = Authenticator(token, tokens or TokenStore(controller.state))
     app.state.metrics = Metrics(controller)
     install_error_handlers(app)
     app.include_router(open_router)

@@ -5,8 +5,9 @@ Every ``/api/v1`` call (and ``/metrics``) needs ``Authorization: Bearer <token>`
 token to a :class:`lbctl.tokens.Principal` (name, role), in constant time. A missing,
 malformed or unknown token raises :class:`lbctl.errors.AuthError` (401 with
 ``WWW-Authenticate: Bearer``); a known token whose role is not enough raises
-:class:`lbctl.errors.Forbidden` (403, naming the role needed). Both go through the one error
-mapping (:mod:`lbctl.api.errors`). ``/healthz`` uses neither and stays open.
+:class:`lbctl.errors.Forbidden` (403, naming the role needed; a refused write also leaves an
+audit line, ``what`` ``denied``). Both go through the one error mapping
+(:mod:`lbctl.api.errors`). ``/healthz`` uses neither and stays open.
 
 Each route declares the role it needs::
 
@@ -32,6 +33,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lbctl.errors import AuthError, Forbidden
+from lbctl.journal import audit
 from lbctl.tokens import ADMIN_NAME, Authenticator, Principal, Role, parse_role
 
 __all__ = [
@@ -107,14 +109,36 @@ class RoleCheck:
         """Authenticate, then raise :class:`Forbidden` (403) unless the role includes ours."""
         who = authenticate(request)
         if not who.allows(self.role):
-            raise Forbidden(
+            err = Forbidden(
                 f"token {who.name!r} has role {who.role!r}; this call needs role {self.role!r}",
                 required_role=self.role,
             )
+            if request.method not in ("GET", "HEAD"):
+                _audit_denied(request, who, err)
+            raise err
         return who
 
     def __repr__(self) -> str:
         return f"require_role({self.role!r})"
+
+
+def _audit_denied(request: Request, who: Principal, err: Forbidden) -> None:
+    """The audit line of a write refused for its role: ``what`` ``denied``, ``target`` the
+    method and path, ``result`` ``forbidden`` (:mod:`lbctl.journal`)."""
+    controller = getattr(request.app.state, "controller", None)
+    audit("denied", who=who.name, author=_header_text(request.headers.get("x-lbctl-author")),
+          message=_header_text(request.headers.get("x-lbctl-message")),
+          target=f"{request.method} {request.url.path}",
+          version=getattr(controller, "version", None), result="forbidden",
+          error=f"Forbidden: {err}")
+
+
+def _header_text(value: str | None) -> str:
+    # As lbctl.api.routes.header_text: UTF-8 bytes that Starlette decoded as Latin-1.
+    try:
+        return value.encode("latin-1").decode("utf-8") if value else ""
+    except UnicodeError:
+        return value or ""
 
 
 @functools.cache

@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+from lbctl.api.auth import require_role
 from lbctl.api.routes import AUTH_RESPONSES, PROBLEM_CONTENT, ControllerDep
 
 __all__ = ["clients_router"]
@@ -25,7 +26,7 @@ _HAPROXY_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @clients_router.get("/clients", summary="Per-client rate, waiting, delayed and 429 counters",
-                    responses=_HAPROXY_ERRORS)
+                    responses=_HAPROXY_ERRORS, dependencies=[Depends(require_role("viewer"))])
 def get_clients(controller: ControllerDep) -> dict[str, Any]:
     """``{"clients": [{"frontend", "client", "path_prefix", "mode", "rate", "burst", "table",
     "request_rate", "waiting", "delayed_total", "rejected_total", "expires_in_ms"}],
@@ -40,6 +41,7 @@ def get_clients(controller: ControllerDep) -> dict[str, Any]:
 
 @clients_router.delete(
     "/clients/{name}/counters",
+    dependencies=[Depends(require_role("operator"))],
     summary="Clear a client's counters (its stick-table entry)",
     responses={404: {"description": "No such client in the spec", **PROBLEM_CONTENT},
                **_HAPROXY_ERRORS},

@@ -1,8 +1,9 @@
 """The agent's own Prometheus metrics at ``GET /metrics`` (the text exposition format of
 prometheus-client's ``CONTENT_TYPE_LATEST``).
 
-``/metrics`` needs the same bearer token as ``/api/v1`` (a Prometheus ``scrape_config`` sets
-``authorization: {type: Bearer, credentials_file: ...}``). Each app has its own
+``/metrics`` needs a bearer token like ``/api/v1``, of any role (``viewer`` is enough: give
+Prometheus its own, ``lbctl token create --role viewer --name prometheus``; its
+``scrape_config`` sets ``authorization: {type: Bearer, credentials_file: ...}``). Each app has its own
 :class:`prometheus_client.CollectorRegistry` (never the process-wide default one), so two
 agents in one process (tests) never share counters. Metrics:
 
@@ -29,10 +30,11 @@ the spec serves it from HAProxy itself, on its own bind, without a token.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
+from lbctl.api.auth import require_role
 from lbctl.api.routes import AUTH_RESPONSES
 from lbctl.controller import Controller
 
@@ -104,7 +106,8 @@ metrics_router = APIRouter(tags=["metrics"], responses=AUTH_RESPONSES)
 
 @metrics_router.get(
     "/metrics",
-    summary="The agent's metrics (Prometheus text format; token required)",
+    dependencies=[Depends(require_role("viewer"))],
+    summary="The agent's metrics (Prometheus text format; viewer token)",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )

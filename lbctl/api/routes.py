@@ -6,6 +6,10 @@ here: :mod:`lbctl.api.errors` turns them into problem+json. Handlers that call t
 are plain ``def`` so FastAPI runs them in its thread pool (the controller blocks on
 ``haproxy -c``, sockets and reloads).
 
+Every route names the role it needs (``dependencies=[Depends(require_role(...))]``,
+:mod:`lbctl.api.auth`): reads ``viewer``, ``POST /haproxy/reload`` ``operator``, config
+writes and dry runs ``admin``.
+
 Versions travel as entity tags: ``ETag: "7"`` on reads and writes, ``If-Match: "7"`` (or a
 bare ``7``) on writes (RFC 9110 §8.8.3, §13.1.1).
 """
@@ -19,7 +23,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from lbctl.api.auth import CallerDep, caller
+from lbctl.api.auth import CallerDep, caller, require_role
 from lbctl.api.errors import PROBLEM_JSON
 from lbctl.controller import Controller
 from lbctl.errors import FieldError, LbctlError, PreconditionRequired, SpecError
@@ -44,9 +48,11 @@ _JSON_TYPES = ("application/json", "")
 
 #: OpenAPI ``content`` of a problem+json answer: ``{404: {"description": ..., **PROBLEM_CONTENT}}``.
 PROBLEM_CONTENT = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-#: The 401 every token-protected router declares.
+#: The 401 and 403 every token-protected router declares.
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or wrong bearer token", **PROBLEM_CONTENT}
+    401: {"description": "Missing or wrong bearer token", **PROBLEM_CONTENT},
+    403: {"description": "The token's role is not enough (required_role names the one "
+                         "needed)", **PROBLEM_CONTENT},
 }
 _SPEC_BODY: dict[str, Any] = {
     "requestBody": {
@@ -169,7 +175,8 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@api_router.get("/config", tags=["config"], summary="The current spec and its version")
+@api_router.get("/config", tags=["config"], summary="The current spec and its version",
+                 dependencies=[Depends(require_role("viewer"))])
 def get_config(controller: ControllerDep, response: Response) -> dict[str, Any]:
     """``{"version": n, "spec": {...}}`` with ``ETag: "n"``."""
     version, spec = controller.current()
@@ -179,6 +186,7 @@ def get_config(controller: ControllerDep, response: Response) -> dict[str, Any]:
 
 @api_router.put(
     "/config",
+    dependencies=[Depends(require_role("admin"))],
     tags=["config"],
     summary="Apply a spec: validate, write, reload, verify",
     openapi_extra=_SPEC_BODY,
@@ -219,6 +227,7 @@ def put_config(
 
 @api_router.post(
     "/config/validate",
+    dependencies=[Depends(require_role("admin"))],
     tags=["config"],
     summary="Dry run: render and check a spec, change nothing",
     openapi_extra=_SPEC_BODY,
@@ -232,6 +241,7 @@ def validate_config(controller: ControllerDep, spec: SpecBody) -> dict[str, Any]
 
 @api_router.get(
     "/config/source",
+    dependencies=[Depends(require_role("viewer"))],
     tags=["config"],
     summary="The live haproxy.cfg",
     response_class=PlainTextResponse,
@@ -243,6 +253,7 @@ def config_source(controller: ControllerDep) -> PlainTextResponse:
 
 @api_router.get(
     "/health",
+    dependencies=[Depends(require_role("viewer"))],
     tags=["haproxy"],
     summary="Backend and server health",
     responses={503: {"description": "HAProxy is down or a backend has no usable server"}},
@@ -254,7 +265,8 @@ def health(controller: ControllerDep) -> JSONResponse:
     return JSONResponse(report, status_code=200 if report.get("ok") else 503)
 
 
-@api_router.get("/haproxy", tags=["haproxy"], summary="HAProxy process status")
+@api_router.get("/haproxy", tags=["haproxy"], summary="HAProxy process status",
+                 dependencies=[Depends(require_role("viewer"))])
 def haproxy_status(controller: ControllerDep) -> dict[str, Any]:
     """``{"haproxy": {...}, "binary": {...} | null, "state_dir": str, "spec_version": int}``."""
     return controller.status()
@@ -262,6 +274,7 @@ def haproxy_status(controller: ControllerDep) -> dict[str, Any]:
 
 @api_router.post(
     "/haproxy/reload",
+    dependencies=[Depends(require_role("operator"))],
     tags=["haproxy"],
     summary="Reload HAProxy with the live config",
     responses={409: {"description": "HAProxy refused the reload", **PROBLEM_CONTENT},

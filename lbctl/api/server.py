@@ -98,8 +98,9 @@ def check_bind_safety(listen: Listen, tls_cert: Path | None, tls_key: Path | Non
 
 
 def agent_token(state: StateDir) -> tuple[str, bool]:
-    """The agent's token: ``$LBCTL_TOKEN``, else the state dir's token file (created on first
-    start). Returns ``(token, created_now)``. Raises :class:`StoreError`."""
+    """The bootstrap ``admin`` token: ``$LBCTL_TOKEN``, else the state dir's token file
+    (created on first start). Returns ``(token, created_now)``. Named tokens with other roles
+    are in ``tokens.json`` (:mod:`lbctl.tokens`). Raises :class:`StoreError`."""
     from_env = os.environ.get(ENV_TOKEN, "").strip()
     if from_env:
         return from_env, False

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from lbctl.api.auth import CallerDep
+from lbctl.api.auth import CallerDep, require_role
 from lbctl.api.routes import (
     AUTH_RESPONSES,
     PROBLEM_CONTENT,
@@ -42,6 +42,7 @@ class ServerStateBody(BaseModel):
 
 @servers_router.put(
     "/backends/{backend}/servers/{server}/state",
+    dependencies=[Depends(require_role("operator"))],
     summary="Set a server's state and weight at runtime (no reload), as a new version",
     responses={
         404: {"description": "No such backend or server", **PROBLEM_CONTENT},

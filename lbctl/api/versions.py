@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
-from lbctl.api.auth import CallerDep
+from lbctl.api.auth import CallerDep, require_role
 from lbctl.api.routes import (
     AUTH_RESPONSES,
     PROBLEM_CONTENT,
@@ -38,7 +38,8 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-@versions_router.get("/config/versions", summary="The config history, newest first (paged)")
+@versions_router.get("/config/versions", summary="The config history, newest first (paged)",
+                     dependencies=[Depends(require_role("viewer"))])
 def list_versions(
     controller: ControllerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -58,7 +59,7 @@ def list_versions(
 
 
 @versions_router.get("/config/versions/{version}", summary="One version: spec and rendered config",
-                     responses=_NOT_FOUND)
+                     responses=_NOT_FOUND, dependencies=[Depends(require_role("viewer"))])
 def get_version(controller: ControllerDep, version: int) -> dict[str, Any]:
     """The entry that made ``version`` with ``spec`` (a spec document) and ``config`` (the
     rendered ``haproxy.cfg``; its SHA-256 is ``config_sha256``)."""
@@ -66,7 +67,7 @@ def get_version(controller: ControllerDep, version: int) -> dict[str, Any]:
 
 
 @versions_router.get("/config/entries/{entry_id}", summary="One history entry, bodies included",
-                     responses=_NOT_FOUND)
+                     responses=_NOT_FOUND, dependencies=[Depends(require_role("viewer"))])
 def get_entry(controller: ControllerDep, entry_id: int) -> dict[str, Any]:
     """Entry ``entry_id`` (e.g. a failed attempt) with its ``spec`` and ``config``."""
     return controller.history.entry(entry_id).as_dict(bodies=True)
@@ -74,6 +75,7 @@ def get_entry(controller: ControllerDep, entry_id: int) -> dict[str, Any]:
 
 @versions_router.post(
     "/config/versions/{version}/rollback",
+    dependencies=[Depends(require_role("admin"))],
     summary="Apply an earlier version's spec again, as a new version",
     responses={
         **_NOT_FOUND,

@@ -1,0 +1,282 @@
+"""Roles end to end: every route of the app × every role against a live agent (real uvicorn,
+real Controller, real HAProxy 2.8, real backend), tokens created and revoked while it runs.
+
+The route list comes from the app itself, so a new route that declares no role, or a route
+missing from :data:`EXPECTED` that is not ``admin``-only, fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, routing
+from fastapi.routing import APIRoute
+from typer.testing import CliRunner
+
+from lbctl.api import create_app
+from lbctl.api.auth import RoleCheck, require_role, require_token
+from lbctl.api.errors import PROBLEM_JSON
+from lbctl.cli import app as cli_app
+from lbctl.controller import Controller
+from lbctl.demo.backend import RecordingBackend
+from lbctl.tokens import ROLES, Role, TokenStore, role_allows
+
+from .agent_helpers import TOKEN, UvicornThread, free_port, make_spec, seed_state, wait_for
+from .conftest import BINARIES
+
+#: The role each route needs. A route of the app not listed here must be ``admin``-only.
+EXPECTED: dict[tuple[str, str], Role] = {
+    ("GET", "/api/v1/config"): "viewer",
+    ("PUT", "/api/v1/config"): "admin",
+    ("POST", "/api/v1/config/validate"): "admin",
+    ("GET", "/api/v1/config/source"): "viewer",
+    ("GET", "/api/v1/health"): "viewer",
+    ("GET", "/api/v1/haproxy"): "viewer",
+    ("POST", "/api/v1/haproxy/reload"): "operator",
+    ("GET", "/api/v1/config/versions"): "viewer",
+    ("GET", "/api/v1/config/versions/{version}"): "viewer",
+    ("GET", "/api/v1/config/entries/{entry_id}"): "viewer",
+    ("POST", "/api/v1/config/versions/{version}/rollback"): "admin",
+    ("PUT", "/api/v1/backends/{backend}/servers/{server}/state"): "operator",
+    ("GET", "/api/v1/clients"): "viewer",
+    ("DELETE", "/api/v1/clients/{name}/counters"): "operator",
+    ("GET", "/metrics"): "viewer",
+}
+#: Routes open to anyone (no token).
+OPEN = {("GET", "/healthz")}
+
+runner = CliRunner()
+
+
+@dataclass
+class LiveAgent:
+    """A live agent for this module, with one token per role (name → token)."""
+
+    app: FastAPI
+    controller: Controller
+    url: str
+    data: dict[str, Any]
+    tokens: dict[str, str]
+    store: TokenStore
+
+    def client(self, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveAgent]:
+    binary = BINARIES["2.8"] or BINARIES["2.6"]
+    if binary is None:
+        pytest.skip("no HAProxy binary")
+    root = Path(tempfile.mkdtemp(prefix="lbr", dir="/tmp"))
+    be = RecordingBackend("backend").start()
+    data = make_spec(free_port(), free_port(), [("s1", be.port)])
+    state = seed_state(root, data)
+    store = TokenStore(state)
+    tokens = {"admin": TOKEN}
+    for name, role in (("ann", "viewer"), ("ops", "operator"), ("ci", "admin")):
+        tokens[name] = store.create(name, role)[0]
+    controller = Controller(state, haproxy_bin=binary)
+    controller.start()
+    try:
+        app = create_app(controller, token=TOKEN)
+        server = UvicornThread(app).start()
+        try:
+            agent = LiveAgent(app, controller, server.url, data, tokens, store)
+            with agent.client(TOKEN) as api:
+                wait_for(lambda: api.get("/api/v1/health").status_code == 200, 20.0)
+            yield agent
+        finally:
+            server.stop()
+    finally:
+        controller.shutdown()
+        be.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _protected_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route in the app's OpenAPI document but the open ones."""
+    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
+    return {(method.upper(), path) for path, ops in paths.items() for method in ops
+            if (method.upper(), path) not in OPEN}
+
+
+def _declared_roles(app: FastAPI) -> dict[tuple[str, str], list[Role]]:
+    """(method, path) → the roles its ``require_role`` dependencies name, read from the
+    routes themselves (FastAPI ≥ 0.16x keeps included routers lazily: walk them)."""
+    contexts: Iterable[Any] = (routing.iter_route_contexts(app.routes)
+                               if hasattr(routing, "iter_route_contexts") else app.routes)
+    declared: dict[tuple[str, str], list[Role]] = {}
+    for route in contexts:
+        if not isinstance(getattr(route, "original_route", route), APIRoute):
+            continue
+        roles = [d.dependency.role for d in route.dependencies
+                 if isinstance(d.dependency, RoleCheck)]
+        for method in route.methods - {"HEAD"}:
+            declared[(method, route.path)] = roles
+    return declared
+
+
+def _declaration_problems(app: FastAPI) -> list[str]:
+    """What is wrong with the roles ``app``'s routes declare (empty when all is well)."""
+    routes = _protected_routes(app)
+    problems = [f"{key} is missing from the app" for key in sorted(set(EXPECTED) - routes)]
+    declared = _declared_roles(app)
+    for key in sorted(routes):
+        roles = declared.get(key)
+        if roles is None or len(roles) != 1:
+            problems.append(f"{key} declares roles {roles}: add "
+                            "dependencies=[Depends(require_role(...))]")
+        elif roles[0] != EXPECTED.get(key, "admin"):
+            problems.append(f"{key} needs {roles[0]!r}; expected "
+                            f"{EXPECTED.get(key, 'admin')!r} (routes not in EXPECTED must be "
+                            "admin-only)")
+    return problems
+
+
+def test_every_route_declares_one_role(live: LiveAgent) -> None:
+    assert _declaration_problems(live.app) == []
+
+
+def test_a_route_without_a_role_is_caught(live: LiveAgent) -> None:
+    app = create_app(live.controller, token=TOKEN)
+    extra = APIRouter()
+
+    @extra.get("/forgotten")
+    def forgotten() -> None: ...
+
+    @extra.get("/viewer-only", dependencies=[Depends(require_role("viewer"))])
+    def viewer_only() -> None: ...
+
+    app.include_router(extra, prefix="/api/v1", dependencies=[Depends(require_token)])
+    assert _declaration_problems(app) == [
+        "('GET', '/api/v1/forgotten') declares roles []: add "
+        "dependencies=[Depends(require_role(...))]",
+        "('GET', '/api/v1/viewer-only') needs 'viewer'; expected 'admin' (routes not in "
+        "EXPECTED must be admin-only)",
+    ]
+
+
+def _request(live: LiveAgent, api: httpx.Client, method: str, path: str) -> httpx.Response:
+    """A request to the route that succeeds (2xx) for a role that is allowed: writes name the
+    current version and change nothing (the spec already says so); a route not in
+    :data:`EXPECTED` (added later) gets its path parameters and no body."""
+    with live.client(TOKEN) as admin:
+        version = int(admin.get("/api/v1/config").headers["etag"].strip('"'))
+    match_ = {"If-Match": f'"{version}"'}
+    concrete = (path.replace("{version}", "1").replace("{entry_id}", "1")
+                .replace("{backend}", "app").replace("{server}", "s1").replace("{name}", "c1"))
+    if (method, path) == ("PUT", "/api/v1/config"):
+        return api.put(concrete, json=live.data, headers=match_)
+    if (method, path) == ("POST", "/api/v1/config/validate"):
+        return api.post(concrete, json=live.data)
+    if path.endswith("/rollback"):
+        return api.post(concrete, headers=match_)
+    if path.endswith("/state"):
+        return api.put(concrete, json={"state": "ready"}, headers=match_)
+    return api.request(method, concrete)
+
+
+def test_route_role_table(live: LiveAgent) -> None:
+    """Every route × every role (and the bootstrap admin token): 2xx when the role is
+    enough, 403 problem+json naming the role needed otherwise. Judged by behaviour alone, so
+    a route that checks no role at all fails here too (a viewer gets through)."""
+    who: dict[str, Role] = {"ann": "viewer", "ops": "operator", "ci": "admin", "admin": "admin"}
+    failures = []
+    for method, path in sorted(_protected_routes(live.app)):
+        needed = EXPECTED.get((method, path), "admin")
+        for name, role in who.items():
+            with live.client(live.tokens[name]) as api:
+                resp = _request(live, api, method, path)
+            allowed = role_allows(role, needed)
+            if allowed:
+                ok = (200 <= resp.status_code < 300 if (method, path) in EXPECTED
+                      else resp.status_code not in (401, 403))
+            else:
+                ok = (resp.status_code == 403
+                      and resp.headers["content-type"] == PROBLEM_JSON
+                      and resp.json()["required_role"] == needed
+                      and repr(needed) in resp.json()["detail"])
+            if not ok:
+                failures.append(f"{method} {path} as {name} ({role}): {resp.status_code} "
+                                f"{resp.text[:200]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_no_token_or_unknown_is_401_everywhere(live: LiveAgent) -> None:
+    for method, path in sorted(_protected_routes(live.app)):
+        for token in (None, "not-a-token", live.store.records()[0].sha256):
+            with live.client(token) as api:
+                resp = _request(live, api, method, path)
+            assert resp.status_code == 401, (method, path, token, resp.text)
+            assert resp.headers["www-authenticate"].startswith("Bearer")
+    with live.client(None) as anon:
+        assert anon.get("/healthz").status_code == 200
+
+
+def test_forbidden_changes_nothing_and_who_is_the_token_name(
+    live: LiveAgent, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="lbctl.audit")
+    with live.client(TOKEN) as admin:
+        before = admin.get("/api/v1/config/versions").json()["entries"][0]["id"]
+        with live.client(live.tokens["ann"]) as viewer:
+            resp = viewer.post("/api/v1/haproxy/reload", headers={"X-Lbctl-Message": "try"})
+            assert resp.status_code == 403 and resp.json()["error"] == "Forbidden"
+        assert admin.get("/api/v1/config/versions").json()["entries"][0]["id"] == before
+    (denied,) = [r.audit for r in caplog.records  # type: ignore[attr-defined]
+                 if r.name == "lbctl.audit" and r.audit["what"] == "denied"]
+    assert denied["who"] == "ann" and denied["result"] == "forbidden"
+    assert denied["target"] == "POST /api/v1/haproxy/reload" and denied["message"] == "try"
+    caplog.clear()
+    with live.client(TOKEN) as admin:
+        with live.client(live.tokens["ops"]) as operator:
+            assert operator.post("/api/v1/haproxy/reload",
+                                 headers={"X-Lbctl-Message": "roles"}).status_code == 200
+        newest = admin.get("/api/v1/config/versions").json()["entries"][0]
+        assert newest["kind"] == "reload" and newest["who"] == "ops"
+        assert newest["message"] == "roles"
+
+
+def test_token_created_while_running_works_and_revoked_is_401(live: LiveAgent) -> None:
+    state_dir = str(live.controller.state.root)
+    result = runner.invoke(cli_app, ["token", "create", "--role", "operator", "--name", "late",
+                                     "--state-dir", state_dir])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    with live.client(token) as api:
+        assert api.get("/api/v1/haproxy").status_code == 200
+        assert api.put("/api/v1/config", json=live.data).status_code == 403
+        result = runner.invoke(cli_app, ["token", "revoke", "late", "--state-dir", state_dir])
+        assert result.exit_code == 0, result.output
+        resp = api.get("/api/v1/haproxy")
+        assert resp.status_code == 401 and resp.json()["error"] == "AuthError"
+    assert "late" not in {r.name for r in live.store.records()}
+
+
+def test_roles_in_openapi(live: LiveAgent) -> None:
+    with live.client(None) as anon:
+        doc = anon.get("/openapi.json").json()
+    reload_op = doc["paths"]["/api/v1/haproxy/reload"]["post"]
+    assert {"401", "403"} <= set(reload_op["responses"])
+
+
+def test_tokens_file_is_hashed(live: LiveAgent) -> None:
+    raw = live.store.path.read_text()
+    assert live.store.path.stat().st_mode & 0o777 == 0o600
+    for name, token in live.tokens.items():
+        assert token not in raw, name
+    doc = json.loads(raw)
+    roles = {t["name"]: t["role"] for t in doc["tokens"]}
+    assert {"ann": "viewer", "ops": "operator", "ci": "admin"}.items() <= roles.items()
+    assert set(ROLES) == {"viewer", "operator", "admin"}
