@@ -280,3 +280,13 @@ def test_tokens_file_is_hashed(live: LiveAgent) -> None:
     roles = {t["name"]: t["role"] for t in doc["tokens"]}
     assert {"ann": "viewer", "ops": "operator", "ci": "admin"}.items() <= roles.items()
     assert set(ROLES) == {"viewer", "operator", "admin"}
+
+
+def test_cli_reports_forbidden_with_exit_5(live: LiveAgent) -> None:
+    viewer = live.tokens["ann"]
+    result = runner.invoke(cli_app, ["--url", live.url, "--token", viewer, "reload"])
+    assert result.exit_code == 5, result.output
+    assert result.stderr.startswith("Forbidden: token 'ann' has role 'viewer'; this call needs "
+                                    "role 'operator'")
+    status = runner.invoke(cli_app, ["--url", live.url, "--token", viewer, "status", "--json"])
+    assert status.exit_code == 0, status.output
