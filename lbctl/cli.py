@@ -3,8 +3,9 @@
 Local commands: ``render``, ``validate``, ``schema``, ``demo``; the agent itself: ``serve``;
 through the agent (``--url`` / ``$LBCTL_URL``, ``--token`` / ``$LBCTL_TOKEN``): ``apply``,
 ``status``, ``health``, ``reload``, the runtime commands of :mod:`lbctl.cli_runtime`
-(``server drain|ready|maint|weight``, ``clients``) and the history commands of
-:mod:`lbctl.cli_history` (``history``, ``show``, ``diff``, ``rollback``).
+(``server drain|ready|maint|weight``, ``clients``), the history commands of
+:mod:`lbctl.cli_history` (``history``, ``show``, ``diff``, ``rollback``) and ``plan``
+(:mod:`lbctl.cli_source`, whose exit codes 0 / 2 say whether anything would change).
 
 Local token commands (:mod:`lbctl.cli_tokens`): ``token create|list|revoke``.
 
@@ -31,7 +32,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from lbctl import cli_history, cli_runtime, cli_tokens
+from lbctl import cli_history, cli_runtime, cli_source, cli_tokens
 from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 
@@ -442,6 +443,7 @@ def demo(
 cli_runtime.register(app)
 cli_history.register(app)
 cli_tokens.register(app)
+cli_source.register(app)
 
 
 def main() -> None:

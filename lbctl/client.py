@@ -191,6 +191,28 @@ class AgentClient:
         """The live haproxy.cfg text."""
         return self._request("GET", "/api/v1/config/source").text
 
+    def put_source(self, text: str, *, if_match: int | None, dry_run: bool = False,
+                   message: str = "", author: str = "") -> dict[str, Any]:
+        """Send a haproxy.cfg text to the source view: apply it over ``if_match`` (the
+        ``ApplyResult`` dict), or with ``dry_run`` only check it (``{"ok", "diagnostics",
+        "config", "spec", "changed"}``)."""
+        headers = {"Content-Type": b"text/plain; charset=utf-8",
+                   **_write_headers(if_match, message, author)}
+        return self._json(self._request("PUT", "/api/v1/config/source", content=text.encode(),
+                                        params={"dry_run": "true"} if dry_run else None,
+                                        headers=headers))
+
+    def plan(self, spec: Spec | None = None, *, source: str | None = None) -> dict[str, Any]:
+        """What applying ``spec`` (or the haproxy.cfg text ``source``) would change:
+        ``{"version", "changed", "diff", "summary", "config"}``."""
+        if source is not None:
+            resp = self._request("POST", "/api/v1/config/plan", content=source.encode(),
+                                 headers={"Content-Type": "text/plain; charset=utf-8"})
+        else:
+            assert spec is not None
+            resp = self._request("POST", "/api/v1/config/plan", json=spec.to_data())
+        return self._json(resp)
+
     def health(self) -> dict[str, Any]:
         """The health report; a 503 with a report (not a problem) is returned, not raised."""
         return self._json(self._request("GET", "/api/v1/health", ok=(200, 503)))

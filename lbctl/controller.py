@@ -206,6 +206,19 @@ class Controller:
         data = self.state.read_config()
         return data.decode("utf-8", "replace") if data is not None else ""
 
+    def render_target(self) -> tuple[Capabilities, RenderContext]:
+        """What this controller renders for: the binary's capabilities and the state dir's
+        render context (what ``lbctl import`` needs to read a live config back). Raises
+        :class:`BinaryNotFound`."""
+        if self._caps is None:
+            raise BinaryNotFound(self._unavailable or "no HAProxy binary")
+        return self._caps, RenderContext(self.state.run_dir)
+
+    def render_config(self, spec: Spec) -> str:
+        """``spec`` rendered exactly as an apply would write it (nothing is checked or
+        written). Raises :class:`BinaryNotFound`, :class:`RenderError`."""
+        return self._render(spec)
+
     # -- writing ------------------------------------------------------------------------
     def apply(
         self, spec: Spec, *, if_match: int | None, who: str = LOCAL, author: str = "",

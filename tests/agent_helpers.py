@@ -86,13 +86,15 @@ class UvicornThread:
 
 @dataclass
 class Agent:
-    """A live agent: its controller, state dir, API client (token set) and spec document."""
+    """A live agent: its controller, state dir, API client (token set), spec document and
+    FastAPI app."""
 
     controller: Controller
     state: StateDir
     url: str
     api: httpx.Client
     data: dict[str, Any]
+    app: Any = None
 
     @property
     def front(self) -> str:
@@ -111,12 +113,13 @@ def running_agent(root: Path, data: dict[str, Any], haproxy_bin: str | None) -> 
     controller = Controller(state, haproxy_bin=haproxy_bin)
     controller.start()
     try:
-        server = UvicornThread(create_app(controller, token=TOKEN)).start()
+        app = create_app(controller, token=TOKEN)
+        server = UvicornThread(app).start()
         try:
             with httpx.Client(
                 base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
             ) as api:
-                yield Agent(controller, state, server.url, api, data)
+                yield Agent(controller, state, server.url, api, data, app)
         finally:
             server.stop()
     finally:

@@ -22,6 +22,7 @@ from lbctl.api.errors import install_error_handlers
 from lbctl.api.metrics import Metrics, metrics_router
 from lbctl.api.routes import api_router, open_router
 from lbctl.api.servers import servers_router
+from lbctl.api.source import source_router
 from lbctl.api.versions import versions_router
 from lbctl.controller import Controller
 from lbctl.spec import Spec
@@ -88,7 +89,7 @@ def create_app(
     app.state.metrics = Metrics(controller)
     install_error_handlers(app)
     app.include_router(open_router)
-    for router in (api_router, versions_router, servers_router, clients_router):
+    for router in (api_router, versions_router, servers_router, clients_router, source_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(require_token)])
     app.include_router(metrics_router, dependencies=[Depends(require_token)])
 

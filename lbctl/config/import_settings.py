@@ -1,0 +1,156 @@
+"""``global`` and ``defaults`` sections → spec settings, and lbctl's own lines among them.
+
+Settings are single directives (``maxconn``, ``hard-stop-after``; ``mode``, the five
+``timeout`` fields, ``retries``). HAProxy takes the last of repeated settings, and lbctl writes
+a section's extra lines after its fields, so only the FIRST line that sets something may
+become the field — a later one stays an extra line and still wins — and only when that first
+line has the exact form lbctl writes back: no ``no``, no comment beside it, not inside an
+``.if`` block. A setting whose first line is not exact stays unset (``null``: no line).
+
+lbctl's own lines are recognised the same way and left to lbctl, which writes them again: its
+stats socket (at ``ctx``'s run dir, or any ``.../haproxy.sock`` in lbctl's form without a
+``ctx``) and ``stats timeout 30s``; ``localpeer lbctl`` and the pacing action's ``lua-load``
+when the spec has (smooth) clients; ``option idle-close-on-response`` in an ``http`` defaults
+on a target that has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lbctl.config.document import Line
+from lbctl.features import Capabilities
+from lbctl.render import LOCAL_PEER, RenderContext
+from lbctl.spec import parse_duration_ms
+from lbctl.spec_lines import trim_line
+
+__all__ = ["TIMEOUTS", "Pending", "read_defaults", "read_global", "settle", "text_of"]
+
+#: ``timeout <event>`` of ``defaults`` → the ``defaults.timeouts`` field.
+TIMEOUTS = {"connect": "connect", "client": "client", "server": "server", "queue": "queue",
+            "http-request": "http_request"}
+#: A section's own lines in order, each with whether it may become a field (not in ``.if``).
+Pending = list[tuple[Line, bool]]
+
+
+def text_of(line: Line) -> str:
+    """A line as an extra line: its text without indentation and trailing blanks."""
+    value: str = trim_line(line.text)
+    return value
+
+
+def _plain(line: Line) -> bool:
+    return line.directive is not None and line.comment is None and not line.directive.negated
+
+
+def _number(text: str) -> int | None:
+    """A plain decimal count (``"0"``, ``"4096"``; not ``"007"``), or ``None``."""
+    return int(text) if text.isdigit() and str(int(text)) == text else None
+
+
+def _duration(text: str) -> int | None:
+    try:
+        return parse_duration_ms(text)
+    except ValueError:
+        return None
+
+
+def _setting(line: Line) -> str | None:
+    """What a line sets, whatever its form (``no``, a comment beside it, inside ``.if``):
+    ``"maxconn"``, ``"timeout client"``, ``"option idle-close-on-response"``, ``"stats
+    socket <path>"`` ...; ``None`` for a line that is not a directive."""
+    d = line.directive
+    if d is None:
+        return None
+    if d.keyword in ("timeout", "option", "stats") and d.args:
+        socket = f" {d.args[1]}" if d.args[0] == "socket" and len(d.args) > 1 else ""
+        return f"{d.keyword} {d.args[0]}{socket}"
+    if d.keyword == "lua-load" and d.args:
+        return f"lua-load {d.args[0]}"
+    return d.keyword
+
+
+def settle(lines: Pending, part: dict[str, Any], where: str, origin: dict[str, int],
+           classify: Callable[[Line], str | None]) -> dict[str, Line]:
+    """Give each field the first line that sets it when ``classify`` (line → field, or
+    ``"own:<what>"`` for lbctl's own lines, or ``None``) takes it; every other line is
+    appended to ``part["extra"]``. ``origin`` gets ``<where>.<field>`` and
+    ``<where>.extra[i]`` line numbers. Returns the lines taken, by field."""
+    taken: dict[str, Line] = {}
+    seen: set[str] = set()
+    for line, free in lines:
+        key = _setting(line)
+        field = classify(line) if free and _plain(line) and key not in seen else None
+        if key is not None:
+            seen.add(key)
+        if field is not None and field not in taken:
+            taken[field] = line
+            if not field.startswith("own:"):
+                origin[f"{where}.{field}"] = line.lineno
+            continue
+        origin[f"{where}.extra[{len(part['extra'])}]"] = line.lineno
+        part["extra"].append(text_of(line))
+    return taken
+
+
+def read_global(lines: Pending, part: dict[str, Any], origin: dict[str, int],
+                caps: Capabilities, ctx: RenderContext | None, *, clients: bool,
+                smooth: bool) -> None:
+    """Fill ``part`` (the spec's ``global``) from the ``global`` section's ``lines``;
+    ``clients`` / ``smooth``: the spec has rate-limited (smooth) clients."""
+    sock = str(ctx.stats_socket) if ctx is not None else None
+    expose = ("expose-fd", "listeners") if caps.master_worker else ()
+
+    def classify(line: Line) -> str | None:
+        kw, a = line.keyword, line.args
+        if kw == "maxconn" and len(a) == 1 and _number(a[0]):
+            return "maxconn"
+        if kw == "hard-stop-after" and len(a) == 1 and caps.hard_stop_after \
+                and _duration(a[0]) is not None:
+            return "hard_stop_after"
+        if kw == "stats" and len(a) > 1 and a[0] == "socket" \
+                and (a[1] == sock if sock else a[1].endswith("/haproxy.sock")) \
+                and a[2:] == ("mode", "600", "level", "admin", *expose):
+            return "own:socket"
+        if kw == "stats" and a == ("timeout", "30s"):
+            return "own:stats-timeout"
+        if kw == "localpeer" and a == (LOCAL_PEER,) and caps.localpeer and clients:
+            return "own:localpeer"
+        if kw == "lua-load" and len(a) == 1 and a[0].endswith("lbctl_pace.lua") and smooth:
+            return "own:lua"
+        return None
+
+    taken = settle(lines, part, "global", origin, classify)
+    if "maxconn" in taken:
+        part["maxconn"] = int(taken["maxconn"].args[0])
+    if "hard_stop_after" in taken:
+        part["hard_stop_after"] = taken["hard_stop_after"].args[0]
+
+
+def read_defaults(lines: Pending, part: dict[str, Any], origin: dict[str, int],
+                  caps: Capabilities) -> None:
+    """Fill ``part`` (the spec's ``defaults``) from the ``defaults`` section's ``lines``."""
+    modes = [ln.args[0] for ln, free in lines if free and _plain(ln) and ln.keyword == "mode"
+             and ln.args in (("http",), ("tcp",))]
+    idle = bool(modes) and modes[0] == "http" and caps.idle_close_on_response
+
+    def classify(line: Line) -> str | None:
+        kw, a = line.keyword, line.args
+        if kw == "mode" and a in (("http",), ("tcp",)):
+            return "mode"
+        if kw == "timeout" and len(a) == 2 and a[0] in TIMEOUTS and _duration(a[1]) is not None:
+            return f"timeouts.{TIMEOUTS[a[0]]}"
+        if kw == "retries" and len(a) == 1 and _number(a[0]) is not None and int(a[0]) <= 100:
+            return "retries"
+        if kw == "option" and a == ("idle-close-on-response",) and idle:
+            return "own:idle-close"
+        return None
+
+    for field, line in settle(lines, part, "defaults", origin, classify).items():
+        if field == "mode":
+            part["mode"] = line.args[0]
+        elif field == "retries":
+            part["retries"] = int(line.args[0])
+        elif field.startswith("timeouts."):
+            part["timeouts"][field[len("timeouts."):]] = line.args[1]

