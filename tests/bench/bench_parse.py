@@ -24,10 +24,14 @@ import gc
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lbctl.config import dumps, loads
 from lbctl.config.grammar import lex_grammar
+from lbctl.config.importer import import_spec
+from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.render import RenderContext, render
 
 TARGET_S = 2.0
 SAMPLE_LINES = 5_000
@@ -98,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     rows = [("lbctl.config loads", parse_s), ("lbctl.config dumps", dump_s),
             ("lbctl.config loads + dumps", parse_s + dump_s)]
+    # Import (document → spec) and render (spec → haproxy.cfg) of the same file.
+    caps = Capabilities.for_target(HAProxyVersion(2, 8, 25))
+    import_s, spec = best_of(1, lambda: import_spec(doc, caps=caps))
+    render_s, _ = best_of(args.repeat, lambda: render(spec, caps, RenderContext(Path("/run/lbctl"))))
+    rows += [("lbctl import (document → spec)", import_s), ("lbctl render (spec → config)", render_s)]
     sample = text.splitlines()[:SAMPLE_LINES]
     grammar_s, _ = best_of(1, lambda: [lex_grammar(line) for line in sample])
     rows.append((f"grammar only, no fast path (from {len(sample)} lines)",
