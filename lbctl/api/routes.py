@@ -35,6 +35,7 @@ __all__ = [
     "PROBLEM_CONTENT",
     "ControllerDep",
     "api_router",
+    "audit_refused",
     "etag",
     "get_controller",
     "header_text",
@@ -126,12 +127,13 @@ async def spec_from_body(request: Request) -> Spec:
         if metrics is not None:
             metrics.spec_invalid(apply=request.method == "PUT")
         if request.method == "PUT":
-            _audit_refused(request, exc)
+            audit_refused(request, exc)
         raise
 
 
-def _audit_refused(request: Request, exc: SpecError) -> None:
-    """The audit line of a ``PUT /config`` whose body failed field validation."""
+def audit_refused(request: Request, exc: LbctlError) -> None:
+    """The audit line of a write whose body never reached the controller (field errors, a
+    source text that does not parse): ``result`` ``invalid``, ``error`` ``"Class: message"``."""
     try:
         base = parse_if_match(request.headers.get("if-match"))
     except LbctlError:
@@ -139,7 +141,7 @@ def _audit_refused(request: Request, exc: SpecError) -> None:
     controller: Controller = request.app.state.controller
     audit("apply", who=caller(request), author=header_text(request.headers.get("x-lbctl-author")),
           message=header_text(request.headers.get("x-lbctl-message")), base_version=base,
-          version=controller.version, result="invalid", error=f"SpecError: {exc}")
+          version=controller.version, result="invalid", error=f"{type(exc).__name__}: {exc}")
 
 
 async def _parse_spec(request: Request) -> Spec:

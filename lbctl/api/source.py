@@ -23,11 +23,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from lbctl.api.auth import CallerDep, caller, require_role
+from lbctl.api.auth import CallerDep, require_role
 from lbctl.api.routes import (
     AUTH_RESPONSES,
     PROBLEM_CONTENT,
     ControllerDep,
+    audit_refused,
     etag,
     header_text,
     parse_if_match,
@@ -38,7 +39,6 @@ from lbctl.config.importer import Imported, import_config
 from lbctl.config.normal import line_map
 from lbctl.controller import Controller
 from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
-from lbctl.journal import audit
 from lbctl.plan import make_plan
 from lbctl.spec import Spec
 
@@ -101,14 +101,7 @@ def _refused(request: Request, exc: LbctlError, dry_run: bool) -> None:
         metrics.spec_invalid(apply=not dry_run)
     if dry_run:
         return
-    try:
-        base = parse_if_match(request.headers.get("if-match"))
-    except LbctlError:
-        base = None
-    controller: Controller = request.app.state.controller
-    audit("apply", who=caller(request), author=header_text(request.headers.get("x-lbctl-author")),
-          message=header_text(request.headers.get("x-lbctl-message")), base_version=base,
-          version=controller.version, result="invalid", error=f"{type(exc).__name__}: {exc}")
+    audit_refused(request, exc)
 
 
 @source_router.put(
