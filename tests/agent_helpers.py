@@ -8,17 +8,15 @@ use ``tests/conftest.py``'s ``haproxy_bin``, ``short_dir`` and ``backend``.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from lbctl.api import create_app
-from lbctl.api.server import Listen, bind_socket
+from lbctl.api.server import AgentThread as UvicornThread
 from lbctl.controller import Controller
 from lbctl.demo.load import free_port
 from lbctl.spec import validate_spec
@@ -56,32 +54,6 @@ def seed_state(root: Path, data: dict[str, Any]) -> StateDir:
     state.ensure()
     state.write_current(1, validate_spec(data))
     return state
-
-
-class UvicornThread:
-    """A real uvicorn server for ``app`` on 127.0.0.1 (free port) in a daemon thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = bind_socket(Listen("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def start(self) -> UvicornThread:
-        """Start serving; returns once uvicorn reports it is up (10 s at most)."""
-        self.thread.start()
-        wait_for(lambda: self.server.started, 10.0)
-        return self
-
-    def stop(self) -> None:
-        """Ask uvicorn to exit and wait for its thread."""
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 @dataclass

@@ -20,6 +20,8 @@ import logging
 import os
 import signal
 import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,7 @@ from lbctl.errors import LbctlError
 from lbctl.store import StateDir
 from lbctl.supervisor import Supervisor
 
-__all__ = ["DEFAULT_LISTEN", "Listen", "check_bind_safety", "parse_listen", "serve"]
+__all__ = ["DEFAULT_LISTEN", "AgentThread", "Listen", "check_bind_safety", "parse_listen", "serve"]
 
 DEFAULT_LISTEN = "127.0.0.1:9900"
 ENV_LISTEN = "LBCTL_LISTEN"
@@ -120,6 +122,42 @@ def bind_socket(listen: Listen) -> socket.socket:
         sock.close()
         raise LbctlError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
     return sock
+
+
+class AgentThread:
+    """An ASGI app (the agent) served by uvicorn in a daemon thread on 127.0.0.1.
+
+    The listening socket is bound before the thread starts (port 0 picks a free one), so
+    ``port`` and ``url`` are valid at once and no other process can take the port meanwhile.
+    Used by the tests and benchmarks that drive a real agent in-process; ``lbctl serve`` runs
+    uvicorn in the main thread instead.
+    """
+
+    def __init__(self, app: Any, port: int = 0) -> None:
+        self.sock = bind_socket(Listen("127.0.0.1", port))
+        self.port = int(self.sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self, timeout_s: float = 15.0) -> AgentThread:
+        """Start serving; return once uvicorn is up. Raises ``RuntimeError`` after ``timeout_s``
+        seconds or if the thread died."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start within {timeout_s:g} s")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit, wait 10 s at most for its thread, close the socket."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
 
 
 class _StopSignals:

@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -40,11 +39,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from lbctl.api.app import create_app
+from lbctl.api.server import AgentThread as UvicornThread
 from lbctl.controller import Controller, capabilities_of
 from lbctl.demo.backend import RecordingBackend
 from lbctl.demo.load import free_port
@@ -95,30 +94,6 @@ def bench_spec(size: int, fe_port: int, peers_port: int, default_port: int,
         }],
         "backends": backends,
     })
-
-
-class UvicornThread:
-    """The agent app on uvicorn in a daemon thread on a free 127.0.0.1 port."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> UvicornThread:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start within 15 s")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @contextmanager

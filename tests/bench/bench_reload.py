@@ -55,20 +55,19 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 import psutil
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from lbctl.api.app import create_app
+from lbctl.api.server import AgentThread as UvicornThread
 from lbctl.controller import Controller, capabilities_of
 from lbctl.demo.load import ServerProcess, free_port
 from lbctl.errors import HAProxyError
@@ -289,32 +288,6 @@ class Target(Protocol):
 
 
 SpecOf = Callable[[int], Spec]
-
-
-class UvicornThread:
-    """The agent app on uvicorn in a daemon thread on a free 127.0.0.1 port."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> UvicornThread:
-        """Start serving; returns once uvicorn is up (15 s at most)."""
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start within 15 s")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        """Ask uvicorn to exit; wait 10 s at most for its thread."""
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 class LbctlTarget:
