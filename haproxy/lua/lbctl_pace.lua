@@ -7,6 +7,9 @@
 --   already waiting) is not paced: it sets txn.lbctl_over = 1 and txn.lbctl_retry_after =
 --   seconds until a slot frees (at least 1), and the frontend answers 429 with Retry-After.
 --   A request that had to wait sets txn.lbctl_delayed = 1 (counted in the stick table).
+--   Every paced request sets txn.lbctl_slot = its departure slot as a string, seconds since
+--   the epoch with microseconds ("1700000000.250000"), for log-format lines and for
+--   measuring how late requests reach a server after their slot (tests/test_smoothing.py).
 -- The first request of an idle client leaves at once, so the backend sees at most rate + 1
 -- requests of a client in any sliding 1 s window (the precision of nginx's limit_req).
 -- A client is paced per frontend (its key is "<frontend>/<client>", as its stick table is).
@@ -53,6 +56,7 @@ local function pace(txn, client, rate_s, burst_s)
   end
   slots[key] = slot + interval
   rates[key] = rate
+  txn:set_var("txn.lbctl_slot", string.format("%.6f", slot))
   if wait > 0 then
     txn:set_var("txn.lbctl_delayed", 1)
     -- Never leave before the slot: round the sleep up to the next millisecond, then

@@ -26,11 +26,32 @@ from urllib.parse import parse_qs, urlsplit
 
 @dataclass(frozen=True)
 class Arrival:
-    """One recorded request: ``t`` is ``time.monotonic()`` seconds at arrival."""
+    """One recorded request: ``t`` is ``time.monotonic()`` seconds at arrival.
+
+    ``slot`` is the departure slot HAProxy's ``lbctl_pace`` action gave the request, moved
+    onto ``time.monotonic()`` seconds, when the frontend forwards it in the
+    :data:`SLOT_HEADER` header (the tests do, with an ``extra`` line); else ``None``.
+    """
 
     t: float
     method: str
     path: str
+    slot: float | None = None
+
+
+#: Request header carrying ``txn.lbctl_slot`` (seconds since the epoch, as text) when a
+#: frontend sets it: ``http-request set-header X-Lbctl-Slot %[var(txn.lbctl_slot)]``.
+SLOT_HEADER = "X-Lbctl-Slot"
+
+
+def _slot(value: str | None) -> float | None:
+    """The :data:`SLOT_HEADER` value as ``time.monotonic()`` seconds, or ``None``."""
+    if not value:
+        return None
+    try:
+        return float(value) - realtime_offset()
+    except ValueError:
+        return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -55,7 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         url = urlsplit(self.path)
         if self.command != "HEAD" or owner.record_checks:
-            owner._record(Arrival(time.monotonic(), self.command, url.path))
+            owner._record(Arrival(
+                time.monotonic(), self.command, url.path, _slot(self.headers.get(SLOT_HEADER))
+            ))
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -193,10 +216,39 @@ class _KernelStampHandler(_Handler):
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
                 sec, nsec = _TIMESPEC.unpack_from(payload)
-                # The stamp is CLOCK_REALTIME; move it onto the monotonic clock used everywhere.
-                stamp: float = sec + nsec / 1e9 - time.time() + time.monotonic()
+                stamp: float = sec + nsec / 1e9 - realtime_offset()
                 return stamp
         return None
+
+
+#: Bound on the gap between the two monotonic reads around one ``time.time()`` read in
+#: :func:`realtime_offset`, seconds. A read pair wider than this had a thread switch in it.
+_OFFSET_PRECISION_S = 0.0002
+_OFFSET_ATTEMPTS = 50
+
+
+def realtime_offset() -> float:
+    """``CLOCK_REALTIME - CLOCK_MONOTONIC`` now, in seconds, to move a kernel timestamp onto
+    ``time.monotonic()``.
+
+    Reading the two clocks one after the other is not enough: another Python thread may take
+    the GIL between the reads, and under load (a hundred handler threads woken by one burst)
+    that wait reaches hundreds of milliseconds, which would shift the stamp by as much. The
+    realtime read is bracketed by two monotonic reads; the first bracket narrower than
+    :data:`_OFFSET_PRECISION_S` gives the offset, else the narrowest of
+    :data:`_OFFSET_ATTEMPTS` tries.
+    """
+    best_gap, best = float("inf"), 0.0
+    for _ in range(_OFFSET_ATTEMPTS):
+        before = time.monotonic()
+        real = time.time()
+        after = time.monotonic()
+        gap = after - before
+        if gap < best_gap:
+            best_gap, best = gap, real - (before + after) / 2
+        if gap <= _OFFSET_PRECISION_S:
+            break
+    return best
 
 
 class KernelTimedBackend(RecordingBackend):

@@ -13,7 +13,9 @@
 5. client1 and client2 each fire ``n`` requests at the same moment (:mod:`lbctl.demo.load`).
 6. It prints the arrivals at the backend per 250 ms for each client as a text chart, the
    status counts, client2's latency (p50/p99/max) and checks the figures against the promise:
-   at most ``rate + 1`` client1 arrivals in any sliding 1 s window, ``min(n, burst + 1)``
+   at most ``rate + 1`` client1 arrivals in any sliding 1 s window (judged with each request's
+   departure slot, :mod:`lbctl.demo.pacing`, so a request the OS made late is named as such
+   rather than blamed on the pacing), ``min(n, burst + 1)``
    client1 requests served and the rest answered 429 with ``Retry-After``, client2 all served.
 
 Every process started here is stopped at the end: the agent by its pid (SIGTERM, which makes it
@@ -43,8 +45,9 @@ from rich.console import Console
 
 from lbctl.client import AgentClient
 from lbctl.controller import capabilities_of
-from lbctl.demo.backend import KernelTimedBackend, max_in_window, per_bucket
+from lbctl.demo.backend import Arrival, KernelTimedBackend, per_bucket
 from lbctl.demo.load import Result, free_port, run_simultaneous, status_counts, summarize_latency
+from lbctl.demo.pacing import FORWARD_SLOT_LINE, PacingReport, judge
 from lbctl.errors import AgentError, LbctlError
 from lbctl.haproxy.binary import find_binary, inspect_binary
 from lbctl.haproxy.process import HAProxyProcess
@@ -73,6 +76,9 @@ def demo_spec(
     }
     if client1 is not None:
         frontend["clients"] = [{"name": "client1", "path_prefix": "/client1", **client1}]
+        # Each paced request tells the recording backend its departure slot, so a request
+        # the OS made late is told apart from a pacing error (lbctl.demo.pacing).
+        frontend["extra"] = [FORWARD_SLOT_LINE]
     return validate_spec({
         "global": {"peers_port": peers_port},
         "frontends": [frontend],
@@ -87,16 +93,27 @@ def demo_spec(
 @dataclass(frozen=True)
 class DemoFigures:
     """What one demo run measured. Times in seconds; ``buckets*`` are backend arrivals per
-    :data:`BUCKET_S` from the moment the bursts were sent."""
+    :data:`BUCKET_S` from the moment the bursts were sent; ``paced1`` are client1's arrivals
+    with their departure slots."""
 
     rate: int
     burst: int
     n: int
     client1: list[Result]
     client2: list[Result]
-    arrivals1: list[float]
+    paced1: list[Arrival]
     arrivals2: list[float]
     start: float
+
+    @property
+    def arrivals1(self) -> list[float]:
+        """client1's arrival times at the backend."""
+        return [a.t for a in self.paced1]
+
+    @property
+    def pacing(self) -> PacingReport:
+        """client1's arrivals judged against its rate (:func:`lbctl.demo.pacing.judge`)."""
+        return judge(self.paced1, self.rate)
 
     @property
     def buckets1(self) -> list[int]:
@@ -114,7 +131,7 @@ class DemoFigures:
     @property
     def max_per_s(self) -> int:
         """Most client1 arrivals at the backend in any sliding 1 s window."""
-        return max_in_window(self.arrivals1)
+        return self.pacing.arrivals_max_per_s
 
     def checks(self) -> list[tuple[bool, str]]:
         """The promise of ``mode: smooth``, each as ``(held, sentence)``."""
@@ -128,10 +145,14 @@ class DemoFigures:
         rejected = [r for r in self.client1 if r.status == 429]
         retry_ok = all(r.retry_after and r.retry_after.isdigit() and int(r.retry_after) >= 1
                        for r in rejected)
+        pacing = self.pacing
+        late = pacing.late_note()
         return [
-            (self.max_per_s <= self.rate + 1,
+            (pacing.held,
              f"the backend saw at most {self.max_per_s} client1 requests in any 1 s "
-             f"(limit: {self.rate}/s, so at most {self.rate + 1})"),
+             f"(limit: {self.rate}/s, so at most {self.rate + 1})"
+             + (f"; {late}; on time, at most {pacing.on_time_max_per_s}" if late else "")
+             + "".join(f"; {problem}" for problem in pacing.problems())),
             (served <= c1[200] <= most and c1[200] + c1[429] == self.n,
              f"client1: {c1[200]} served, {c1[429]} answered 429 (expected {served}"
              + (f" to {most}, the burst took {sent[-1] - sent[0]:.3f} s to write" if most > served
@@ -310,7 +331,7 @@ def run_demo(rate: int = 10, burst: int = 100, n: int = 150, haproxy_bin: str | 
         c1, c2 = out["client1"], out["client2"]
         figures = DemoFigures(
             rate, burst, n, c1, c2,
-            [a.t for a in backend.snapshot("/client1/")],
+            backend.snapshot("/client1/"),
             [a.t for a in backend.snapshot("/client2/")],
             min(r.sent_at for r in c1 + c2) if c1 or c2 else time.monotonic(),
         )
