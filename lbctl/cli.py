@@ -130,11 +130,9 @@ def _global_options(
 
 def _capabilities(version: str | None, binary: HAProxyBinary | None) -> Capabilities:
     """Render capabilities: of ``--haproxy-version`` when given, else of ``binary``."""
-    from lbctl.controller import capabilities_of
-
     if version is None:
         assert binary is not None
-        return capabilities_of(binary)
+        return binary.capabilities()
     try:
         parsed = HAProxyVersion.parse(version)
     except ValueError as exc:

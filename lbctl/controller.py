@@ -65,18 +65,12 @@ __all__ = [
     "ControllerListener",
     "ServerResult",
     "ValidateResult",
-    "capabilities_of",
     "with_fields",
 ]
 
 log = logging.getLogger("lbctl.controller")
 _IF_MATCH_REQUIRED = ('every write must name the version it edits: send If-Match: "<version>" '
                       "(the current version is {}; GET /api/v1/config gives it in ETag)")
-
-
-def capabilities_of(binary: HAProxyBinary) -> Capabilities:
-    """The render capabilities of an inspected binary (its version, ``+LUA`` and ``+PROMEX``)."""
-    return Capabilities.for_target(binary.version, lua=binary.has("LUA"), promex=binary.has("PROMEX"))
 
 
 class Controller:
@@ -135,7 +129,7 @@ class Controller:
             self._unavailable = str(exc)
             log.error("%s", exc)
             return
-        self._caps = capabilities_of(self._binary)
+        self._caps = self._binary.capabilities()
         self._process = HAProxyProcess(
             self._binary,
             config_path=self.state.config_path,

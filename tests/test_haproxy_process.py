@@ -15,9 +15,9 @@ import pytest
 
 from lbctl.errors import HAProxyUnavailable, ProcessError
 from lbctl.features import Capabilities
-from lbctl.haproxy import process as process_mod
 from lbctl.haproxy.binary import HAProxyBinary, HAProxyVersion, inspect_binary
-from lbctl.haproxy.process import HAProxyProcess, parse_show_proc
+from lbctl.haproxy.master_cli import parse_show_proc
+from lbctl.haproxy.process import HAProxyProcess
 from lbctl.haproxy.runtime import RuntimeClient
 from tests.haproxy_helpers import (
     Backend,
@@ -276,7 +276,7 @@ def test_older_release_paths_on_real_binary(
 ) -> None:
     """The 2.8 binary still runs the pre-2.7 process-control paths (``-sf``, SIGUSR2, master
     CLI without ``Success=``); the version gate is forced to take them."""
-    monkeypatch.setattr(process_mod, "capabilities", lambda binary: caps)
+    monkeypatch.setattr(HAProxyBinary, "capabilities", lambda self: caps)
     binary = inspect_binary(bundled_haproxy())
     proc = HAProxyProcess(binary, config_path=run_dir / "haproxy.cfg", run_dir=run_dir)
     with managed(proc):

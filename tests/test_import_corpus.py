@@ -26,7 +26,6 @@ import pytest
 from lbctl.config import Document, load, loads
 from lbctl.config.importer import import_config
 from lbctl.config.normal import SectionKey, section_directives
-from lbctl.controller import capabilities_of
 from lbctl.errors import ConfigRejected, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.haproxy.binary import HAProxyBinary, inspect_binary
@@ -89,7 +88,7 @@ def _comments(doc: Document) -> Counter[str]:
 def test_render_of_import_is_accepted_and_keeps_every_directive(
         path: Path, haproxy_bin: str, short_dir: Path) -> None:
     binary = _binary(haproxy_bin)
-    caps = capabilities_of(binary)
+    caps = binary.capabilities()
     shutil.copy(path, short_dir / path.name)
     try:
         check_file(binary, short_dir / path.name)

@@ -34,7 +34,7 @@ import psutil
 
 from lbctl.controller import Controller
 from lbctl.demo.backend import RecordingBackend
-from lbctl.haproxy.process import parse_show_proc
+from lbctl.haproxy.master_cli import parse_show_proc
 from lbctl.haproxy.sockets import SocketClient
 from lbctl.spec import Spec, validate_spec
 from lbctl.store import StateDir

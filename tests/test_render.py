@@ -191,6 +191,6 @@ def test_prometheus_exporter_frontend_is_gated_by_promex(haproxy_bin: str, short
             render(spec, target, CTX)
     assert "lbctl_prometheus" not in render(validate_spec(SPECS["minimal"]), no_promex, CTX)
     binary = inspect_binary(haproxy_bin)
-    c = Capabilities.for_target(binary.version, lua=binary.has("LUA"), promex=binary.has("PROMEX"))
+    c = binary.capabilities()
     text = render(spec, c, RenderContext(short_dir))
     assert check_text(binary, text, directory=short_dir, extra_args=peer_args(c)) == []

@@ -44,7 +44,6 @@ import httpx
 from rich.console import Console
 
 from lbctl.client import AgentClient
-from lbctl.controller import capabilities_of
 from lbctl.demo.backend import Arrival, KernelTimedBackend, per_bucket
 from lbctl.demo.load import Result, free_port, run_simultaneous, status_counts, summarize_latency
 from lbctl.demo.pacing import FORWARD_SLOT_LINE, PacingReport, judge
@@ -223,7 +222,7 @@ def _stop_leftover_haproxy(state: StateDir, haproxy_bin: str) -> None:
     with suppress(LbctlError, OSError):
         binary = inspect_binary(haproxy_bin)
         leftover = HAProxyProcess(binary, config_path=state.config_path, run_dir=state.run_dir,
-                                  extra_args=peer_args(capabilities_of(binary)))
+                                  extra_args=peer_args(binary.capabilities()))
         if leftover.adopt():
             leftover.stop()
 

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from lbctl.errors import BinaryNotFound
-from lbctl.features import HAProxyVersion
+from lbctl.features import Capabilities, HAProxyVersion
 
 __all__ = [
     "ENV_VAR",
@@ -52,6 +52,12 @@ class HAProxyBinary:
     def has(self, feature: str) -> bool:
         """True when the build lists ``+FEATURE`` (case-insensitive), e.g. ``has("lua")``."""
         return feature.upper() in self.features
+
+    def capabilities(self) -> Capabilities:
+        """What this build can do, as the one gate table :class:`lbctl.features.Capabilities`:
+        its version's gates (``master_worker`` 1.8+, ``master_cli`` 1.9+, ``failed_reloads``
+        2.5+, ``reload_status`` 2.7+ ...) plus ``+LUA`` and ``+PROMEX`` from ``-vv``."""
+        return Capabilities.for_target(self.version, lua=self.has("LUA"), promex=self.has("PROMEX"))
 
 
 def _is_executable_file(path: str) -> bool:

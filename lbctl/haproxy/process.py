@@ -7,14 +7,12 @@ management.txt §4.4 ("Master-worker mode") and configuration.txt §3.1 (``maste
 soft-stop (SIGUSR1) and ``-sf`` in management.txt §4 ("Stopping and restarting HAProxy").
 
 Only verified pids are ever signalled: ``/proc/PID/exe`` must be an haproxy binary and the
-command line must name this instance's config file (see :meth:`HAProxyProcess._verify`).
+command line must name this instance's config file (:mod:`lbctl.haproxy.pids`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import signal
 import subprocess
 import tempfile
@@ -28,82 +26,13 @@ from typing import Any
 import psutil
 
 from lbctl.errors import HAProxyUnavailable, ProcessError, RuntimeAPIError
-from lbctl.features import Capabilities
 from lbctl.haproxy.binary import HAProxyBinary
+from lbctl.haproxy.master_cli import ShowProc, show_proc
+from lbctl.haproxy.pids import alive as _alive
+from lbctl.haproxy.pids import verified, verified_master
 from lbctl.haproxy.sockets import SocketClient
 
-__all__ = [
-    "HAProxyProcess",
-    "ProcEntry",
-    "ProcessStatus",
-    "ReloadResult",
-    "ShowProc",
-    "capabilities",
-    "parse_show_proc",
-]
-
-
-def capabilities(binary: HAProxyBinary) -> Capabilities:
-    """The version gates of ``binary`` (the one table is :class:`lbctl.features.Capabilities`:
-    ``master_worker`` 1.8+, ``master_cli`` 1.9+, ``failed_reloads`` 2.5+, ``reload_status`` 2.7+)."""
-    return Capabilities.for_target(binary.version, lua=binary.has("LUA"), promex=binary.has("PROMEX"))
-
-
-@dataclass(frozen=True)
-class ProcEntry:
-    """One worker row of ``show proc``: pid, reloads survived (0 = current generation)."""
-
-    pid: int
-    reloads: int
-
-
-@dataclass(frozen=True)
-class ShowProc:
-    """Parsed master CLI ``show proc`` (management.txt §9.4).
-
-    ``reloads`` is the master's reload counter; ``failed`` the ``[failed: N]`` count of
-    reloads refused since the last successful one (2.5+, else ``None``); ``text`` the raw
-    answer. 2.5+ rows look like ``2600  master  1 [failed: 0]  0d00h00m04s  2.8.25`` and
-    ``2614  worker  0  0d00h00m01s  2.8.25``; 1.9-2.4 add a ``<relative PID>`` column.
-    """
-
-    master_pid: int
-    reloads: int
-    failed: int | None
-    workers: list[ProcEntry]
-    text: str
-
-    def current_workers(self) -> list[ProcEntry]:
-        """Workers of the newest generation (their reload count is 0)."""
-        return [w for w in self.workers if w.reloads == 0]
-
-
-_FAILED_RE = re.compile(r"\[failed:\s*(\d+)\]")
-
-
-def parse_show_proc(text: str) -> ShowProc | None:
-    """Parse ``show proc``; ``None`` when ``text`` has no master line."""
-    relative = "<relative" in text
-    col = 3 if relative else 2
-    master: tuple[int, int, int | None] | None = None
-    workers: list[ProcEntry] = []
-    section = ""
-    for line in text.splitlines():
-        if line.startswith("#"):
-            section = line.lstrip("# ").split(" ")[0].lower()
-            continue
-        tokens = line.split()
-        if len(tokens) <= col or not tokens[0].isdigit() or not tokens[col].isdigit():
-            continue
-        pid, kind, reloads = int(tokens[0]), tokens[1], int(tokens[col])
-        if kind == "master":
-            failed = _FAILED_RE.search(line)
-            master = (pid, reloads, int(failed.group(1)) if failed else None)
-        elif kind == "worker" and section != "programs":
-            workers.append(ProcEntry(pid, reloads))
-    if master is None:
-        return None
-    return ShowProc(master[0], master[1], master[2], workers, text)
+__all__ = ["HAProxyProcess", "ProcessStatus", "ReloadResult"]
 
 
 _START_TIMEOUT_S = 15.0
@@ -153,13 +82,6 @@ class ProcessStatus:
         return data
 
 
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 class HAProxyProcess:
     """One HAProxy instance owned by lbctl: config file ``config_path``, state in ``run_dir``.
 
@@ -182,7 +104,7 @@ class HAProxyProcess:
         self.extra_args = tuple(extra_args)
         self.master_socket = self.run_dir / "master.sock"
         self.pidfile = self.run_dir / "haproxy.pid"
-        self.caps = capabilities(binary)
+        self.caps = binary.capabilities()
         self.mode = "master-worker" if self.caps.master_worker else "legacy"
         self.reload_count = 0
         self.last_reload: ReloadResult | None = None
@@ -195,31 +117,11 @@ class HAProxyProcess:
 
     def _verify(self, pid: int) -> psutil.Process | None:
         """The process ``pid`` if it is a live haproxy running this config, else ``None``."""
-        if pid <= 1 or pid == os.getpid():
-            return None
-        try:
-            proc = psutil.Process(pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return None
-            exe = os.path.realpath(proc.exe())
-            cmdline = proc.cmdline()
-        except (psutil.Error, OSError):
-            return None
-        ours = os.path.realpath(self.binary.path)
-        if exe != ours and os.path.basename(exe) != "haproxy":
-            return None
-        wanted = {str(self.config_path), os.path.realpath(self.config_path)}
-        return proc if wanted & set(cmdline) else None
+        return verified(pid, self.binary.path, self.config_path)
 
     def _verify_master(self, pid: int) -> psutil.Process | None:
         """Like :meth:`_verify`, and its parent is not itself one of our haproxy processes."""
-        proc = self._verify(pid)
-        if proc is None:
-            return None
-        with contextlib.suppress(psutil.Error):
-            if self._verify(proc.ppid()) is not None:
-                return None  # a worker
-        return proc
+        return verified_master(pid, self.binary.path, self.config_path)
 
     def _read_pidfile(self) -> list[int]:
         try:
@@ -233,11 +135,7 @@ class HAProxyProcess:
 
     def _show_proc(self, timeout: float = 2.0) -> ShowProc:
         """``show proc`` on the master CLI; raises HAProxyUnavailable / RuntimeAPIError."""
-        text = self._master_cli(timeout).command("show proc")
-        parsed = parse_show_proc(text)
-        if parsed is None:
-            raise RuntimeAPIError(f"show proc: unexpected answer {text.strip()[:200]!r}")
-        return parsed
+        return show_proc(self._master_cli(timeout))
 
     def _live_master(self) -> psutil.Process | None:
         with self._lock:

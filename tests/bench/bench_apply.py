@@ -44,7 +44,7 @@ from rich.table import Table
 
 from lbctl.api.app import create_app
 from lbctl.api.server import AgentThread as UvicornThread
-from lbctl.controller import Controller, capabilities_of
+from lbctl.controller import Controller
 from lbctl.demo.backend import RecordingBackend
 from lbctl.demo.load import free_port
 from lbctl.haproxy.binary import inspect_binary
@@ -111,7 +111,7 @@ def agent(state: StateDir, haproxy_bin: str) -> Iterator[tuple[Controller, str]]
         controller.shutdown()
         binary = inspect_binary(haproxy_bin)  # safety net: verified pids of this state dir only
         leftover = HAProxyProcess(binary, config_path=state.config_path, run_dir=state.run_dir,
-                                  extra_args=peer_args(capabilities_of(binary)))
+                                  extra_args=peer_args(binary.capabilities()))
         with suppress(Exception):
             if leftover.adopt():
                 leftover.stop()
@@ -196,7 +196,7 @@ def measure(haproxy_bin: str, size: int, repeat: int) -> Row:
         for _ in range(repeat):
             t0 = time.monotonic()
             proc = subprocess.run([binary.path, "-c", "-f", str(live),
-                                   *peer_args(capabilities_of(binary))],
+                                   *peer_args(binary.capabilities())],
                                   capture_output=True, timeout=CHECK_TIMEOUT_S, check=False)
             check_s.append(time.monotonic() - t0)
             if proc.returncode != 0:

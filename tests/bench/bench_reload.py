@@ -68,11 +68,12 @@ from rich.table import Table
 
 from lbctl.api.app import create_app
 from lbctl.api.server import AgentThread as UvicornThread
-from lbctl.controller import Controller, capabilities_of
+from lbctl.controller import Controller
 from lbctl.demo.load import ServerProcess, free_port
 from lbctl.errors import HAProxyError
 from lbctl.haproxy.binary import HAProxyBinary, inspect_binary
-from lbctl.haproxy.process import HAProxyProcess, parse_show_proc
+from lbctl.haproxy.master_cli import parse_show_proc
+from lbctl.haproxy.process import HAProxyProcess
 from lbctl.haproxy.sockets import SocketClient
 from lbctl.render import RenderContext, peer_args, render
 from lbctl.spec import Spec, parse_duration_ms, validate_spec
@@ -384,7 +385,7 @@ class LbctlTarget:
             binary = inspect_binary(self.haproxy_bin)
             leftover = HAProxyProcess(binary, config_path=self.state.config_path,
                                       run_dir=self.state.run_dir,
-                                      extra_args=peer_args(capabilities_of(binary)))
+                                      extra_args=peer_args(binary.capabilities()))
             with contextlib.suppress(Exception):
                 if leftover.adopt():
                     leftover.stop(timeout=5.0)
@@ -401,7 +402,7 @@ class SfTarget:
         self.idle_close = idle_close
         self.style = "-sf, same config" if idle_close else "-sf, no idle-close (as Zato)"
         self.binary: HAProxyBinary = inspect_binary(haproxy_bin)
-        self.caps = capabilities_of(self.binary)
+        self.caps = self.binary.capabilities()
         self.spec_of = spec_of
         self.hard_stop_after_s = hard_stop_after_s
         self.run_dir = work / "sf"
