@@ -54,6 +54,7 @@ from lbctl.haproxy.validate import check_file
 from lbctl.history import History
 from lbctl.journal import LOCAL, Journal, Write, outcome_of
 from lbctl.livefile import LiveFile, with_fields
+from lbctl.recovery import Recovery, start_known_good
 from lbctl.render import RenderContext, peer_args, render
 from lbctl.results import ApplyResult, ControllerListener, ServerResult, ValidateResult
 from lbctl.spec import Spec, load_spec, validate_spec
@@ -98,6 +99,8 @@ class Controller:
         self.journal = Journal(self.history)
         #: The live haproxy.cfg: checked in a temp file, renamed in, put back.
         self.files = LiveFile(state, self._check)
+        #: Restart bookkeeping for the supervisor (lbctl.recovery).
+        self.recovery = Recovery()
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -554,36 +557,21 @@ class Controller:
     def _save_lkg(self) -> None:
         self.files.save_lkg()
 
-    # -- supervision (driven by lbctl.supervisor.Supervisor) ------------------------------
-    #: True while a :class:`lbctl.supervisor.Supervisor` watches this controller's HAProxy.
-    supervised: bool = False
-    # Restart bookkeeping: class-level defaults, rebound (never mutated) per instance.
-    _restarts: int = 0
-    _failed_restarts: int = 0
-    _last_restart: dict[str, Any] | None = None
-    _seen_master: int | None = None
+    # -- supervision (driven by lbctl.supervisor.Supervisor; see lbctl.recovery) ----------
+    @property
+    def supervised(self) -> bool:
+        """True while a :class:`lbctl.supervisor.Supervisor` watches this controller's HAProxy."""
+        return self.recovery.supervised
+
+    @supervised.setter
+    def supervised(self, value: bool) -> None:
+        self.recovery.supervised = value
 
     def haproxy_fault(self) -> tuple[str, str] | None:
         """What is wrong with this controller's HAProxy processes, or ``None`` when a verified
-        master runs with at least one worker — or when there is nothing to supervise (no
-        binary: :meth:`health` says why).
-
-        ``("master-gone", message)``: no verified master runs (killed, exited after its worker
-        died, or never started); ``("no-worker", message)``: the master lists no worker. Pids
-        are verified by :class:`HAProxyProcess` (``/proc/PID/exe`` and command line); a zombie
-        counts as dead. Takes no lock (a write under way is not waited for); never raises.
-        """
-        process = self._process
-        if process is None:
-            return None
-        was = f" (pid {self._seen_master})" if self._seen_master else ""
-        if not process.is_running():
-            return "master-gone", f"the HAProxy master{was} is not running"
-        if not process.worker_pids():
-            return "no-worker", f"the HAProxy master{was} lists no worker"
-        if self._seen_master is None:
-            self._seen_master = process.status().master_pid
-        return None
+        master runs with at least one worker (:meth:`lbctl.recovery.Recovery.fault`). Takes
+        no lock (a write under way is not waited for); never raises."""
+        return self.recovery.fault(self._process)
 
     def restart_haproxy(self, reason: str) -> dict[str, Any] | None:
         """Bring HAProxy back after :meth:`haproxy_fault` reported ``reason``, under the write
@@ -592,77 +580,34 @@ class Controller:
 
         A master without worker is soft-stopped first (1 s; verified pids only). Then HAProxy
         is started — never a second one: :meth:`HAProxyProcess.start` adopts a running master
-        — from the live file when it is the exact render of the current spec, else, or when
-        that start fails, from the last-known-good copy put back as the live file. The event:
-        ``{"at": epoch s, "reason", "config": "last-known-good" | "current",
-        "old_master_pid", "new_master_pid", "duration_s": seconds, "ok", "error"}``.
-        Raises :class:`ProcessError` (HAProxy did not start from any of them; the live file is
-        put back as it was), :class:`StoreError`, :class:`BinaryNotFound`: then counted as a
-        failed restart, and :meth:`health` gives the error as the reason HAProxy is down.
+        — by :func:`lbctl.recovery.start_known_good`. The event: ``{"at": epoch s, "reason",
+        "config": "last-known-good" | "current", "old_master_pid", "new_master_pid",
+        "duration_s": seconds, "ok", "error"}``. Raises :class:`ProcessError` (HAProxy did not
+        start from any config; the live file is put back as it was), :class:`StoreError`,
+        :class:`BinaryNotFound`: then counted as a failed restart, and :meth:`health` gives
+        the error as the reason HAProxy is down.
         """
-        started = time.monotonic()
         with self._lock:
             if self.haproxy_fault() is None:
                 return None
             process = self._require_process()
-            event: dict[str, Any] = {"at": time.time(), "reason": reason,
-                                     "old_master_pid": self._seen_master}
-            self._seen_master = None
+            event, started = self.recovery.begin(reason)
             try:
                 if process.is_running():  # a master without worker
                     process.stop(timeout=1.0)
-                event["config"] = self._start_known_good(process)
+                wanted = None
+                with contextlib.suppress(LbctlError):
+                    wanted = self._render(self._spec).encode()
+                config = start_known_good(self.state, process, wanted)
             except LbctlError as exc:
-                self._failed_restarts += 1
+                self.recovery.failed(event, started, exc)
                 self._unavailable = f"HAProxy could not be restarted: {exc}"
-                self._last_restart = {**event, "config": None, "new_master_pid": None,
-                                      "duration_s": round(time.monotonic() - started, 4),
-                                      "ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 raise
             self._unavailable = None
             self._save_lkg()
-            self._seen_master = process.status().master_pid
-            self._restarts += 1
-            self._last_restart = {**event, "new_master_pid": self._seen_master,
-                                  "duration_s": round(time.monotonic() - started, 4),
-                                  "ok": True, "error": None}
-            return dict(self._last_restart)
-
-    def _start_known_good(self, process: HAProxyProcess) -> str:
-        """Start HAProxy from the first config that works (see :meth:`restart_haproxy`);
-        returns its label. Raises :class:`ProcessError` with every attempt's error."""
-        live, lkg = self.state.read_config(), self.state.read_lkg()
-        wanted = None
-        with contextlib.suppress(LbctlError):
-            wanted = self._render(self._spec).encode()
-        candidates: list[tuple[str, bytes]] = []
-        if live is not None and live == wanted:
-            candidates.append(("last-known-good" if live == lkg else "current", live))
-        if lkg is not None and all(lkg != data for _, data in candidates):
-            candidates.append(("last-known-good", lkg))
-        errors: list[str] = []
-        output = ""
-        for label, data in candidates:
-            try:
-                if self.state.read_config() != data:
-                    self.state.atomic_write(self.state.config_path, data)
-                process.start()
-                return label
-            except ProcessError as exc:  # HAProxy's first alert says why (a port in use ...)
-                alert = next((ln.strip() for ln in exc.output.splitlines() if "ALERT" in ln), "")
-                errors.append(f"{label} config: {exc}" + (f": {alert}" if alert else ""))
-                output = exc.output
-        if live is not None and self.state.read_config() != live:
-            self.state.atomic_write(self.state.config_path, live)
-        raise ProcessError("; ".join(errors) or "no config to start from (neither a live "
-                           "file matching the current spec nor a last-known-good copy)", output)
+            return self.recovery.succeeded(event, started, config, process.status().master_pid)
 
     def supervision(self) -> dict[str, Any]:
-        """``{"enabled", "restarts", "failed_restarts", "last_restart"}``: whether a
-        supervisor watches HAProxy, the restarts it did and those that failed since this
-        agent started, and the last attempt's event (see :meth:`restart_haproxy`) or
-        ``None``. Never raises."""
-        last = self._last_restart
-        return {"enabled": self.supervised, "restarts": self._restarts,
-                "failed_restarts": self._failed_restarts,
-                "last_restart": dict(last) if last is not None else None}
+        """Restart bookkeeping since the agent started (:meth:`lbctl.recovery.Recovery.report`):
+        ``{"enabled", "restarts", "failed_restarts", "last_restart"}``. Never raises."""
+        return self.recovery.report()
