@@ -50,6 +50,8 @@ def test_metrics_count_applies_reloads_and_validation_errors(agent: Agent) -> No
     assert all(value(m, "lbctl_applies_total", result=r) == 0
                for r in ("changed", "unchanged", "invalid", "conflict", "failed"))
     assert value(m, "lbctl_apply_duration_seconds_count") == 0
+    assert value(m, "lbctl_haproxy_restarts_total", result="ok") == 0
+    assert value(m, "lbctl_haproxy_restarts_total", result="failed") == 0
 
     data = copy.deepcopy(agent.data)
     data["backends"][0]["servers"][0]["weight"] = 5

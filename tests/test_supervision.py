@@ -76,6 +76,9 @@ def test_serve_restarts_a_killed_master_and_stops_cleanly(
     assert status["supervision"]["last_restart"]["old_master_pid"] == old
     health = agent.api.get("/api/v1/health")
     assert health.status_code == 200 and health.json()["supervision"]["restarts"] == 1
+    metrics = agent.api.get("/metrics").text.splitlines()
+    assert 'lbctl_haproxy_restarts_total{result="ok"} 1.0' in metrics
+    assert 'lbctl_haproxy_restarts_total{result="failed"} 0.0' in metrics
     logged = [json.loads(line.split("lbctl.supervisor: ", 1)[1])
               for line in agent.log.read_text().splitlines() if "lbctl.supervisor: " in line]
     assert [(e["event"], e["ok"], e["old_master_pid"], e["new_master_pid"]) for e in logged] == [

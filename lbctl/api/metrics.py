@@ -21,6 +21,9 @@ agents in one process (tests) never share counters. Metrics:
                                                validate body; ``{stage="haproxy"}`` configs
                                                ``haproxy -c`` rejected (apply or dry run)
 ``lbctl_haproxy_up``                gauge      1 while the controller's HAProxy runs, else 0
+``lbctl_haproxy_restarts_total``    counter    restarts of a dead HAProxy by the supervisor
+``{result}``                                   since the agent started: ``ok``, ``failed``
+                                               (:mod:`lbctl.recovery`)
 ``lbctl_spec_version``              gauge      the current spec version
 ==================================  =========  ===============================================
 
@@ -30,9 +33,13 @@ the spec serves it from HAProxy itself, on its own bind, without a token.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 from lbctl.api.auth import require_role
 from lbctl.api.routes import AUTH_RESPONSES
@@ -66,6 +73,7 @@ class Metrics:
         up.set_function(lambda: 1.0 if controller.haproxy_running() else 0.0)
         version = Gauge("lbctl_spec_version", "The current spec version.", registry=self.registry)
         version.set_function(lambda: float(controller.version))
+        self.registry.register(_RestartCollector(controller))
         for result in APPLY_RESULTS:
             self.applies.labels(result=result)
         for result in ("ok", "failed"):
@@ -99,6 +107,23 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class _RestartCollector(Collector):
+    """``lbctl_haproxy_restarts_total{result}`` read from the controller's restart record at
+    each scrape (the record is the one source; nothing is counted twice)."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def collect(self) -> Iterator[Metric]:
+        sup = self.controller.supervision()
+        family = CounterMetricFamily("lbctl_haproxy_restarts",
+                                     "Restarts of a dead HAProxy by the supervisor.",
+                                     labels=["result"])
+        family.add_metric(["ok"], float(sup["restarts"]))
+        family.add_metric(["failed"], float(sup["failed_restarts"]))
+        yield family
 
 
 metrics_router = APIRouter(tags=["metrics"], responses=AUTH_RESPONSES)
