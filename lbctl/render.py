@@ -25,7 +25,8 @@ import jinja2
 from lbctl import __version__, paths
 from lbctl.errors import RenderError
 from lbctl.features import Capabilities
-from lbctl.spec import Backend, Client, Frontend, HealthCheck, Server, Spec, format_duration
+from lbctl.spec import Backend, Client, Frontend, HealthCheck, Server, Spec
+from lbctl.spec_types import format_duration
 
 #: Name of the local peer (``peer <name>`` / ``localpeer`` / ``haproxy -L``); the process and
 #: the validator pass ``-L LOCAL_PEER`` so the peers section finds itself (configuration.txt §3.5).

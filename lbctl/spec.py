@@ -32,15 +32,12 @@ names the field path, e.g. ``frontends[0].clients[1].path_prefix``; :func:`load_
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -50,115 +47,17 @@ from pydantic import (
 )
 
 from lbctl.errors import FieldError, SpecError
-from lbctl.spec_lines import GENERIC_KINDS, PROXY_KINDS, trim_line, verbatim_errors
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
-PATH_PREFIX_RE = re.compile(r"^/[A-Za-z0-9._~/-]{0,255}$")
-HOSTNAME_RE = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+from lbctl.spec_lines import GENERIC_KINDS, PROXY_KINDS, verbatim_errors
+from lbctl.spec_types import (
+    DurationMs,
+    Host,
+    Line,
+    Name,
+    PathPrefix,
+    Port,
+    no_forbidden,
+    valid_host,
 )
-#: Names starting with this prefix are reserved for the sections lbctl adds itself.
-RESERVED_PREFIX = "lbctl"
-#: Substrings that must never reach a rendered config, with the reason given in errors.
-_FORBIDDEN = (
-    ("\n", "a newline"),
-    ("\r", "a carriage return"),
-    ("#", "'#'"),
-    ('"', "a double quote"),
-    ("'", "a single quote"),
-    ("\\", "a backslash"),
-    ("%[", "'%['"),
-    ("${", "'${'"),
-    (" ", "a space"),
-    ("\t", "a tab"),
-)
-_UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_DURATION_RE = re.compile(r"^(\d+)(us|ms|s|m|h|d)?$")
-
-
-def _no_forbidden(value: str) -> str:
-    """Reject characters that could break out of a config token (never escape them)."""
-    for needle, what in _FORBIDDEN:
-        if needle in value:
-            raise ValueError(f"must not contain {what}")
-    if value.startswith("-"):
-        raise ValueError("must not start with '-'")
-    return value
-
-
-def _name(value: str) -> str:
-    _no_forbidden(value)
-    if not NAME_RE.match(value):
-        raise ValueError(
-            "must be 1-63 characters of letters, digits, '_', '.', ':' or '-', "
-            "starting with a letter or digit"
-        )
-    if value.lower().startswith(RESERVED_PREFIX):
-        raise ValueError(f"names starting with {RESERVED_PREFIX!r} are reserved for lbctl")
-    return value
-
-
-def _path_prefix(value: str) -> str:
-    _no_forbidden(value)
-    if not PATH_PREFIX_RE.match(value):
-        raise ValueError(
-            "must start with '/' and contain only letters, digits and '.', '_', '~', '/', '-'"
-        )
-    if "//" in value:
-        raise ValueError("must not contain '//'")
-    return value
-
-
-def _host(value: str) -> str:
-    _no_forbidden(value)
-    if "@" in value or "$" in value:
-        raise ValueError("must be an IP address or a host name")
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    if not HOSTNAME_RE.match(value) or value.replace(".", "").isdigit():
-        raise ValueError("must be an IP address or an RFC 1123 host name")
-    return value
-
-
-def parse_duration_ms(value: Any) -> int:
-    """Normalise a HAProxy time value to integer milliseconds.
-
-    Accepts an int (milliseconds) or a string ``<digits>[us|ms|s|m|h|d]`` (no unit means
-    milliseconds, as in configuration.txt §2.5). Raises ``ValueError`` otherwise.
-    """
-    if isinstance(value, bool):
-        raise ValueError("must be a duration such as 500ms, 5s or 1m")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("must not be negative")
-        return value
-    if isinstance(value, str):
-        m = _DURATION_RE.match(value.strip())
-        if m:
-            return round(int(m.group(1)) * _UNITS_MS[m.group(2) or "ms"])
-    raise ValueError("must be a duration such as 500ms, 5s or 1m (or milliseconds as an int)")
-
-
-def format_duration(ms: int) -> str:
-    """Render milliseconds as the shortest exact HAProxy time string (``30000`` → ``30s``)."""
-    for unit, factor in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms and ms % factor == 0:
-            return f"{ms // factor}{unit}"
-    return f"{ms}ms"
-
-
-Name = Annotated[str, AfterValidator(_name)]
-PathPrefix = Annotated[str, AfterValidator(_path_prefix)]
-Host = Annotated[str, AfterValidator(_host)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-DurationMs = Annotated[int, BeforeValidator(parse_duration_ms)]
-#: A verbatim line (an extra directive or a comment): indentation and trailing blanks dropped;
-#: checked by :func:`lbctl.spec_lines.verbatim_errors`.
-Line = Annotated[str, BeforeValidator(trim_line)]
 
 
 class _Model(BaseModel):
@@ -183,7 +82,7 @@ class Bind(_Model):
         """Turn ``"host:port"`` into ``{"address": ..., "port": ...}``; pass dicts through."""
         if not isinstance(value, str):
             return value
-        _no_forbidden(value)
+        no_forbidden(value)
         if value.startswith("["):
             host, sep, port = value[1:].partition("]:")
             if not sep:
@@ -198,7 +97,7 @@ class Bind(_Model):
 
     def model_post_init(self, context: Any, /) -> None:
         if self.address != "*":
-            _host(self.address)
+            valid_host(self.address)
 
     def __str__(self) -> str:
         if self.address == "*":

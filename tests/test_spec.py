@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from lbctl.errors import SpecError
-from lbctl.spec import format_duration, json_schema, parse_duration_ms, parse_spec_text, validate_spec
+from lbctl.spec import json_schema, parse_spec_text, validate_spec
+from lbctl.spec_types import format_duration, parse_duration_ms
 
 BASE: dict[str, Any] = {
     "frontends": [{

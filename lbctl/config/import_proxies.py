@@ -36,7 +36,8 @@ from lbctl.config.normal import normalised
 from lbctl.errors import LbctlError
 from lbctl.features import Capabilities
 from lbctl.render import RenderContext, render_proxy, stick_table_name
-from lbctl.spec import Backend, BindSpec, Frontend, Name, PathPrefix
+from lbctl.spec import Backend, BindSpec, Frontend
+from lbctl.spec_types import Name, PathPrefix
 
 __all__ = ["Mapped", "read_backend", "read_frontend", "split_address"]
 

@@ -22,8 +22,8 @@ from typing import Any
 from lbctl.config.document import Line
 from lbctl.features import Capabilities
 from lbctl.render import LOCAL_PEER, RenderContext
-from lbctl.spec import parse_duration_ms
 from lbctl.spec_lines import trim_line
+from lbctl.spec_types import parse_duration_ms
 
 __all__ = ["TIMEOUTS", "Pending", "read_defaults", "read_global", "settle", "text_of"]
 

@@ -47,8 +47,9 @@ from lbctl.config.import_settings import TIMEOUTS, read_defaults, read_global, t
 from lbctl.errors import FieldError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.render import LOCAL_PEER, PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext, stick_table_name
-from lbctl.spec import RESERVED_PREFIX, Spec, validate_spec
+from lbctl.spec import Spec, validate_spec
 from lbctl.spec_lines import CONDITIONALS
+from lbctl.spec_types import RESERVED_PREFIX
 
 __all__ = ["HEADER_PREFIXES", "Imported", "import_config", "import_spec"]
 

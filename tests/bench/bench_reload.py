@@ -76,7 +76,8 @@ from lbctl.haproxy.master_cli import parse_show_proc
 from lbctl.haproxy.process import HAProxyProcess
 from lbctl.haproxy.sockets import SocketClient
 from lbctl.render import RenderContext, peer_args, render
-from lbctl.spec import Spec, parse_duration_ms, validate_spec
+from lbctl.spec import Spec, validate_spec
+from lbctl.spec_types import parse_duration_ms
 from lbctl.store import StateDir
 
 DEBIAN_HAPROXY = "/usr/sbin/haproxy"

@@ -1,0 +1,134 @@
+"""The scalar types of a spec: allowlisted names, path prefixes, hosts, ports, durations.
+
+Every string of a typed spec field that reaches ``haproxy.cfg`` passes one of these
+allowlists (DESIGN.md, "Safety rules"); nothing is ever escaped, a value that does not fit is
+refused with ``ValueError`` (pydantic turns it into a field error naming the path). Durations
+accept HAProxy time strings (``500ms``, ``5s``, ``1m``; configuration.txt §2.5) or integer
+milliseconds and are normalised to integer milliseconds. The models are in :mod:`lbctl.spec`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from lbctl.spec_lines import trim_line
+
+__all__ = [
+    "RESERVED_PREFIX", "DurationMs", "Host", "Line", "Name", "PathPrefix", "Port",
+    "format_duration", "no_forbidden", "parse_duration_ms", "valid_host",
+]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
+PATH_PREFIX_RE = re.compile(r"^/[A-Za-z0-9._~/-]{0,255}$")
+HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+#: Names starting with this prefix are reserved for the sections lbctl adds itself.
+RESERVED_PREFIX = "lbctl"
+#: Substrings that must never reach a rendered config, with the reason given in errors.
+_FORBIDDEN = (
+    ("\n", "a newline"),
+    ("\r", "a carriage return"),
+    ("#", "'#'"),
+    ('"', "a double quote"),
+    ("'", "a single quote"),
+    ("\\", "a backslash"),
+    ("%[", "'%['"),
+    ("${", "'${'"),
+    (" ", "a space"),
+    ("\t", "a tab"),
+)
+_UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION_RE = re.compile(r"^(\d+)(us|ms|s|m|h|d)?$")
+
+
+def no_forbidden(value: str) -> str:
+    """``value`` unless it holds a character that could break out of a config token (a
+    newline, ``#``, a quote, a backslash, ``%[``, ``${``, a blank) or starts with ``-``; then
+    ``ValueError`` naming it. Never escapes."""
+    for needle, what in _FORBIDDEN:
+        if needle in value:
+            raise ValueError(f"must not contain {what}")
+    if value.startswith("-"):
+        raise ValueError("must not start with '-'")
+    return value
+
+
+def _name(value: str) -> str:
+    no_forbidden(value)
+    if not NAME_RE.match(value):
+        raise ValueError(
+            "must be 1-63 characters of letters, digits, '_', '.', ':' or '-', "
+            "starting with a letter or digit"
+        )
+    if value.lower().startswith(RESERVED_PREFIX):
+        raise ValueError(f"names starting with {RESERVED_PREFIX!r} are reserved for lbctl")
+    return value
+
+
+def _path_prefix(value: str) -> str:
+    no_forbidden(value)
+    if not PATH_PREFIX_RE.match(value):
+        raise ValueError(
+            "must start with '/' and contain only letters, digits and '.', '_', '~', '/', '-'"
+        )
+    if "//" in value:
+        raise ValueError("must not contain '//'")
+    return value
+
+
+def valid_host(value: str) -> str:
+    """``value`` when it is an IP address or an RFC 1123 host name; else ``ValueError``."""
+    no_forbidden(value)
+    if "@" in value or "$" in value:
+        raise ValueError("must be an IP address or a host name")
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not HOSTNAME_RE.match(value) or value.replace(".", "").isdigit():
+        raise ValueError("must be an IP address or an RFC 1123 host name")
+    return value
+
+
+def parse_duration_ms(value: Any) -> int:
+    """Normalise a HAProxy time value to integer milliseconds.
+
+    Accepts an int (milliseconds) or a string ``<digits>[us|ms|s|m|h|d]`` (no unit means
+    milliseconds, as in configuration.txt §2.5). Raises ``ValueError`` otherwise.
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 500ms, 5s or 1m")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+    if isinstance(value, str):
+        m = _DURATION_RE.match(value.strip())
+        if m:
+            return round(int(m.group(1)) * _UNITS_MS[m.group(2) or "ms"])
+    raise ValueError("must be a duration such as 500ms, 5s or 1m (or milliseconds as an int)")
+
+
+def format_duration(ms: int) -> str:
+    """Render milliseconds as the shortest exact HAProxy time string (``30000`` → ``30s``)."""
+    for unit, factor in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms and ms % factor == 0:
+            return f"{ms // factor}{unit}"
+    return f"{ms}ms"
+
+
+Name = Annotated[str, AfterValidator(_name)]
+PathPrefix = Annotated[str, AfterValidator(_path_prefix)]
+Host = Annotated[str, AfterValidator(valid_host)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+DurationMs = Annotated[int, BeforeValidator(parse_duration_ms)]
+#: A verbatim line (an extra directive or a comment): indentation and trailing blanks dropped;
+#: checked by :func:`lbctl.spec_lines.verbatim_errors`.
+Line = Annotated[str, BeforeValidator(trim_line)]
