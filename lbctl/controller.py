@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ from lbctl.errors import (
     BinaryNotFound,
     ConfigRejected,
     Diagnostic,
-    HAProxyError,
     HAProxyUnavailable,
     LbctlError,
     PreconditionRequired,
@@ -51,6 +49,7 @@ from lbctl.haproxy.binary import HAProxyBinary, detect
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.haproxy.runtime import RuntimeClient
 from lbctl.haproxy.validate import check_file
+from lbctl.health import health_report
 from lbctl.history import History
 from lbctl.journal import LOCAL, Journal, Write, outcome_of
 from lbctl.livefile import LiveFile, with_fields
@@ -441,35 +440,12 @@ class Controller:
 
     # -- health and status --------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        """Health report: ``{"ok", "haproxy": {"running", ...}, "backends": [...], "reasons"}``.
-
-        ``ok`` is true when HAProxy runs and every backend has a usable server; ``reasons``
-        says in words what is wrong otherwise. Never raises.
-        """
-        reasons: list[str] = []
-        backends: list[dict[str, Any]] = []
+        """Health report (:func:`lbctl.health.health_report`): ``{"ok", "haproxy":
+        {"running", "unavailable"}, "backends": [...], "reasons", "checked_at",
+        "supervision"}``; ``ok`` is true when HAProxy runs and every backend has a usable
+        server. Never raises."""
         running = self._process is not None and self._process.is_running()
-        if self._process is None or not running:
-            reasons.append(self._unavailable or "HAProxy is not running")
-        else:
-            try:
-                for be in self._runtime().backends_health():
-                    backends.append(be.as_dict())
-                    if not be.usable:
-                        states = ", ".join(f"{s.server} {s.status}" for s in be.servers)
-                        reasons.append(
-                            f"backend {be.name} has no usable server ({states or 'no servers'})"
-                        )
-            except HAProxyError as exc:
-                reasons.append(f"health unknown: runtime API: {exc}")
-        return {
-            "ok": not reasons,
-            "haproxy": {"running": running, "unavailable": None if running else reasons[0]},
-            "backends": backends,
-            "reasons": reasons,
-            "checked_at": time.time(),
-            "supervision": self.supervision(),
-        }
+        return health_report(running, self._unavailable, self._runtime(), self.supervision())
 
     def status(self) -> dict[str, Any]:
         """Process status, binary, state dir and spec version. Never raises."""
