@@ -2,12 +2,14 @@
 
 Local commands: ``render``, ``validate``, ``schema``, ``demo``; the agent itself: ``serve``;
 through the agent (``--url`` / ``$LBCTL_URL``, ``--token`` / ``$LBCTL_TOKEN``): ``apply``,
-``status``, ``health``, ``reload``, the runtime commands of :mod:`lbctl.cli_runtime`
+``status``, ``health``, ``reload`` (:mod:`lbctl.cli_status`), the runtime commands of
+:mod:`lbctl.cli_runtime`
 (``server drain|ready|maint|weight``, ``clients``), the history commands of
 :mod:`lbctl.cli_history` (``history``, ``show``, ``diff``, ``rollback``) and ``plan``
 (:mod:`lbctl.cli_source`, whose exit codes 0 / 2 say whether anything would change).
 
-Local token commands (:mod:`lbctl.cli_tokens`): ``token create|list|revoke``.
+Local token commands (:mod:`lbctl.cli_tokens`): ``token create|list|revoke``. What the
+command modules share (console, agent client, author) is :mod:`lbctl.cli_common`.
 
 The one error → exit-code mapping is :func:`report_error`, called by the command group for
 every :class:`lbctl.errors.LbctlError`: it prints ``TypeName: message`` (and the field errors
@@ -18,48 +20,25 @@ store 7, agent unreachable 8).
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from lbctl import cli_history, cli_runtime, cli_source, cli_tokens
+from lbctl import cli_history, cli_runtime, cli_source, cli_status, cli_tokens
+from lbctl.cli_common import agent_client, author, console, diagnostic_lines
 from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 
 if TYPE_CHECKING:
-    from lbctl.client import AgentClient
     from lbctl.haproxy.binary import HAProxyBinary
 
 __all__ = ["app", "main", "report_error"]
-
-
-def _console(*, stderr: bool = False) -> Console:
-    # Made per call: sys.stdout / sys.stderr may be swapped (tests); no markup, no wrapping
-    # of long config lines, wide tables when not on a terminal.
-    console = Console(stderr=stderr, soft_wrap=True, highlight=False, markup=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 160)
-    return console
-
-
-def _diagnostic_lines(d: Diagnostic) -> list[str]:
-    where = f"line {d.line}: " if d.line else ""
-    lines = [f"  - {d.severity}: {where}{d.message}"]
-    if d.text is not None:
-        lines.append(f"      | {d.text.strip()}")
-    if d.field:
-        lines.append(f"      spec field: {d.field}")
-    return lines
 
 
 def report_error(err: LbctlError) -> int:
@@ -69,8 +48,8 @@ def report_error(err: LbctlError) -> int:
         lines += [f"  - {e}" for e in err.errors]
     elif isinstance(err, ConfigRejected):
         for d in err.diagnostics:
-            lines += _diagnostic_lines(d)
-    err_console = _console(stderr=True)
+            lines += diagnostic_lines(d)
+    err_console = console(stderr=True)
     err_console.print(Text(lines[0], style="bold red"))
     for line in lines[1:]:
         err_console.print(line)
@@ -167,7 +146,7 @@ def serve(
     check_bind_safety(where, tls_cert, tls_key)  # before anything is created
     state = StateDir(resolve_state_dir(state_dir))
     token, created = agent_token(state)
-    err = _console(stderr=True)
+    err = console(stderr=True)
     if created:
         err.print(f"Generated the agent token (saved in {state.token_path}, mode 0600):")
         err.print(f"  {token}")
@@ -202,7 +181,7 @@ def render_cmd(
         return
     # StateDir's atomic write (temp file in the same dir, fsync, rename, fsync the dir).
     StateDir(output.parent).atomic_write(output.absolute(), text.encode())
-    _console(stderr=True).print(f"wrote {output} (HAProxy {caps.version})")
+    console(stderr=True).print(f"wrote {output} (HAProxy {caps.version})")
 
 
 @app.command("import")
@@ -261,25 +240,11 @@ def validate_cmd(
             diags = check_text(binary, text, directory=Path(tmp), extra_args=peer_args(caps))
         except ConfigRejected as exc:
             raise ConfigRejected(with_fields(parsed, text, exc.diagnostics), exc.output) from None
-    out = _console()
+    out = console()
     out.print(f"valid: {spec} (HAProxy {binary.version} -c, target {caps.version})")
     for d in with_fields(parsed, text, diags):
-        for line in _diagnostic_lines(d):
+        for line in diagnostic_lines(d):
             out.print(line)
-
-
-def _client(ctx: typer.Context) -> AgentClient:
-    from lbctl.client import AgentClient
-
-    opts = ctx.obj or {}
-    return AgentClient(opts.get("url"), opts.get("token"))
-
-
-def _author() -> str:
-    try:
-        return f"{getpass.getuser()}@{socket.gethostname()}"
-    except (OSError, KeyError):
-        return ""
 
 
 @app.command()
@@ -298,13 +263,13 @@ def apply(
     from lbctl.spec import load_spec
 
     parsed = load_spec(spec)
-    with _client(ctx) as client:
+    with agent_client(ctx) as client:
         base = if_match if if_match is not None else client.get_config()[0]
-        result = client.put_config(parsed, if_match=base, message=message, author=_author())
+        result = client.put_config(parsed, if_match=base, message=message, author=author())
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    out = _console()
+    out = console()
     if not result.get("changed"):
         out.print(f"unchanged: version {result['version']} already runs this spec")
         return
@@ -314,106 +279,8 @@ def apply(
     out.print(f"applied version {result['version']} (was {base}): {how}; "
               f"total {result.get('duration_s', 0):.3f} s")
     for d in result.get("diagnostics") or []:
-        for line in _diagnostic_lines(Diagnostic(**d)):
+        for line in diagnostic_lines(Diagnostic(**d)):
             out.print(line)
-
-
-@app.command()
-def status(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the raw status as JSON.")] = False,
-) -> None:
-    """HAProxy process status, binary and spec version."""
-    with _client(ctx) as client:
-        data = client.status()
-    if as_json:
-        typer.echo(json.dumps(data, indent=2))
-        return
-    proc = data.get("haproxy") or {}
-    binary = data.get("binary") or {}
-    table = Table(show_header=False, box=None)
-    rows: list[tuple[str, Any]] = [
-        ("running", proc.get("running")),
-        ("master pid", proc.get("master_pid")),
-        ("worker pids", ", ".join(str(p) for p in proc.get("worker_pids") or [])),
-        ("uptime", _ago(proc.get("uptime_s"))),
-        ("rss", f"{proc['rss_bytes'] / 1e6:.1f} MB" if proc.get("rss_bytes") else None),
-        ("reloads", proc.get("reload_count")),
-        ("last reload", _last_reload(proc.get("last_reload"))),
-        ("error", proc.get("error")),
-        ("binary", f"{binary.get('path')} ({binary.get('version')})" if binary else None),
-        ("state dir", data.get("state_dir")),
-        ("spec version", data.get("spec_version")),
-    ]
-    for key, value in rows:
-        if value not in (None, ""):
-            table.add_row(key, str(value))
-    _console().print(table)
-
-
-def _last_reload(reload: dict[str, Any] | None) -> str | None:
-    if not reload:
-        return None
-    return f"{'ok' if reload.get('ok') else 'FAILED'} in {reload.get('duration_s', 0):.3f} s"
-
-
-def _ago(seconds: float | int | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
-
-
-_STATUS_STYLE = {"UP": "green", "DOWN": "bold red", "MAINT": "yellow", "DRAIN": "yellow"}
-
-
-def _cell(value: Any) -> str:
-    return "-" if value is None else str(value)
-
-
-@app.command()
-def health(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-) -> None:
-    """Backend and server health; exit 0 when every backend has a usable server, else 1."""
-    with _client(ctx) as client:
-        report = client.health()
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-    else:
-        table = Table("backend", "server", "status", "check", "last change", "weight",
-                      "sessions", "queue", "rate")
-        for be in report.get("backends") or []:
-            for s in be.get("servers") or []:
-                status = str(s.get("status"))
-                check = s.get("check_status")
-                if check and s.get("check_duration_ms") is not None:
-                    check = f"{check} {s['check_duration_ms']}ms"
-                table.add_row(be.get("name"), s.get("server"),
-                              Text(status, style=_STATUS_STYLE.get(status, "")), _cell(check),
-                              _ago(s.get("last_change_s")), _cell(s.get("weight")),
-                              _cell(s.get("current_sessions")), _cell(s.get("queue")),
-                              _cell(s.get("request_rate")))
-        out = _console()
-        out.print(table)
-        verdict = "ok" if report.get("ok") else "NOT OK"
-        out.print(Text(f"health: {verdict}", style="green" if report.get("ok") else "bold red"))
-        for reason in report.get("reasons") or []:
-            out.print(f"  - {reason}")
-    raise typer.Exit(0 if report.get("ok") else 1)
-
-
-@app.command()
-def reload(ctx: typer.Context) -> None:
-    """Reload HAProxy with the live config (through the agent)."""
-    with _client(ctx) as client:
-        result = client.reload()
-    _console().print(f"reloaded in {result.get('duration_s', 0):.3f} s ({result.get('method')})")
 
 
 @app.command()
@@ -438,6 +305,7 @@ def demo(
     raise typer.Exit(run_demo(rate=rate, burst=burst, n=requests, haproxy_bin=haproxy_bin))
 
 
+cli_status.register(app)
 cli_runtime.register(app)
 cli_history.register(app)
 cli_tokens.register(app)

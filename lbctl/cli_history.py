@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from lbctl.cli_common import agent_client, author, console
+
 __all__ = ["diff", "history", "register", "rollback", "show", "unified_diff"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the agent's answer as JSON.")]
@@ -43,9 +45,8 @@ def history(
     from rich.table import Table
     from rich.text import Text
 
-    from lbctl.cli import _client, _console
 
-    with _client(ctx) as client:
+    with agent_client(ctx) as client:
         page = client.versions(limit=limit, before=before)
     if as_json:
         typer.echo(json.dumps(page, indent=2))
@@ -61,7 +62,7 @@ def history(
         table.add_row(str(e["id"]), str(e["version"]) if e["version"] is not None else "-",
                       _when(e["at"]), e["kind"], Text(result, style=style), who, message,
                       _reload_cell(e.get("reload")), f"{e['duration_ms']:.0f}")
-    out = _console()
+    out = console()
     out.print(table)
     if page.get("next_before"):
         out.print(f"older entries: lbctl history --before {page['next_before']}")
@@ -75,9 +76,8 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Version N: who, when, why, then its spec as YAML (or its rendered config)."""
-    from lbctl.cli import _client, _console
 
-    with _client(ctx) as client:
+    with agent_client(ctx) as client:
         entry = client.version(version)
     if as_json:
         typer.echo(json.dumps(entry, indent=2))
@@ -85,7 +85,7 @@ def show(
     if config:
         typer.echo(entry.get("config") or "", nl=False)
         return
-    out = _console()
+    out = console()
     who = entry["who"] + (f" ({entry['author']})" if entry.get("author") else "")
     out.print(f"version {entry['version']} ({entry['kind']}, entry {entry['id']}) at "
               f"{_when(entry['at'])} by {who}")
@@ -112,9 +112,8 @@ def diff(
                     ] = False,
 ) -> None:
     """Unified diff of the rendered haproxy.cfg of versions N and M (empty when equal)."""
-    from lbctl.cli import _client
 
-    with _client(ctx) as client:
+    with agent_client(ctx) as client:
         a, b = client.version(old), client.version(new)
 
     def text(entry: dict[str, Any]) -> str:
@@ -138,19 +137,18 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply version N's spec again, as a new version (validated and reloaded like an apply)."""
-    from lbctl.cli import _author, _client, _console
 
-    with _client(ctx) as client:
+    with agent_client(ctx) as client:
         base = if_match if if_match is not None else client.get_config()[0]
-        result = client.rollback(version, if_match=base, message=message, author=_author())
+        result = client.rollback(version, if_match=base, message=message, author=author())
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
     if not result.get("changed"):
-        _console().print(f"unchanged: version {result['version']} already runs version "
+        console().print(f"unchanged: version {result['version']} already runs version "
                          f"{version}'s spec")
         return
-    _console().print(f"rolled back to version {version}'s spec as version {result['version']} "
+    console().print(f"rolled back to version {version}'s spec as version {result['version']} "
                      f"(was {base}): {_reload_cell(result.get('reload'))}")
 
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from lbctl.cli_common import agent_client, author, cell, console
+
 __all__ = ["clients", "parse_target", "register", "server_app"]
 
 server_app = typer.Typer(
@@ -37,20 +39,19 @@ def parse_target(value: str) -> tuple[str, str]:
 
 def _change(ctx: typer.Context, target: str, *, state: str | None = None,
             weight: int | None = None, as_json: bool = False) -> None:
-    from lbctl.cli import _author, _client, _console
 
     backend, server = parse_target(target)
-    with _client(ctx) as client:
+    with agent_client(ctx) as client:
         version = client.get_config()[0]
         result = client.set_server(backend, server, if_match=version, state=state,
-                                   weight=weight, author=_author())
+                                   weight=weight, author=author())
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
     srv: dict[str, Any] = result["server"]
     how = f"version {result['version']}" if result.get("changed") else (
         f"unchanged at version {result['version']}")
-    _console().print(
+    console().print(
         f"{backend}/{server}: {srv['state']}, weight {srv['weight']} (HAProxy: {srv['status']}, "
         f"weight {srv['runtime_weight']}); {how}, no reload"
     )
@@ -98,16 +99,15 @@ def clients(
     """Rate-limited clients: request rate now, requests waiting, delayed so far, 429s sent."""
     from rich.table import Table
 
-    from lbctl.cli import _cell, _client, _console
 
-    with _client(ctx) as client:
+    with agent_client(ctx) as client:
         data = client.clear_client(clear, frontend) if clear else client.clients()
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
     if clear:
         for c in data.get("cleared") or []:
-            _console().print(f"cleared the counters of {c['client']} in frontend {c['frontend']} "
+            console().print(f"cleared the counters of {c['client']} in frontend {c['frontend']} "
                              f"(table {c['table']})")
         return
     table = Table("frontend", "client", "mode", "limit", "rate now", "waiting", "delayed",
@@ -115,8 +115,8 @@ def clients(
     for c in data.get("clients") or []:
         limit = f"{c['rate']}/s" + (f" burst {c['burst']}" if c["mode"] == "smooth" else "")
         table.add_row(c["frontend"], c["client"], c["mode"], limit, f"{c['request_rate']}/s",
-                      _cell(c.get("waiting")), str(c["delayed_total"]), str(c["rejected_total"]))
-    _console().print(table)
+                      cell(c.get("waiting")), str(c["delayed_total"]), str(c["rejected_total"]))
+    console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
+from lbctl.cli_common import agent_client, console
 from lbctl.errors import FieldError, LbctlError, SpecError
 
 __all__ = ["EXIT_CHANGES", "EXIT_NO_CHANGES", "plan", "register"]
@@ -59,9 +60,8 @@ def _counts(summary: dict[str, Any]) -> str:
 def _print_plan(result: dict[str, Any], name: str) -> None:
     from rich.text import Text
 
-    from lbctl.cli import _console
 
-    out = _console()
+    out = console()
     if not result.get("changed"):
         out.print(Text(f"No changes: version {result.get('version')} already runs {name}.",
                        style="green"))
@@ -95,10 +95,10 @@ def plan(
     Exit 0 when nothing would change, 2 when something would, another code on error
     (1 for an invalid spec; never 2).
     """
-    from lbctl.cli import _client, report_error
+    from lbctl.cli import report_error
 
     try:
-        with _client(ctx) as client:
+        with agent_client(ctx) as client:
             if source or spec.suffix == ".cfg":
                 try:
                     text = spec.read_text(encoding="utf-8")

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lbctl.cli_common import console
+
 if TYPE_CHECKING:
     from lbctl.tokens import TokenStore
 
@@ -59,7 +61,6 @@ def create(
     state_dir: StateOpt = None,
 ) -> None:
     """Create a token with ROLE for NAME and print it once (only its hash is stored)."""
-    from lbctl.cli import _console
     from lbctl.tokens import parse_role
 
     try:
@@ -68,7 +69,7 @@ def create(
         raise typer.BadParameter(str(exc), param_hint="--role") from None
     store = _store(state_dir)
     token, record = store.create(name, parsed)
-    _console(stderr=True).print(
+    console(stderr=True).print(
         f"Created token {record.name!r} (role {record.role}) in {store.path}; it is shown "
         "only now:")
     typer.echo(token)
@@ -79,7 +80,6 @@ def list_tokens(state_dir: StateOpt = None, as_json: JsonOpt = False) -> None:
     """Names, roles and creation times of the tokens (never the tokens)."""
     from rich.table import Table
 
-    from lbctl.cli import _console
     from lbctl.tokens import ADMIN_NAME
 
     store = _store(state_dir)
@@ -104,7 +104,7 @@ def list_tokens(state_dir: StateOpt = None, as_json: JsonOpt = False) -> None:
     for row in rows:
         table.add_row(row["name"], row["role"], _when(row["created_at"]),
                       origin if row["bootstrap"] else store.path.name)
-    _console().print(table)
+    console().print(table)
 
 
 @token_app.command("revoke")
@@ -114,7 +114,6 @@ def revoke(
     state_dir: StateOpt = None,
 ) -> None:
     """Revoke the token NAME: a running agent refuses it (401) from its next request."""
-    from lbctl.cli import _console
     from lbctl.errors import LbctlError
     from lbctl.tokens import ADMIN_NAME
 
@@ -122,7 +121,7 @@ def revoke(
         raise LbctlError(f"{ADMIN_NAME!r} is the bootstrap token ($LBCTL_TOKEN or the state "
                          "dir's token file): change it there and restart the agent")
     record = _store(state_dir).revoke(name)
-    _console().print(f"revoked token {record.name!r} (role {record.role})")
+    console().print(f"revoked token {record.name!r} (role {record.role})")
 
 
 def register(app: typer.Typer) -> None:
