@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.table import Table
+from tables import print_tables  # tests/bench/tables.py, beside this script
 
 from lbctl.api.app import create_app
 from lbctl.api.server import AgentThread as UvicornThread
@@ -229,17 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         for size in args.sizes:
             console.print(f"[dim]{path}: {size} backends, {args.repeat} applies ...[/dim]")
             rows.append(measure(path, size, args.repeat))
-    table = Table(title=f"apply latency (median of {args.repeat}) vs haproxy -c on the same file")
-    for h in HEADERS:
-        table.add_column(h)
-    for r in rows:
-        table.add_row(*cells(r))
-    console.print(table)
-    print()
-    print("| " + " | ".join(HEADERS) + " |")
-    print("|" + "---|" * len(HEADERS))
-    for r in rows:
-        print("| " + " | ".join(cells(r)) + " |")
+    print_tables(console, f"apply latency (median of {args.repeat}) vs haproxy -c on the same file",
+                 HEADERS, [cells(r) for r in rows])
     print(f"\n(total {time.monotonic() - began:.0f} s)")
     return 0
 

@@ -64,7 +64,7 @@ from typing import Protocol
 import httpx
 import psutil
 from rich.console import Console
-from rich.table import Table
+from tables import print_tables  # tests/bench/tables.py, beside this script
 
 from lbctl.api.app import create_app
 from lbctl.api.server import AgentThread as UvicornThread
@@ -735,17 +735,7 @@ def main(argv: list[str] | None = None) -> int:
                 for msg in r.failures[:3]:
                     console.print(f"[red]  {msg}[/red]")
             rows.extend(got)
-    table = Table(title="reloads under keep-alive load")
-    for h in HEADERS:
-        table.add_column(h)
-    for r in rows:
-        table.add_row(*cells(r))
-    console.print(table)
-    print()
-    print("| " + " | ".join(HEADERS) + " |")
-    print("|" + "---|" * len(HEADERS))
-    for r in rows:
-        print("| " + " | ".join(cells(r)) + " |")
+    print_tables(console, "reloads under keep-alive load", HEADERS, [cells(r) for r in rows])
     print()
     print("\n".join(verdicts(rows)))
     print(f"\n(wrk {WRK_THREADS} threads, {WRK_TIMEOUT_S:g} s request timeout; backend nginx "

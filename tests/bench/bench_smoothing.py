@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from tables import print_tables  # tests/bench/tables.py, beside this script
 
 from lbctl.demo.backend import KernelTimedBackend, max_in_window
 from lbctl.demo.load import (
@@ -274,12 +274,6 @@ def cells(row: Row) -> list[str]:
             f"{row.client1_done_s:.1f}"]
 
 
-def markdown(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--n", type=int, nargs="+", default=[100, 150], help="client1 burst sizes")
@@ -313,15 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[dim]{mechanism} on {version}, N={n} ...[/dim]")
             rows.append(measure(mechanism, version, launcher, n, args.timeout))
 
-    table = Table(title=f"client1 limited to {args.rate} req/s, burst {args.burst}; "
-                        f"client2 ({CLIENT2_N} requests) unlimited")
-    for h in HEADERS:
-        table.add_column(h)
-    for r in rows:
-        table.add_row(*cells(r))
-    console.print(table)
-    print()
-    print(markdown(rows))
+    print_tables(console, f"client1 limited to {args.rate} req/s, burst {args.burst}; "
+                          f"client2 ({CLIENT2_N} requests) unlimited", HEADERS, [cells(r) for r in rows])
     print(f"\n(total {time.monotonic() - began:.0f} s)")
     return 0
 
