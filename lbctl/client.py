@@ -20,7 +20,7 @@ import httpx
 
 from lbctl import errors as E
 from lbctl.spec import Spec
-from lbctl.store import StateDir, resolve_state_dir
+from lbctl.state.store import StateDir, resolve_state_dir
 
 __all__ = ["DEFAULT_URL", "AgentClient", "error_from_problem", "resolve_token"]
 

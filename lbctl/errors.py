@@ -4,14 +4,14 @@ Every error lbctl raises on purpose is a subclass of :class:`LbctlError`. Foreig
 (``OSError``, ``pydantic.ValidationError``, ``sqlite3.Error`` ...) are translated where they
 enter (``raise X(...) from exc``) so callers only ever see this tree. The single error → HTTP
 status mapping lives in ``lbctl/api/errors.py``; the single error → exit code mapping lives in
-``lbctl/cli.py``. Both read the ``http_status`` / ``exit_code`` class attributes below.
+``lbctl/cli/errors.py``. Both read the ``http_status`` / ``exit_code`` class attributes below.
 
     LbctlError
     ├── SpecError                 the spec is invalid (field errors)            422 / exit 1
     ├── ParseError                haproxy.cfg text the parser cannot read       422 / exit 1
     ├── ConfigRejected            ``haproxy -c`` rejected the rendered config   422 / exit 1
     ├── RenderError               a template failed (a bug or a bad target)     500 / exit 1
-    ├── PreconditionRequired      a write without ``If-Match``                  428 / exit 2
+    ├── PreconditionRequired      a write without ``If-Match``                  428 / exit 9
     ├── VersionConflict           ``If-Match`` names a stale version            412 / exit 3
     ├── NotFound                  no such backend / server / version            404 / exit 4
     ├── AuthError                 missing or wrong bearer token                 401 / exit 5
@@ -154,7 +154,7 @@ class PreconditionRequired(LbctlError):
     """A write came without ``If-Match``; every write must name the version it edits."""
 
     http_status = 428
-    exit_code = 2
+    exit_code = 9
     title = "If-Match required"
 
 

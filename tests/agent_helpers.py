@@ -17,10 +17,10 @@ import httpx
 
 from lbctl.api import create_app
 from lbctl.api.server import AgentThread as UvicornThread
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
 from lbctl.demo.load import free_port
 from lbctl.spec import validate_spec
-from lbctl.store import StateDir
+from lbctl.state.store import StateDir
 from tests.haproxy_helpers import wait_for
 
 __all__ = ["free_port", "wait_for"]  # re-exported for the agent tests

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 
 from lbctl.api.auth import CallerDep, PrincipalDep, require_role, require_token
 from lbctl.api.errors import install_error_handlers
-from lbctl.tokens import Principal, Role
+from lbctl.state.tokens import Principal, Role
 
 from .agent_helpers import UvicornThread
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from lbctl.cli import app
+from lbctl.cli.main import app
 from lbctl.demo.backend import RecordingBackend
 
 from .agent_helpers import TOKEN, Agent, free_port, make_spec, running_agent

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from lbctl.cli import app as cli_app
+from lbctl.cli.main import app as cli_app
+from lbctl.control.clients import parse_waiting, reload_keeps_counters
 from lbctl.demo.backend import RecordingBackend
-from lbctl.haproxy.clients import parse_waiting, reload_keeps_counters
 
 from .agent_helpers import TOKEN, Agent, free_port, make_spec, running_agent, wait_for
 from .test_api import _bundled, _problem

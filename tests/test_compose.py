@@ -27,7 +27,7 @@ import pytest
 import yaml
 from typer.main import get_command
 
-from lbctl.cli import app
+from lbctl.cli.main import app
 from lbctl.spec import Spec, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

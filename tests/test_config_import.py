@@ -21,11 +21,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from lbctl.cli import app
+from lbctl.cli.main import app
 from lbctl.config import loads
-from lbctl.config.importer import import_config, import_spec
 from lbctl.config.normal import section_directives
 from lbctl.errors import SpecError
+from lbctl.importer import import_config, import_spec
 from lbctl.render import render
 from lbctl.spec import Spec, validate_spec
 

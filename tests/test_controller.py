@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
 from lbctl.demo.backend import RecordingBackend
 from lbctl.errors import ConfigRejected, PreconditionRequired, VersionConflict
 from lbctl.spec import validate_spec
-from lbctl.store import StateDir
+from lbctl.state.store import StateDir
 
 from .conftest import free_port
 

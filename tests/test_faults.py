@@ -32,9 +32,9 @@ import httpx
 import psutil
 import pytest
 
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
+from lbctl.control.supervisor import Supervisor
 from lbctl.demo.backend import RecordingBackend
-from lbctl.supervisor import Supervisor
 
 from .agent_helpers import Agent, free_port, make_spec, running_agent, seed_state, wait_for
 

@@ -18,7 +18,7 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-from lbctl.cli import app as cli_app
+from lbctl.cli.main import app as cli_app
 from lbctl.demo.backend import RecordingBackend
 
 from .agent_helpers import TOKEN, Agent, free_port, make_spec, running_agent, wait_for

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from lbctl.cli import app
-from lbctl.controller import Controller
+from lbctl.cli.main import app
+from lbctl.control.controller import Controller
 from lbctl.demo.backend import RecordingBackend
 from lbctl.errors import NotFound, StoreError
-from lbctl.history import Entry, History, sha256_text
 from lbctl.spec import validate_spec
+from lbctl.state.history import Entry, History, sha256_text
 
 from .agent_helpers import TOKEN, Agent, free_port, make_spec, running_agent, seed_state
 

@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 
 from lbctl.config import Document, load, loads
-from lbctl.config.importer import import_config
 from lbctl.config.normal import SectionKey, section_directives
 from lbctl.errors import ConfigRejected, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.haproxy.binary import HAProxyBinary, inspect_binary
 from lbctl.haproxy.validate import check_file, check_text
+from lbctl.importer import import_config
 from lbctl.render import RenderContext, peer_args, render
 
 from .config_corpus import SKIP_REASON, corpus_dir, corpus_files

@@ -1,6 +1,6 @@
 """Plans: ``POST /api/v1/config/plan`` (a spec as JSON or YAML, or a haproxy.cfg source) and
 ``lbctl plan`` (exit 0 nothing would change, 2 something would, errors never 2), against a live
-agent with the bundled HAProxy; plus :func:`lbctl.plan.summarize` on its own."""
+agent with the bundled HAProxy; plus :func:`lbctl.control.plan.summarize` on its own."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from lbctl.cli import app
+from lbctl.cli.main import app
+from lbctl.control.plan import summarize
 from lbctl.demo.backend import RecordingBackend
-from lbctl.plan import summarize
 from lbctl.spec import validate_spec
 
 from .agent_helpers import TOKEN, Agent, free_port, make_spec, running_agent
@@ -100,7 +100,7 @@ def test_cli_plan_exit_codes(agent: Agent, tmp_path: Path) -> None:
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(changed_spec(agent)))
     result = runner.invoke(app, [*remote, "plan", str(changed)])
-    assert result.exit_code == 2, result.stderr
+    assert result.exit_code == 10, result.stderr
     assert "+ server app/s2" in result.stdout and "~ client web/c1" in result.stdout
     assert "+    http-response set-header X-Plan yes" in result.stdout
     cfg = tmp_path / "haproxy.cfg"
@@ -108,7 +108,7 @@ def test_cli_plan_exit_codes(agent: Agent, tmp_path: Path) -> None:
     assert runner.invoke(app, [*remote, "plan", str(cfg)]).exit_code == 0
     cfg.write_text(cfg.read_text().replace("    retries 3\n", "    retries 1\n"))
     result = runner.invoke(app, [*remote, "plan", "--json", str(cfg)])
-    assert result.exit_code == 2 and yaml.safe_load(result.stdout)["changed"] is True
+    assert result.exit_code == 10 and yaml.safe_load(result.stdout)["changed"] is True
     invalid = tmp_path / "invalid.yaml"
     invalid.write_text("frontends: [{name: 'bad name'}]\n")
     result = runner.invoke(app, [*remote, "plan", str(invalid)])

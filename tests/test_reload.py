@@ -32,12 +32,12 @@ from typing import Any
 import httpx
 import psutil
 
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
 from lbctl.demo.backend import RecordingBackend
 from lbctl.haproxy.master_cli import parse_show_proc
 from lbctl.haproxy.sockets import SocketClient
 from lbctl.spec import Spec, validate_spec
-from lbctl.store import StateDir
+from lbctl.state.store import StateDir
 from tests.haproxy_helpers import gone, wait_for
 
 from .conftest import free_port

@@ -25,10 +25,10 @@ from typer.testing import CliRunner
 from lbctl.api import create_app
 from lbctl.api.auth import RoleCheck, require_role, require_token
 from lbctl.api.errors import PROBLEM_JSON
-from lbctl.cli import app as cli_app
-from lbctl.controller import Controller
+from lbctl.cli.main import app as cli_app
+from lbctl.control.controller import Controller
 from lbctl.demo.backend import RecordingBackend
-from lbctl.tokens import ROLES, Role, TokenStore, role_allows
+from lbctl.state.tokens import ROLES, Role, TokenStore, role_allows
 
 from .agent_helpers import TOKEN, UvicornThread, free_port, make_spec, seed_state, wait_for
 from .conftest import BINARIES

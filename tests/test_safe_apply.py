@@ -27,8 +27,8 @@ import pytest
 from lbctl.demo.backend import RecordingBackend
 from lbctl.haproxy.binary import detect
 from lbctl.haproxy.validate import check_file
-from lbctl.history import sha256_text
 from lbctl.spec import validate_spec
+from lbctl.state.history import sha256_text
 
 from .agent_helpers import TOKEN, Agent, free_port, make_spec, running_agent
 

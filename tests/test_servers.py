@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from lbctl.cli import app as cli_app
+from lbctl.cli.main import app as cli_app
+from lbctl.control.servers import AdminState, matches
 from lbctl.demo.backend import RecordingBackend
 from lbctl.haproxy.runtime import RuntimeClient, ServerHealth
-from lbctl.haproxy.servers import AdminState, matches
 from lbctl.render import RenderContext
 
 from .agent_helpers import TOKEN, Agent, free_port, make_spec, running_agent, wait_for

@@ -148,7 +148,7 @@ class _Roles:
     """The agent's authenticator with a viewer and an operator token beside the admin one."""
 
     def __init__(self, admin: Any) -> None:
-        from lbctl.tokens import Principal
+        from lbctl.state.tokens import Principal
 
         self.admin = admin
         self.table = {"viewer-token": Principal("ann", "viewer"),

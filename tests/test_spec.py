@@ -10,7 +10,7 @@ import pytest
 
 from lbctl.errors import SpecError
 from lbctl.spec import json_schema, parse_spec_text, validate_spec
-from lbctl.spec_types import format_duration, parse_duration_ms
+from lbctl.spec.types import format_duration, parse_duration_ms
 
 BASE: dict[str, Any] = {
     "frontends": [{

@@ -1,4 +1,4 @@
-"""Supervision (issue 4, item 4): :mod:`lbctl.supervisor` wired into ``lbctl serve``, restarts
+"""Supervision (issue 4, item 4): :mod:`lbctl.control.supervisor` wired into ``lbctl serve``, restarts
 that fail and are retried, reloads that are not faults, the config a restart uses — with real
 HAProxy processes — and the supervisor's timing rules against a fake controller (a master that
 outlives its workers does not happen on HAProxy 2.6 / 2.8: it exits with its last worker).
@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from lbctl.control.supervisor import Supervisor
 from lbctl.demo.backend import RecordingBackend
 from lbctl.errors import ProcessError
-from lbctl.supervisor import Supervisor
 
 from .agent_helpers import running_agent, seed_state, wait_for
 from .haproxy_helpers import bundled_haproxy

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from lbctl.cli import app
+from lbctl.cli.main import app
 from lbctl.errors import LbctlError, NotFound, StoreError
-from lbctl.store import StateDir
-from lbctl.tokens import Authenticator, Principal, TokenStore, hash_token, parse_role
+from lbctl.state.store import StateDir
+from lbctl.state.tokens import Authenticator, Principal, TokenStore, hash_token, parse_role
 
 runner = CliRunner()
 

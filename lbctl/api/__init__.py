@@ -1,7 +1,7 @@
 """The lbctl agent's HTTP API: app factory, routes, bearer auth, the one error → HTTP mapping.
 
 :func:`lbctl.api.app.create_app` builds the FastAPI app over a started
-:class:`lbctl.controller.Controller`; ``lbctl serve`` runs it under uvicorn.
+:class:`lbctl.control.controller.Controller`; ``lbctl serve`` runs it under uvicorn.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The agent's FastAPI application factory.
 
-:func:`create_app` wires a running :class:`lbctl.controller.Controller` and its tokens into a
+:func:`create_app` wires a running :class:`lbctl.control.controller.Controller` and its tokens into a
 FastAPI app: ``/healthz`` open, everything under ``/api/v1`` and ``/metrics`` behind a token
 and the role each route declares (:mod:`lbctl.api.auth`), every error through
 :mod:`lbctl.api.errors`; the app's own Prometheus registry is ``app.state.metrics``
@@ -24,9 +24,9 @@ from lbctl.api.routes import api_router, open_router
 from lbctl.api.servers import servers_router
 from lbctl.api.source import source_router
 from lbctl.api.versions import versions_router
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
 from lbctl.spec import Spec
-from lbctl.tokens import Authenticator, TokenStore
+from lbctl.state.tokens import Authenticator, TokenStore
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -75,7 +75,7 @@ def create_app(
 
     ``token`` is the bootstrap ``admin`` token; an empty token is a ``ValueError`` (it would
     let anyone in). ``tokens`` holds the named tokens (default: the controller's state dir's
-    ``tokens.json``), re-read when it changes (:class:`lbctl.tokens.Authenticator`). Every
+    ``tokens.json``), re-read when it changes (:class:`lbctl.state.tokens.Authenticator`). Every
     route under ``/api/v1`` and ``/metrics`` needs a token and checks its own role
     (:func:`lbctl.api.auth.require_role`). OpenAPI docs are served at ``/docs``.
     """

@@ -1,8 +1,8 @@
 """Bearer-token authentication and role checks of the agent's ``/api`` routes.
 
 Every ``/api/v1`` call (and ``/metrics``) needs ``Authorization: Bearer <token>`` (RFC 6750
-§2.1). The app's :class:`lbctl.tokens.Authenticator` (``app.state.authenticator``) maps the
-token to a :class:`lbctl.tokens.Principal` (name, role), in constant time. A missing,
+§2.1). The app's :class:`lbctl.state.tokens.Authenticator` (``app.state.authenticator``) maps the
+token to a :class:`lbctl.state.tokens.Principal` (name, role), in constant time. A missing,
 malformed or unknown token raises :class:`lbctl.errors.AuthError` (401 with
 ``WWW-Authenticate: Bearer``); a known token whose role is not enough raises
 :class:`lbctl.errors.Forbidden` (403, naming the role needed; a refused write also leaves an
@@ -33,8 +33,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lbctl.errors import AuthError, Forbidden
-from lbctl.journal import audit
-from lbctl.tokens import ADMIN_NAME, Authenticator, Principal, Role, parse_role
+from lbctl.state.journal import audit
+from lbctl.state.tokens import ADMIN_NAME, Authenticator, Principal, Role, parse_role
 
 __all__ = [
     "TOKEN_NAME",
@@ -124,7 +124,7 @@ class RoleCheck:
 
 def _audit_denied(request: Request, who: Principal, err: Forbidden) -> None:
     """The audit line of a write refused for its role: ``what`` ``denied``, ``target`` the
-    method and path, ``result`` ``forbidden`` (:mod:`lbctl.journal`)."""
+    method and path, ``result`` ``forbidden`` (:mod:`lbctl.state.journal`)."""
     controller = getattr(request.app.state, "controller", None)
     audit("denied", who=who.name, author=_header_text(request.headers.get("x-lbctl-author")),
           message=_header_text(request.headers.get("x-lbctl-message")),

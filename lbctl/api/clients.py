@@ -1,7 +1,7 @@
 """Rate-limit visibility: ``GET /api/v1/clients`` and ``DELETE /api/v1/clients/{name}/counters``.
 
 The counters live in HAProxy (stick tables, the Lua pacing action): see
-:mod:`lbctl.haproxy.clients` for where each number comes from. Neither route changes the spec:
+:mod:`lbctl.control.clients` for where each number comes from. Neither route changes the spec:
 no version, no ``If-Match``.
 """
 

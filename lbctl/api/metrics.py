@@ -23,7 +23,7 @@ agents in one process (tests) never share counters. Metrics:
 ``lbctl_haproxy_up``                gauge      1 while the controller's HAProxy runs, else 0
 ``lbctl_haproxy_restarts_total``    counter    restarts of a dead HAProxy by the supervisor
 ``{result}``                                   since the agent started: ``ok``, ``failed``
-                                               (:mod:`lbctl.recovery`)
+                                               (:mod:`lbctl.control.recovery`)
 ``lbctl_spec_version``              gauge      the current spec version
 ==================================  =========  ===============================================
 
@@ -43,7 +43,7 @@ from prometheus_client.registry import Collector
 
 from lbctl.api.auth import require_role
 from lbctl.api.routes import AUTH_RESPONSES
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
 
 __all__ = ["APPLY_RESULTS", "Metrics", "metrics_router"]
 
@@ -55,7 +55,7 @@ DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
 
 class Metrics:
     """The agent's metrics over ``controller``; registers itself as a controller listener
-    (:class:`lbctl.controller.ControllerListener`)."""
+    (:class:`lbctl.control.controller.ControllerListener`)."""
 
     def __init__(self, controller: Controller) -> None:
         self.registry = CollectorRegistry()

@@ -1,7 +1,7 @@
 """The agent's routes: the spec (``/api/v1/config``), HAProxy (``/api/v1/haproxy``), health.
 
 Handlers are thin: they parse the request (spec body, ``If-Match``), call the
-:class:`lbctl.controller.Controller`, and shape the answer. Errors are raised, never built
+:class:`lbctl.control.controller.Controller`, and shape the answer. Errors are raised, never built
 here: :mod:`lbctl.api.errors` turns them into problem+json. Handlers that call the controller
 are plain ``def`` so FastAPI runs them in its thread pool (the controller blocks on
 ``haproxy -c``, sockets and reloads).
@@ -25,10 +25,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from lbctl.api.auth import CallerDep, caller, require_role
 from lbctl.api.errors import PROBLEM_JSON
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
 from lbctl.errors import FieldError, LbctlError, PreconditionRequired, SpecError
-from lbctl.journal import audit
 from lbctl.spec import Spec, parse_spec_text, validate_spec
+from lbctl.state.journal import audit
 
 __all__ = [
     "AUTH_RESPONSES",

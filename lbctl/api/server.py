@@ -7,7 +7,7 @@
 
 ``shutdown`` runs in a ``finally`` and, by default, soft-stops HAProxy (``keep_haproxy`` leaves
 it running; the next ``lbctl serve`` on the same state dir adopts it). While the API serves,
-the :class:`lbctl.supervisor.Supervisor` restarts HAProxy when its master or worker dies; it
+the :class:`lbctl.control.supervisor.Supervisor` restarts HAProxy when its master or worker dies; it
 is stopped before the shutdown, so a deliberate stop is never undone. uvicorn re-raises the
 signal that stopped it once it is done; the handlers installed here swallow that, so the
 shutdown always runs and the process exits 0.
@@ -31,10 +31,11 @@ from typing import Any
 import uvicorn
 
 from lbctl.api.app import create_app
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
+from lbctl.control.supervisor import Supervisor
 from lbctl.errors import LbctlError
-from lbctl.store import StateDir
-from lbctl.supervisor import Supervisor
+from lbctl.spec.address import Address
+from lbctl.state.store import StateDir
 
 __all__ = ["DEFAULT_LISTEN", "AgentThread", "Listen", "check_bind_safety", "parse_listen", "serve"]
 
@@ -71,14 +72,13 @@ def parse_listen(value: str) -> Listen:
 
     Raises :class:`LbctlError` for anything else (no port, port outside 1–65535).
     """
-    text = value.strip()
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-    else:
-        host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    try:
+        where = Address.parse(value.strip())
+    except ValueError:
+        where = Address("", 0)
+    if not where.host or not 1 <= where.port <= 65535:
         raise LbctlError(f"--listen {value!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN} or [::1]:9900")
-    return Listen(host, int(port))
+    return Listen(where.host, where.port)
 
 
 def check_bind_safety(listen: Listen, tls_cert: Path | None, tls_key: Path | None) -> None:
@@ -102,7 +102,7 @@ def check_bind_safety(listen: Listen, tls_cert: Path | None, tls_key: Path | Non
 def agent_token(state: StateDir) -> tuple[str, bool]:
     """The bootstrap ``admin`` token: ``$LBCTL_TOKEN``, else the state dir's token file
     (created on first start). Returns ``(token, created_now)``. Named tokens with other roles
-    are in ``tokens.json`` (:mod:`lbctl.tokens`). Raises :class:`StoreError`."""
+    are in ``tokens.json`` (:mod:`lbctl.state.tokens`). Raises :class:`StoreError`."""
     from_env = os.environ.get(ENV_TOKEN, "").strip()
     if from_env:
         return from_env, False

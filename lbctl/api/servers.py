@@ -3,7 +3,7 @@
 A server's state (``ready`` | ``drain`` | ``maint``) and weight change through HAProxy's
 runtime API, without a reload, and are recorded as a new spec version (the live
 ``haproxy.cfg`` is re-rendered, so a later reload keeps them): see
-:meth:`lbctl.controller.Controller.set_server` and :mod:`lbctl.haproxy.servers`. Like every
+:meth:`lbctl.control.controller.Controller.set_server` and :mod:`lbctl.control.servers`. Like every
 write it names the version it edits with ``If-Match`` and answers the new ``ETag``.
 """
 

@@ -2,7 +2,7 @@
 
 The source view shows the live ``haproxy.cfg`` (``GET /api/v1/config/source``) and has two
 buttons: *validate* (``PUT ...?dry_run=true``) and *validate and save* (``PUT``). A submitted
-text goes parse (:mod:`lbctl.config`) → import (:mod:`lbctl.config.importer`: every line a
+text goes parse (:mod:`lbctl.config`) → import (:mod:`lbctl.importer`: every line a
 field or an extra line) → render → ``haproxy -c`` → apply, through the controller's one apply
 path (``If-Match``, the lock, the history, the reload). Every diagnostic names lines of the
 SUBMITTED text: a :class:`~lbctl.errors.ParseError` its line and column, an import or spec
@@ -13,7 +13,7 @@ so the current spec is applied again, which the controller answers ``changed: fa
 version, no reload).
 
 Both routes are for ``admin`` tokens only: the text reaches ``haproxy -c``, and extra lines
-may ``lua-load`` code (:mod:`lbctl.spec_lines`).
+may ``lua-load`` code (:mod:`lbctl.spec.lines`).
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from lbctl.api.routes import (
     spec_from_body,
 )
 from lbctl.config import Document, loads
-from lbctl.config.importer import Imported, import_config
 from lbctl.config.normal import line_map
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
+from lbctl.control.plan import make_plan
 from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
-from lbctl.plan import make_plan
+from lbctl.importer import Imported, import_config
 from lbctl.spec import Spec
 
 __all__ = ["map_diagnostics", "source_router"]
@@ -196,7 +196,7 @@ def plan(controller: ControllerDep, body: Annotated[Spec | str, Depends(_plan_bo
          response: Response) -> dict[str, Any]:
     """``{"version", "changed", "diff", "summary", "config"}``: the unified diff of the
     rendered config against the live one, and what the spec adds, removes and changes
-    (:func:`lbctl.plan.summarize`). Nothing is checked by HAProxy, nothing is written."""
+    (:func:`lbctl.control.plan.summarize`). Nothing is checked by HAProxy, nothing is written."""
     version, current = controller.current()
     live = controller.config_source()
     spec = body if isinstance(body, Spec) else current if body == live \

@@ -1,4 +1,4 @@
-"""The config history over HTTP: ``/api/v1/config/versions`` (:mod:`lbctl.history`).
+"""The config history over HTTP: ``/api/v1/config/versions`` (:mod:`lbctl.state.history`).
 
 - ``GET /config/versions?limit=50&before=ID``: entries newest first — every version, every
   failed attempt (``version`` null, ``result`` ``invalid`` / ``failed``), every reload — as
@@ -9,7 +9,7 @@
   rendered ``config`` text. ``GET /config/entries/{id}``: any entry, the same way (a failed
   attempt's spec and config are kept too).
 - ``POST /config/versions/{n}/rollback`` with ``If-Match``: a new version whose spec is
-  version ``n``'s, through the normal apply (:meth:`lbctl.controller.Controller.rollback`);
+  version ``n``'s, through the normal apply (:meth:`lbctl.control.controller.Controller.rollback`);
   answers like ``PUT /config``.
 """
 
@@ -28,7 +28,7 @@ from lbctl.api.routes import (
     header_text,
     parse_if_match,
 )
-from lbctl.history import DEFAULT_LIMIT, MAX_LIMIT
+from lbctl.state.history import DEFAULT_LIMIT, MAX_LIMIT
 
 __all__ = ["versions_router"]
 

@@ -10,19 +10,17 @@ was, apart from lbctl's own lines (``tests/test_import_corpus.py``).
 
 from __future__ import annotations
 
-import re
 from collections import Counter, deque
 from collections.abc import Iterator
 
 from lbctl.config.document import COMMENT, DIRECTIVE, DOT, HEADER, Document, Line
+from lbctl.units import parse_time_ms
 
 __all__ = ["SectionKey", "line_map", "normalised", "section_directives", "time_ms"]
 
 #: A section of a document: ``(kind, name)`` (``("global", None)``, ``("backend", "app")``).
 SectionKey = tuple[str, str | None]
 
-_TIME = re.compile(r"^(\d+)(us|ms|s|m|h|d)?$")
-_FACTOR = {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 #: Keywords whose only argument is a time (configuration.txt §2.5 units).
 _TIME_KEYWORDS = frozenset(("hard-stop-after", "grace"))
 
@@ -30,10 +28,9 @@ _TIME_KEYWORDS = frozenset(("hard-stop-after", "grace"))
 def time_ms(text: str) -> str:
     """A HAProxy time value in milliseconds as text (``"5s"`` → ``"5000"``); anything that is
     not a plain time (``${T}``, ``15min``) is returned unchanged."""
-    m = _TIME.match(text)
-    if m is None:
+    value = parse_time_ms(text)
+    if value is None:
         return text
-    value = int(m.group(1)) * _FACTOR[m.group(2) or "ms"]
     return str(int(value)) if value == int(value) else str(value)
 
 

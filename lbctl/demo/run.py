@@ -52,7 +52,7 @@ from lbctl.haproxy.binary import find_binary, inspect_binary
 from lbctl.haproxy.process import HAProxyProcess
 from lbctl.render import peer_args
 from lbctl.spec import Spec, validate_spec
-from lbctl.store import StateDir
+from lbctl.state.store import StateDir
 
 __all__ = ["DemoFigures", "run_demo", "sparkline"]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from lbctl.errors import CommandRefused, NotFound, RuntimeAPIError
 from lbctl.haproxy.sockets import SocketClient, check_argument
+from lbctl.reserved import INTERNAL_PREFIX
 
 __all__ = [
     "INTERNAL_PREFIX",
@@ -26,8 +27,6 @@ __all__ = [
     "parse_table_entries",
 ]
 
-INTERNAL_PREFIX = "lbctl_"
-"""Backends whose name starts with this are lbctl's own plumbing (per-client throttles)."""
 
 SERVER_STATES = ("ready", "drain", "maint")
 _STATUS_WORDS = ("UP", "DOWN", "MAINT", "DRAIN", "NOLB")

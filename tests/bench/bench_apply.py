@@ -6,7 +6,7 @@ Run ``python tests/bench/bench_apply.py`` (not collected by pytest). For each HA
 server and a URL-prefix route; client1 limited with ``mode: smooth``) it
 
 1. seeds a temporary state dir with the spec (version 1), starts a real
-   :class:`lbctl.controller.Controller` (which starts HAProxy in master-worker mode) and the
+   :class:`lbctl.control.controller.Controller` (which starts HAProxy in master-worker mode) and the
    agent's FastAPI app on uvicorn in a thread, on free 127.0.0.1 ports;
 2. repeats ``--repeat`` times: ``PUT /api/v1/config`` with ``If-Match`` and the bearer token,
    where the new spec moves the ``/probe`` route from backend ``probe_a`` (server: recording
@@ -44,14 +44,14 @@ from tables import print_tables  # tests/bench/tables.py, beside this script
 
 from lbctl.api.app import create_app
 from lbctl.api.server import AgentThread as UvicornThread
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
 from lbctl.demo.backend import RecordingBackend
 from lbctl.demo.load import free_port
 from lbctl.haproxy.binary import inspect_binary
 from lbctl.haproxy.process import HAProxyProcess
 from lbctl.render import peer_args
 from lbctl.spec import Spec, validate_spec
-from lbctl.store import StateDir
+from lbctl.state.store import StateDir
 
 DEBIAN_HAPROXY = "/usr/sbin/haproxy"
 TOKEN = "bench-apply-token"

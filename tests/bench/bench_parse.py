@@ -29,8 +29,8 @@ from typing import Any
 
 from lbctl.config import dumps, loads
 from lbctl.config.grammar import lex_grammar
-from lbctl.config.importer import import_spec
 from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.importer import import_spec
 from lbctl.render import RenderContext, render
 
 TARGET_S = 2.0

@@ -7,7 +7,7 @@ phases of ``--seconds`` each on fresh processes: ``wrk`` with ``--connections`` 
 connections (2 threads, 2 s request timeout) against one backend behind HAProxy, while a changed
 spec is applied every 1 s, then every 0.3 s. Styles:
 
-* ``lbctl``: a real :class:`lbctl.controller.Controller` over a temp state dir under ``/tmp``,
+* ``lbctl``: a real :class:`lbctl.control.controller.Controller` over a temp state dir under ``/tmp``,
   behind the agent's FastAPI app on uvicorn (in a thread); every change is a
   ``PUT /api/v1/config`` with ``If-Match`` and the bearer token, exactly as an operator's. The
   controller renders, runs ``haproxy -c``, swaps the file in and reloads HAProxy in master-worker
@@ -68,7 +68,7 @@ from tables import print_tables  # tests/bench/tables.py, beside this script
 
 from lbctl.api.app import create_app
 from lbctl.api.server import AgentThread as UvicornThread
-from lbctl.controller import Controller
+from lbctl.control.controller import Controller
 from lbctl.demo.load import ServerProcess, free_port
 from lbctl.errors import HAProxyError
 from lbctl.haproxy.binary import HAProxyBinary, inspect_binary
@@ -77,8 +77,8 @@ from lbctl.haproxy.process import HAProxyProcess
 from lbctl.haproxy.sockets import SocketClient
 from lbctl.render import RenderContext, peer_args, render
 from lbctl.spec import Spec, validate_spec
-from lbctl.spec_types import parse_duration_ms
-from lbctl.store import StateDir
+from lbctl.spec.types import parse_duration_ms
+from lbctl.state.store import StateDir
 
 DEBIAN_HAPROXY = "/usr/sbin/haproxy"
 NGINX = "/usr/sbin/nginx"

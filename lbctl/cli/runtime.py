@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lbctl.cli_common import agent_client, author, cell, console
+from lbctl.cli.options import agent_client, author, cell, console
 
 __all__ = ["clients", "parse_target", "register", "server_app"]
 

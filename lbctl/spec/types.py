@@ -15,7 +15,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from lbctl.spec_lines import trim_line
+from lbctl.reserved import RESERVED_PREFIX, is_reserved
+from lbctl.spec.lines import trim_line
+from lbctl.units import format_ms, parse_time_ms
 
 __all__ = [
     "RESERVED_PREFIX", "DurationMs", "Host", "Line", "Name", "PathPrefix", "Port",
@@ -28,8 +30,6 @@ HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
-#: Names starting with this prefix are reserved for the sections lbctl adds itself.
-RESERVED_PREFIX = "lbctl"
 #: Substrings that must never reach a rendered config, with the reason given in errors.
 _FORBIDDEN = (
     ("\n", "a newline"),
@@ -43,8 +43,6 @@ _FORBIDDEN = (
     (" ", "a space"),
     ("\t", "a tab"),
 )
-_UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_DURATION_RE = re.compile(r"^(\d+)(us|ms|s|m|h|d)?$")
 
 
 def no_forbidden(value: str) -> str:
@@ -66,7 +64,7 @@ def _name(value: str) -> str:
             "must be 1-63 characters of letters, digits, '_', '.', ':' or '-', "
             "starting with a letter or digit"
         )
-    if value.lower().startswith(RESERVED_PREFIX):
+    if is_reserved(value):
         raise ValueError(f"names starting with {RESERVED_PREFIX!r} are reserved for lbctl")
     return value
 
@@ -110,18 +108,16 @@ def parse_duration_ms(value: Any) -> int:
             raise ValueError("must not be negative")
         return value
     if isinstance(value, str):
-        m = _DURATION_RE.match(value.strip())
-        if m:
-            return round(int(m.group(1)) * _UNITS_MS[m.group(2) or "ms"])
+        ms = parse_time_ms(value.strip())
+        if ms is not None:
+            return round(ms)
     raise ValueError("must be a duration such as 500ms, 5s or 1m (or milliseconds as an int)")
 
 
 def format_duration(ms: int) -> str:
-    """Render milliseconds as the shortest exact HAProxy time string (``30000`` → ``30s``)."""
-    for unit, factor in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms and ms % factor == 0:
-            return f"{ms // factor}{unit}"
-    return f"{ms}ms"
+    """Render milliseconds as the shortest exact HAProxy time string (``30000`` → ``30s``;
+    :func:`lbctl.units.format_ms`)."""
+    return format_ms(ms)
 
 
 Name = Annotated[str, AfterValidator(_name)]
@@ -130,5 +126,5 @@ Host = Annotated[str, AfterValidator(valid_host)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms)]
 #: A verbatim line (an extra directive or a comment): indentation and trailing blanks dropped;
-#: checked by :func:`lbctl.spec_lines.verbatim_errors`.
+#: checked by :func:`lbctl.spec.lines.verbatim_errors`.
 Line = Annotated[str, BeforeValidator(trim_line)]

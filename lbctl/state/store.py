@@ -81,7 +81,7 @@ class StateDir:
 
     @property
     def history_path(self) -> Path:
-        """``history.db``: the config history (:class:`lbctl.history.History`)."""
+        """``history.db``: the config history (:class:`lbctl.state.history.History`)."""
         return self.root / "history.db"
 
     @property
@@ -91,7 +91,7 @@ class StateDir:
 
     @property
     def tokens_path(self) -> Path:
-        """``tokens.json``: named API tokens with roles, stored hashed (:mod:`lbctl.tokens`)."""
+        """``tokens.json``: named API tokens with roles, stored hashed (:mod:`lbctl.state.tokens`)."""
         return self.root / "tokens.json"
 
     @property

@@ -26,7 +26,7 @@ def health_report(
 
     ``running`` is whether a verified master runs; ``unavailable`` why HAProxy is not there
     (``None`` for "not running"); ``runtime`` reads ``show stat`` (each call bounded by its
-    timeout); ``supervision`` is passed through (:meth:`lbctl.recovery.Recovery.report`).
+    timeout); ``supervision`` is passed through (:meth:`lbctl.control.recovery.Recovery.report`).
     ``backends`` holds :meth:`lbctl.haproxy.runtime.BackendHealth.as_dict` per backend.
     Never raises: an unreadable runtime API is a reason (``health unknown: ...``).
     """

@@ -2,8 +2,8 @@
 
 ``lbctl serve`` starts one :class:`Supervisor` after the controller has started, and stops it
 before the controller shuts down (so a deliberate stop is never undone). Every
-``interval_s`` (0.25 s) it asks :meth:`lbctl.controller.Controller.haproxy_fault` what is
-wrong, and acts through :meth:`lbctl.controller.Controller.restart_haproxy`:
+``interval_s`` (0.25 s) it asks :meth:`lbctl.control.controller.Controller.haproxy_fault` what is
+wrong, and acts through :meth:`lbctl.control.controller.Controller.restart_haproxy`:
 
 - **master gone** — killed (``kill -9``), crashed, or never started: restart at once, from the
   last-known-good config (the live file when it is the exact render of the current spec).
@@ -22,7 +22,7 @@ meantime. The supervisor never signals a process itself: every signal goes throu
 :class:`lbctl.haproxy.process.HAProxyProcess`, which sends it only to pids whose
 ``/proc/PID/exe`` is an haproxy binary and whose command line names this state dir's config.
 
-Every restart, done or failed, is one JSON line on the logger ``lbctl.supervisor`` (WARNING
+Every restart, done or failed, is one JSON line on the logger ``lbctl.control.supervisor`` (WARNING
 when done, ERROR when failed)::
 
     {"event": "haproxy_restart", "ok": true, "reason": "the HAProxy master (pid 4242) is not
@@ -49,7 +49,7 @@ log = logging.getLogger("lbctl.supervisor")
 
 
 class Supervised(Protocol):
-    """What the supervisor needs of a controller (:class:`lbctl.controller.Controller`)."""
+    """What the supervisor needs of a controller (:class:`lbctl.control.controller.Controller`)."""
 
     supervised: bool
 

@@ -1,6 +1,7 @@
 """Bringing a dead HAProxy back: what is wrong, which config to start from, and the record.
 
-:class:`lbctl.supervisor.Supervisor` watches; :meth:`lbctl.controller.Controller.restart_haproxy`
+:class:`lbctl.control.supervisor.Supervisor` watches;
+:meth:`lbctl.control.controller.Controller.restart_haproxy`
 takes the write lock and acts; this module holds what both need and nothing of the lock:
 
 * :meth:`Recovery.fault` names what is wrong with the processes (``master-gone`` or
@@ -19,7 +20,7 @@ from typing import Any
 
 from lbctl.errors import LbctlError, ProcessError
 from lbctl.haproxy.process import HAProxyProcess
-from lbctl.store import StateDir
+from lbctl.state.store import StateDir
 
 __all__ = ["Recovery", "start_known_good"]
 
@@ -62,7 +63,7 @@ def start_known_good(state: StateDir, process: HAProxyProcess, wanted: bytes | N
 class Recovery:
     """Restart bookkeeping of one controller's HAProxy since the agent started.
 
-    ``supervised`` is true while a :class:`lbctl.supervisor.Supervisor` watches; ``restarts``
+    ``supervised`` is true while a :class:`lbctl.control.supervisor.Supervisor` watches; ``restarts``
     and ``failed_restarts`` count attempts; ``last_restart`` is the last attempt's event
     (see :meth:`begin`). Not thread-safe by itself: the controller calls :meth:`begin`,
     :meth:`succeeded` and :meth:`failed` under its write lock.

@@ -1,10 +1,10 @@
 """What the controller answers and tells: the results of its writes and its listener protocol.
 
-:class:`lbctl.controller.Controller` returns :class:`ApplyResult` (``apply``),
+:class:`lbctl.control.controller.Controller` returns :class:`ApplyResult` (``apply``),
 :class:`ValidateResult` (``validate``) and :class:`ServerResult` (``set_server``), and tells
 every :class:`ControllerListener` in its ``listeners`` about applies, reloads and validation
 errors (the agent's metrics, :mod:`lbctl.api.metrics`). All are re-exported by
-:mod:`lbctl.controller`.
+:mod:`lbctl.control.controller`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lbctl.control import servers
 from lbctl.errors import Diagnostic
-from lbctl.haproxy import servers
 from lbctl.haproxy.process import ReloadResult
 
 __all__ = ["ApplyResult", "ControllerListener", "ServerResult", "ValidateResult"]
@@ -66,7 +66,7 @@ class ValidateResult:
 class ServerResult:
     """Outcome of a runtime server change: the ``version`` it was recorded as (unchanged when
     ``changed`` is false: the spec already said so, the runtime was set again anyway) and the
-    server as read back (:class:`lbctl.haproxy.servers.ServerReadBack`)."""
+    server as read back (:class:`lbctl.control.servers.ServerReadBack`)."""
 
     version: int
     changed: bool

@@ -2,7 +2,7 @@
 
 A directive becomes a field only when rendering that field gives the very same normalised
 directive back (:mod:`lbctl.config.normal`); every other line stays an ``extra`` line of its
-section, verbatim and in order (:mod:`lbctl.config.importer` collects them). Single-line
+section, verbatim and in order (:mod:`lbctl.importer` collects them). Single-line
 fields are exact by construction: a ``bind`` with one ``address:port`` and nothing else, the
 first ``maxconn``, ``monitor-uri``, ``default_backend`` and ``balance`` whose values pass the
 spec's allowlists. The groups whose lines depend on each other are checked by rendering them
@@ -35,9 +35,11 @@ from lbctl.config.document import DIRECTIVE, Line, build
 from lbctl.config.normal import normalised
 from lbctl.errors import LbctlError
 from lbctl.features import Capabilities
+from lbctl.importer.words import number, plain
 from lbctl.render import RenderContext, render_proxy, stick_table_name
 from lbctl.spec import Backend, BindSpec, Frontend
-from lbctl.spec_types import Name, PathPrefix
+from lbctl.spec.address import Address
+from lbctl.spec.types import Name, PathPrefix
 
 __all__ = ["Mapped", "read_backend", "read_frontend", "split_address"]
 
@@ -82,10 +84,8 @@ class Mapped:
 
 def split_address(text: str) -> tuple[str, int]:
     """``10.0.0.1:80`` / ``[::1]:80`` / ``::1:80`` → (address, port). Raises ``ValueError``."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"{text!r} is not address:port")
-    return (host[1:-1] if host.startswith("[") and host.endswith("]") else host), int(port)
+    where = Address.parse(text)
+    return where.host, where.port
 
 
 def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
@@ -94,17 +94,6 @@ def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
     except ValidationError:
         return False
     return True
-
-
-def _number(text: str, high: int) -> int | None:
-    return int(text) if text.isdigit() and str(int(text)) == text and 1 <= int(text) <= high \
-        else None
-
-
-def _plain(line: Line) -> bool:
-    """A directive without ``no``, without a comment beside it."""
-    return line.kind == DIRECTIVE and line.comment is None and line.directive is not None \
-        and not line.directive.negated
 
 
 def _renders_back(model: type[Frontend] | type[Backend], mapped: Mapped, caps: Capabilities,
@@ -130,7 +119,7 @@ def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set
     seen: set[str] = set()
     for line in lines:
         first = _first(line, seen)
-        if id(line) in blocked or not _plain(line):
+        if id(line) in blocked or not plain(line):
             continue
         kw, a = line.keyword, line.args
         if kw == "bind" and len(a) == 1 and _valid(_BIND, a[0]):
@@ -140,7 +129,7 @@ def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set
                 base.data["bind"].append(str(bind))
                 binds_seen.add(str(bind))
         elif len(a) == 1 and first and (
-                (kw == "maxconn" and _number(a[0], 10_000_000) is not None)
+                (kw == "maxconn" and number(a[0], 10_000_000) is not None)
                 or (kw == "monitor-uri" and _valid(_PREFIX, a[0]))
                 or (kw == "default_backend" and _valid(_NAME, a[0]))):
             key = kw.replace("-", "_")
@@ -235,14 +224,14 @@ class _Rules:
                 and a[1].endswith(")"):
             self.tracked.append(a[1][4:-1])
         elif kw == "http-request" and a[:1] == ("lua.lbctl_pace",) and len(a) >= 4:
-            rate, burst = _number(a[2], 100_000), a[3]
+            rate, burst = number(a[2], 100_000), a[3]
             if rate is None or not burst.isdigit():
                 raise _Mismatch(a)
             self.paced[a[1]] = (rate, int(burst))
         elif kw == "http-request" and a[:1] == ("sc-inc-gpc0(0)",) and len(cond) >= 6 \
                 and cond[0].startswith(_CLIENT_ACL) \
                 and cond[-5:-2] == ("{", "sc_http_req_rate(0)", "gt"):
-            rate = _number(cond[-2], 100_000)
+            rate = number(cond[-2], 100_000)
             if rate is None:
                 raise _Mismatch(a)
             self.rejecting[cond[0][len(_CLIENT_ACL):]] = rate
@@ -292,7 +281,7 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
         first = _first(line, seen)
         d = line.directive
         kw, a = (d.keyword, d.args) if d is not None else (line.keyword, line.args)
-        free = id(line) not in blocked and _plain(line)
+        free = id(line) not in blocked and plain(line)
         if kw in _SERVERS and line.kind == DIRECTIVE:
             servers_ok &= kw == "server" and id(line) not in blocked and line.directive is not None \
                 and not line.directive.negated

@@ -5,8 +5,8 @@ other line verbatim, in order, as an ``extra`` line of its section:
 
 * ``global``: ``maxconn``, ``hard-stop-after``; ``defaults``: its ``name``, ``mode``, the five
   ``timeout`` fields, ``retries`` (one ``defaults`` section, before every proxy;
-  :mod:`lbctl.config.import_settings`);
-* frontends and backends (:mod:`lbctl.config.import_proxies`): binds, ``maxconn``,
+  :mod:`lbctl.importer.settings`);
+* frontends and backends (:mod:`lbctl.importer.proxies`): binds, ``maxconn``,
   ``monitor-uri``, ``default_backend``, routes and rate-limited clients as lbctl writes them,
   ``balance``, the HTTP health check, servers with their options;
 * sections of other kinds (``listen``, ``userlist``, ``peers``, ``resolvers``, ``cache``,
@@ -42,14 +42,14 @@ from typing import Any
 
 from lbctl.config.directives import Directive
 from lbctl.config.document import BLANK, COMMENT, DOT, SCOPE, Document, Line, Section
-from lbctl.config.import_proxies import Mapped, read_backend, read_frontend, split_address
-from lbctl.config.import_settings import TIMEOUTS, read_defaults, read_global, text_of
 from lbctl.errors import FieldError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.importer.proxies import Mapped, read_backend, read_frontend, split_address
+from lbctl.importer.settings import read_defaults, read_global, text_of
 from lbctl.render import LOCAL_PEER, PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext, stick_table_name
-from lbctl.spec import Spec, validate_spec
-from lbctl.spec_lines import CONDITIONALS
-from lbctl.spec_types import RESERVED_PREFIX
+from lbctl.reserved import RESERVED_PREFIX, is_reserved
+from lbctl.spec import TIMEOUT_EVENTS, Spec, validate_spec
+from lbctl.spec.lines import CONDITIONALS
 
 __all__ = ["HEADER_PREFIXES", "Imported", "import_config", "import_spec"]
 
@@ -121,7 +121,7 @@ class _Importer:
         self.origin: dict[str, int] = {}
         self.data: dict[str, Any] = {
             "comment": [], "global": {"maxconn": None, "hard_stop_after": None, "extra": []},
-            "defaults": {"mode": None, "retries": None, "timeouts": dict.fromkeys(TIMEOUTS.values()),
+            "defaults": {"mode": None, "retries": None, "timeouts": dict.fromkeys(TIMEOUT_EVENTS.values()),
                          "extra": []},
             "frontends": [], "backends": [], "sections": []}
         self.claimed = {id(c) for s in doc.sections for c in s.comments_before}
@@ -223,7 +223,7 @@ class _Importer:
             self.origin["defaults"] = section.header.lineno
             lines, blocked = self._lines(section)
             self.defaults_lines = [(ln, id(ln) not in blocked) for ln in lines]
-        elif name is not None and name.lower().startswith(RESERVED_PREFIX):
+        elif name is not None and is_reserved(name):
             self._lbctl_section(section)
         elif kind in ("frontend", "backend") and _NAME.match(name or ""):
             self._proxy(section)

@@ -13,8 +13,8 @@ failure the runtime change is undone (best effort) and nothing else changed.
 
 ``rollback`` is an apply of a version's spec from the history. Writes run one at a time: one
 arriving while another reloads waits for the lock, then checks its ``If-Match`` (README
-"Bursts of writes"). Every write is tracked by :class:`lbctl.journal.Journal`: a new version
-is recorded in the history (:mod:`lbctl.history`) before ``spec.json`` — a version that cannot
+"Bursts of writes"). Every write is tracked by :class:`lbctl.state.journal.Journal`: a new version
+is recorded in the history (:mod:`lbctl.state.history`) before ``spec.json`` — a version that cannot
 be recorded is undone — failed attempts and reloads are recorded after, and every write emits
 one audit line.
 
@@ -31,6 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from lbctl import paths
+from lbctl.control import clients, servers
+from lbctl.control.health import health_report
+from lbctl.control.recovery import Recovery, start_known_good
+from lbctl.control.results import ApplyResult, ControllerListener, ServerResult, ValidateResult
 from lbctl.errors import (
     BinaryNotFound,
     ConfigRejected,
@@ -44,20 +48,16 @@ from lbctl.errors import (
     VersionConflict,
 )
 from lbctl.features import Capabilities
-from lbctl.haproxy import clients, servers
 from lbctl.haproxy.binary import HAProxyBinary, detect
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.haproxy.runtime import RuntimeClient
 from lbctl.haproxy.validate import check_file
-from lbctl.health import health_report
-from lbctl.history import History
-from lbctl.journal import LOCAL, Journal, Write, outcome_of
-from lbctl.livefile import LiveFile, with_fields
-from lbctl.recovery import Recovery, start_known_good
 from lbctl.render import RenderContext, peer_args, render
-from lbctl.results import ApplyResult, ControllerListener, ServerResult, ValidateResult
 from lbctl.spec import Spec, load_spec, validate_spec
-from lbctl.store import StateDir
+from lbctl.state.history import History
+from lbctl.state.journal import LOCAL, Journal, Write, outcome_of
+from lbctl.state.livefile import LiveFile, with_fields
+from lbctl.state.store import StateDir
 
 __all__ = [
     "ApplyResult",
@@ -98,7 +98,7 @@ class Controller:
         self.journal = Journal(self.history)
         #: The live haproxy.cfg: checked in a temp file, renamed in, put back.
         self.files = LiveFile(state, self._check)
-        #: Restart bookkeeping for the supervisor (lbctl.recovery).
+        #: Restart bookkeeping for the supervisor (lbctl.control.recovery).
         self.recovery = Recovery()
 
     # -- life cycle ---------------------------------------------------------------------
@@ -321,7 +321,7 @@ class Controller:
 
         The live ``haproxy.cfg`` becomes the exact render of the new spec (checked with
         ``haproxy -c`` like an apply, renamed in, not reloaded), so a later reload keeps the
-        change. Runtime commands and read-back: :mod:`lbctl.haproxy.servers`. Raises
+        change. Runtime commands and read-back: :mod:`lbctl.control.servers`. Raises
         :class:`PreconditionRequired`, :class:`VersionConflict`, :class:`NotFound` (backend or
         server unknown to the spec or to HAProxy), :class:`SpecError` (bad value),
         :class:`HAProxyUnavailable`, :class:`RuntimeAPIError` (HAProxy refused, or the read-back
@@ -418,7 +418,7 @@ class Controller:
 
     # -- rate-limited clients (runtime only: no version, no lock) --------------------------
     def clients(self) -> dict[str, Any]:
-        """Counters of every client of the current spec (:mod:`lbctl.haproxy.clients`):
+        """Counters of every client of the current spec (:mod:`lbctl.control.clients`):
         ``{"clients": [{"frontend", "client", ..., "request_rate", "waiting",
         "delayed_total", "rejected_total"}], "reload_keeps_counters": bool | None}``.
         Raises :class:`HAProxyUnavailable`, :class:`RuntimeAPIError`."""
@@ -440,7 +440,7 @@ class Controller:
 
     # -- health and status --------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        """Health report (:func:`lbctl.health.health_report`): ``{"ok", "haproxy":
+        """Health report (:func:`lbctl.control.health.health_report`): ``{"ok", "haproxy":
         {"running", "unavailable"}, "backends": [...], "reasons", "checked_at",
         "supervision"}``; ``ok`` is true when HAProxy runs and every backend has a usable
         server. Never raises."""
@@ -533,10 +533,10 @@ class Controller:
     def _save_lkg(self) -> None:
         self.files.save_lkg()
 
-    # -- supervision (driven by lbctl.supervisor.Supervisor; see lbctl.recovery) ----------
+    # -- supervision (driven by lbctl.control.supervisor.Supervisor; see lbctl.control.recovery) ----------
     @property
     def supervised(self) -> bool:
-        """True while a :class:`lbctl.supervisor.Supervisor` watches this controller's HAProxy."""
+        """True while a :class:`lbctl.control.supervisor.Supervisor` watches this controller's HAProxy."""
         return self.recovery.supervised
 
     @supervised.setter
@@ -545,7 +545,7 @@ class Controller:
 
     def haproxy_fault(self) -> tuple[str, str] | None:
         """What is wrong with this controller's HAProxy processes, or ``None`` when a verified
-        master runs with at least one worker (:meth:`lbctl.recovery.Recovery.fault`). Takes
+        master runs with at least one worker (:meth:`lbctl.control.recovery.Recovery.fault`). Takes
         no lock (a write under way is not waited for); never raises."""
         return self.recovery.fault(self._process)
 
@@ -556,7 +556,7 @@ class Controller:
 
         A master without worker is soft-stopped first (1 s; verified pids only). Then HAProxy
         is started — never a second one: :meth:`HAProxyProcess.start` adopts a running master
-        — by :func:`lbctl.recovery.start_known_good`. The event: ``{"at": epoch s, "reason",
+        — by :func:`lbctl.control.recovery.start_known_good`. The event: ``{"at": epoch s, "reason",
         "config": "last-known-good" | "current", "old_master_pid", "new_master_pid",
         "duration_s": seconds, "ok", "error"}``. Raises :class:`ProcessError` (HAProxy did not
         start from any config; the live file is put back as it was), :class:`StoreError`,
@@ -584,6 +584,6 @@ class Controller:
             return self.recovery.succeeded(event, started, config, process.status().master_pid)
 
     def supervision(self) -> dict[str, Any]:
-        """Restart bookkeeping since the agent started (:meth:`lbctl.recovery.Recovery.report`):
+        """Restart bookkeeping since the agent started (:meth:`lbctl.control.recovery.Recovery.report`):
         ``{"enabled", "restarts", "failed_restarts", "last_restart"}``. Never raises."""
         return self.recovery.report()

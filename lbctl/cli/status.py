@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from lbctl.cli_common import agent_client, cell, console
+from lbctl.cli.options import agent_client, cell, console
 
 __all__ = ["health", "register", "reload", "status"]
 

@@ -30,17 +30,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lbctl.config.document import BLANK, DOT, HEADER, SCOPE, read_line
 from lbctl.config.sections import NAMED_SECTIONS, SECTION_KEYWORDS
 from lbctl.errors import FieldError, ParseError
-
-if TYPE_CHECKING:
-    from lbctl.spec import Spec
+from lbctl.reserved import RESERVED_PREFIX, is_reserved
 
 __all__ = ["CONDITIONALS", "GENERIC_KINDS", "MESSAGES", "PROXY_KINDS", "check_comment",
-           "check_section_name", "line_errors", "trim_line", "verbatim_errors"]
+           "check_section_name", "line_errors", "trim_line"]
 
 #: Dot-directives of a conditional block (configuration.txt §2.4).
 CONDITIONALS = (".if", ".elif", ".else", ".endif")
@@ -91,8 +89,8 @@ def check_section_name(kind: str, name: str | None) -> str | None:
     if not _SECTION_NAME.match(name):
         return ("must be one word of at most 128 characters, without blanks, '#', quotes, "
                 "backslashes or '$'")
-    if name.lower().startswith("lbctl"):
-        return "names starting with 'lbctl' are reserved for lbctl"
+    if is_reserved(name):
+        return f"names starting with {RESERVED_PREFIX!r} are reserved for lbctl"
     return None
 
 
@@ -144,35 +142,4 @@ def line_errors(kind: str, lines: Sequence[str], where: str) -> list[FieldError]
             errors.append(FieldError(loc, problem))
     errors.extend(FieldError(f"{where}[{i}]", "'.if' without '.endif' in the same list")
                   for i, _ in blocks)
-    return errors
-
-
-def _comment_errors(lines: Sequence[str], where: str) -> list[FieldError]:
-    return [FieldError(f"{where}[{i}]", problem) for i, text in enumerate(lines)
-            if (problem := check_comment(text)) is not None]
-
-
-def verbatim_errors(spec: Spec) -> list[FieldError]:
-    """Every bad extra line, comment line and ``sections`` entry of ``spec``."""
-    errors = _comment_errors(spec.comment, "comment")
-    parts: list[tuple[str, str, Any]] = [("global", "global", spec.global_),
-                                         ("defaults", "defaults", spec.defaults)]
-    parts += [("frontend", f"frontends[{i}]", fe) for i, fe in enumerate(spec.frontends)]
-    parts += [("backend", f"backends[{i}]", be) for i, be in enumerate(spec.backends)]
-    for kind, where, part in parts:
-        errors += _comment_errors(part.comment, f"{where}.comment")
-        errors += line_errors(kind, part.extra, f"{where}.extra")
-    for bi, be in enumerate(spec.backends):
-        for si, server in enumerate(be.servers):
-            errors += _comment_errors(server.comment, f"backends[{bi}].servers[{si}].comment")
-    for i, section in enumerate(spec.sections):
-        where = f"sections[{i}]"
-        problem = check_section_name(section.kind, section.name)
-        if problem is not None:
-            errors.append(FieldError(f"{where}.name", problem))
-        if section.from_ is not None and section.kind not in PROXY_KINDS:
-            errors.append(FieldError(f"{where}.from", "only proxies (frontend, backend, listen) "
-                                                      "take 'from <defaults>'"))
-        errors += _comment_errors(section.comment, f"{where}.comment")
-        errors += line_errors(section.kind, section.lines, f"{where}.lines")
     return errors

@@ -1,4 +1,4 @@
-"""Token commands of the ``lbctl`` CLI: ``lbctl token create|list|revoke`` (:mod:`lbctl.tokens`).
+"""Token commands of the ``lbctl`` CLI: ``lbctl token create|list|revoke`` (:mod:`lbctl.state.tokens`).
 
 Local commands: they edit the state dir's ``tokens.json`` (``--state-dir``, default
 ``$LBCTL_STATE_DIR`` or ``./.lbctl``) and need no agent; a running agent sees the change on its
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli_common import console
+from lbctl.cli.options import console
 
 if TYPE_CHECKING:
-    from lbctl.tokens import TokenStore
+    from lbctl.state.tokens import TokenStore
 
 __all__ = ["create", "list_tokens", "register", "revoke", "token_app"]
 
@@ -42,8 +42,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _store(state_dir: str | None) -> TokenStore:
-    from lbctl.store import StateDir, resolve_state_dir
-    from lbctl.tokens import TokenStore
+    from lbctl.state.store import StateDir, resolve_state_dir
+    from lbctl.state.tokens import TokenStore
 
     return TokenStore(StateDir(resolve_state_dir(state_dir)))
 
@@ -61,7 +61,7 @@ def create(
     state_dir: StateOpt = None,
 ) -> None:
     """Create a token with ROLE for NAME and print it once (only its hash is stored)."""
-    from lbctl.tokens import parse_role
+    from lbctl.state.tokens import parse_role
 
     try:
         parsed = parse_role(role)
@@ -80,7 +80,7 @@ def list_tokens(state_dir: StateOpt = None, as_json: JsonOpt = False) -> None:
     """Names, roles and creation times of the tokens (never the tokens)."""
     from rich.table import Table
 
-    from lbctl.tokens import ADMIN_NAME
+    from lbctl.state.tokens import ADMIN_NAME
 
     store = _store(state_dir)
     bootstrap_file = store.state.token_path
@@ -115,7 +115,7 @@ def revoke(
 ) -> None:
     """Revoke the token NAME: a running agent refuses it (401) from its next request."""
     from lbctl.errors import LbctlError
-    from lbctl.tokens import ADMIN_NAME
+    from lbctl.state.tokens import ADMIN_NAME
 
     if name == ADMIN_NAME:
         raise LbctlError(f"{ADMIN_NAME!r} is the bootstrap token ($LBCTL_TOKEN or the state "

@@ -1,7 +1,7 @@
 """``lbctl plan``: what applying a spec (or a haproxy.cfg) would change, before applying it.
 
 The agent renders it for its HAProxy and compares it with the current version and the live
-file (``POST /api/v1/config/plan``, :mod:`lbctl.plan`); the command prints the summary and
+file (``POST /api/v1/config/plan``, :mod:`lbctl.control.plan`); the command prints the summary and
 the unified diff, coloured (rich). Exit codes, like ``terraform plan -detailed-exitcode``:
 
 * ``0`` — nothing would change (same spec, same bytes);
@@ -22,22 +22,18 @@ from typing import Annotated, Any
 
 import typer
 
-from lbctl.cli_common import agent_client, console
+from lbctl.cli.errors import EXIT_CHANGES, EXIT_OK, report_error
+from lbctl.cli.options import agent_client, console
 from lbctl.errors import FieldError, LbctlError, SpecError
 
-__all__ = ["EXIT_CHANGES", "EXIT_NO_CHANGES", "plan", "register"]
-
-#: Exit code when applying would change nothing.
-EXIT_NO_CHANGES = 0
-#: Exit code when applying would make a new version (the mapping's 2 is never used here).
-EXIT_CHANGES = 2
+__all__ = ["plan", "register"]
 _MARKS = (("added", "+", "green"), ("changed", "~", "yellow"), ("removed", "-", "red"))
 _DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
 
 def _summary_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """``(text, style)`` lines of a plan's summary."""
-    from lbctl.plan import KINDS
+    from lbctl.control.plan import KINDS
 
     out: list[tuple[str, str]] = []
     for kind in KINDS:
@@ -92,11 +88,9 @@ def plan(
 ) -> None:
     """What applying SPEC would change: summary and unified diff against the live config.
 
-    Exit 0 when nothing would change, 2 when something would, another code on error
-    (1 for an invalid spec; never 2).
+    Exit 0 when nothing would change, 10 when something would, another code of
+    `lbctl exit-codes` on error (1 for an invalid spec).
     """
-    from lbctl.cli import report_error
-
     try:
         with agent_client(ctx) as client:
             if source or spec.suffix == ".cfg":
@@ -111,12 +105,12 @@ def plan(
                 result = client.plan(load_spec(spec))
     except LbctlError as err:
         code = report_error(err)
-        raise typer.Exit(1 if code == EXIT_CHANGES else code) from None
+        raise typer.Exit(code) from None
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
         _print_plan(result, str(spec))
-    raise typer.Exit(EXIT_CHANGES if result.get("changed") else EXIT_NO_CHANGES)
+    raise typer.Exit(EXIT_CHANGES if result.get("changed") else EXIT_OK)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,7 +26,7 @@ Two kinds of token:
   few microseconds. Digests are compared with :func:`hmac.compare_digest`, against every
   entry, so the time taken does not depend on where (or whether) a match is.
 
-Writes go through :class:`lbctl.store.StateDir` (temp file, fsync, rename) under an
+Writes go through :class:`lbctl.state.store.StateDir` (temp file, fsync, rename) under an
 ``fcntl`` lock on ``tokens.json.lock``, so two ``lbctl token`` commands never lose each
 other's change. The agent re-reads ``tokens.json`` when its ``stat`` changes (one ``stat``
 per request): a token created, or revoked, while it runs counts from the next request.
@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from lbctl.errors import LbctlError, NotFound, StoreError
-from lbctl.store import StateDir
+from lbctl.state.store import StateDir
 
 __all__ = [
     "ADMIN_NAME",

@@ -21,15 +21,14 @@ from typing import Any
 
 from lbctl.config.document import Line
 from lbctl.features import Capabilities
+from lbctl.importer.words import number, plain
 from lbctl.render import LOCAL_PEER, RenderContext
-from lbctl.spec_lines import trim_line
-from lbctl.spec_types import parse_duration_ms
+from lbctl.spec import TIMEOUT_EVENTS
+from lbctl.spec.lines import trim_line
+from lbctl.spec.types import parse_duration_ms
 
-__all__ = ["TIMEOUTS", "Pending", "read_defaults", "read_global", "settle", "text_of"]
+__all__ = ["Pending", "read_defaults", "read_global", "settle", "text_of"]
 
-#: ``timeout <event>`` of ``defaults`` → the ``defaults.timeouts`` field.
-TIMEOUTS = {"connect": "connect", "client": "client", "server": "server", "queue": "queue",
-            "http-request": "http_request"}
 #: A section's own lines in order, each with whether it may become a field (not in ``.if``).
 Pending = list[tuple[Line, bool]]
 
@@ -38,15 +37,6 @@ def text_of(line: Line) -> str:
     """A line as an extra line: its text without indentation and trailing blanks."""
     value: str = trim_line(line.text)
     return value
-
-
-def _plain(line: Line) -> bool:
-    return line.directive is not None and line.comment is None and not line.directive.negated
-
-
-def _number(text: str) -> int | None:
-    """A plain decimal count (``"0"``, ``"4096"``; not ``"007"``), or ``None``."""
-    return int(text) if text.isdigit() and str(int(text)) == text else None
 
 
 def _duration(text: str) -> int | None:
@@ -81,7 +71,7 @@ def settle(lines: Pending, part: dict[str, Any], where: str, origin: dict[str, i
     seen: set[str] = set()
     for line, free in lines:
         key = _setting(line)
-        field = classify(line) if free and _plain(line) and key not in seen else None
+        field = classify(line) if free and plain(line) and key not in seen else None
         if key is not None:
             seen.add(key)
         if field is not None and field not in taken:
@@ -104,7 +94,7 @@ def read_global(lines: Pending, part: dict[str, Any], origin: dict[str, int],
 
     def classify(line: Line) -> str | None:
         kw, a = line.keyword, line.args
-        if kw == "maxconn" and len(a) == 1 and _number(a[0]):
+        if kw == "maxconn" and len(a) == 1 and number(a[0]):
             return "maxconn"
         if kw == "hard-stop-after" and len(a) == 1 and caps.hard_stop_after \
                 and _duration(a[0]) is not None:
@@ -131,7 +121,7 @@ def read_global(lines: Pending, part: dict[str, Any], origin: dict[str, int],
 def read_defaults(lines: Pending, part: dict[str, Any], origin: dict[str, int],
                   caps: Capabilities) -> None:
     """Fill ``part`` (the spec's ``defaults``) from the ``defaults`` section's ``lines``."""
-    modes = [ln.args[0] for ln, free in lines if free and _plain(ln) and ln.keyword == "mode"
+    modes = [ln.args[0] for ln, free in lines if free and plain(ln) and ln.keyword == "mode"
              and ln.args in (("http",), ("tcp",))]
     idle = bool(modes) and modes[0] == "http" and caps.idle_close_on_response
 
@@ -139,9 +129,9 @@ def read_defaults(lines: Pending, part: dict[str, Any], origin: dict[str, int],
         kw, a = line.keyword, line.args
         if kw == "mode" and a in (("http",), ("tcp",)):
             return "mode"
-        if kw == "timeout" and len(a) == 2 and a[0] in TIMEOUTS and _duration(a[1]) is not None:
-            return f"timeouts.{TIMEOUTS[a[0]]}"
-        if kw == "retries" and len(a) == 1 and _number(a[0]) is not None and int(a[0]) <= 100:
+        if kw == "timeout" and len(a) == 2 and a[0] in TIMEOUT_EVENTS and _duration(a[1]) is not None:
+            return f"timeouts.{TIMEOUT_EVENTS[a[0]]}"
+        if kw == "retries" and len(a) == 1 and number(a[0]) is not None and int(a[0]) <= 100:
             return "retries"
         if kw == "option" and a == ("idle-close-on-response",) and idle:
             return "own:idle-close"

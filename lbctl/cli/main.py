@@ -2,20 +2,18 @@
 
 Local commands: ``render``, ``validate``, ``schema``, ``demo``; the agent itself: ``serve``;
 through the agent (``--url`` / ``$LBCTL_URL``, ``--token`` / ``$LBCTL_TOKEN``): ``apply``,
-``status``, ``health``, ``reload`` (:mod:`lbctl.cli_status`), the runtime commands of
-:mod:`lbctl.cli_runtime`
+``status``, ``health``, ``reload`` (:mod:`lbctl.cli.status`), the runtime commands of
+:mod:`lbctl.cli.runtime`
 (``server drain|ready|maint|weight``, ``clients``), the history commands of
-:mod:`lbctl.cli_history` (``history``, ``show``, ``diff``, ``rollback``) and ``plan``
-(:mod:`lbctl.cli_source`, whose exit codes 0 / 2 say whether anything would change).
+:mod:`lbctl.cli.history` (``history``, ``show``, ``diff``, ``rollback``) and ``plan``
+(:mod:`lbctl.cli.source`, whose exit codes 0 / 10 say whether anything would change).
 
-Local token commands (:mod:`lbctl.cli_tokens`): ``token create|list|revoke``. What the
-command modules share (console, agent client, author) is :mod:`lbctl.cli_common`.
+Local token commands (:mod:`lbctl.cli.tokens`): ``token create|list|revoke``. What the
+command modules share (console, agent client, author) is :mod:`lbctl.cli.options`.
 
-The one error → exit-code mapping is :func:`report_error`, called by the command group for
-every :class:`lbctl.errors.LbctlError`: it prints ``TypeName: message`` (and the field errors
-or HAProxy diagnostics, one per line) to stderr and exits with the class's ``exit_code``
-(spec / config invalid 1, If-Match missing 2, stale 3, not found 4, auth 5, HAProxy 6,
-store 7, agent unreachable 8).
+The one error → exit-code mapping is :func:`lbctl.cli.errors.report_error`, called by the
+command group for every :class:`lbctl.errors.LbctlError`; :data:`lbctl.cli.errors.EXIT_CODES`
+is the table of every code (``lbctl exit-codes`` prints it).
 """
 
 from __future__ import annotations
@@ -27,33 +25,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.text import Text
 from typer.core import TyperGroup
 
-from lbctl import cli_history, cli_runtime, cli_source, cli_status, cli_tokens
-from lbctl.cli_common import agent_client, author, console, diagnostic_lines
+from lbctl.cli import history as cli_history
+from lbctl.cli import runtime as cli_runtime
+from lbctl.cli import source as cli_source
+from lbctl.cli import status as cli_status
+from lbctl.cli import tokens as cli_tokens
+from lbctl.cli.errors import report_error
+from lbctl.cli.options import agent_client, author, console, diagnostic_lines
 from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 
 if TYPE_CHECKING:
     from lbctl.haproxy.binary import HAProxyBinary
 
-__all__ = ["app", "main", "report_error"]
-
-
-def report_error(err: LbctlError) -> int:
-    """Print ``TypeName: message`` and the details of ``err`` to stderr; its exit code."""
-    lines = [f"{type(err).__name__}: {err}"]
-    if isinstance(err, SpecError) and len(err.errors) > 1:
-        lines += [f"  - {e}" for e in err.errors]
-    elif isinstance(err, ConfigRejected):
-        for d in err.diagnostics:
-            lines += diagnostic_lines(d)
-    err_console = console(stderr=True)
-    err_console.print(Text(lines[0], style="bold red"))
-    for line in lines[1:]:
-        err_console.print(line)
-    return type(err).exit_code
+__all__ = ["app", "main"]
 
 
 class _Group(TyperGroup):
@@ -140,7 +127,7 @@ def serve(
 
     from lbctl.api.server import agent_token, check_bind_safety, parse_listen
     from lbctl.api.server import serve as run_agent
-    from lbctl.store import StateDir, resolve_state_dir
+    from lbctl.state.store import StateDir, resolve_state_dir
 
     where = parse_listen(listen)
     check_bind_safety(where, tls_cert, tls_key)  # before anything is created
@@ -170,7 +157,7 @@ def render_cmd(
     from lbctl.haproxy.binary import detect
     from lbctl.render import RenderContext, render
     from lbctl.spec import load_spec
-    from lbctl.store import StateDir, resolve_state_dir
+    from lbctl.state.store import StateDir, resolve_state_dir
 
     parsed = load_spec(spec)
     binary = detect(haproxy_bin) if haproxy_version is None else None
@@ -201,7 +188,7 @@ def import_cmd(
     naming it (exit 1).
     """
     from lbctl.config import load
-    from lbctl.config.importer import import_spec
+    from lbctl.importer import import_spec
     from lbctl.spec import dump_spec
 
     if fmt not in ("yaml", "json"):
@@ -224,12 +211,12 @@ def validate_cmd(
     """Validate SPEC locally: fields, rendering, then `haproxy -c` on the exact text.
 
     Exit 0 when valid, 1 when not (every error names its spec field where possible)."""
-    from lbctl.controller import with_fields
+    from lbctl.control.controller import with_fields
     from lbctl.haproxy.binary import detect
     from lbctl.haproxy.validate import check_text
     from lbctl.render import RenderContext, peer_args, render
     from lbctl.spec import load_spec
-    from lbctl.store import StateDir, resolve_state_dir
+    from lbctl.state.store import StateDir, resolve_state_dir
 
     parsed = load_spec(spec)
     binary = detect(haproxy_bin)

@@ -4,7 +4,7 @@ DESIGN.md "Safety rules": validate the exact bytes that will be deployed — a t
 same directory (fsynced), ``haproxy -c`` on it, then a rename over the live file (and an fsync
 of the directory); on any failure the live file stays byte-identical, or is put back from the
 bytes read before the change. The last-known-good copy (``haproxy.cfg.lkg``) is what HAProxy
-last accepted. :class:`lbctl.controller.Controller` is the only caller that writes.
+last accepted. :class:`lbctl.control.controller.Controller` is the only caller that writes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from lbctl.errors import ConfigRejected, Diagnostic, StoreError
 from lbctl.render import field_for_line
 from lbctl.spec import Spec
-from lbctl.store import StateDir
+from lbctl.state.store import StateDir
 
 __all__ = ["Checker", "LiveFile", "with_fields"]
 

@@ -1,4 +1,4 @@
-"""What every write leaves behind: a history entry (:mod:`lbctl.history`) and an audit line.
+"""What every write leaves behind: a history entry (:mod:`lbctl.state.history`) and an audit line.
 
 The controller describes each write (an apply, a rollback, a server state change, a reload)
 as a :class:`Write` and runs it inside :meth:`Journal.track`. When it ends, well or not:
@@ -44,8 +44,8 @@ from lbctl.errors import (
     VersionConflict,
 )
 from lbctl.haproxy.process import ReloadResult
-from lbctl.history import Entry, History
 from lbctl.spec import Spec
+from lbctl.state.history import Entry, History
 
 __all__ = ["AGENT", "LOCAL", "Journal", "Write", "audit", "outcome_of"]
 

@@ -22,7 +22,7 @@ default applies (what ``lbctl import`` gives for a directive a config does not h
 
 Every string of a typed field that reaches ``haproxy.cfg`` is checked against an allowlist
 (DESIGN.md, "Safety rules"); nothing is ever escaped. ``extra`` lines, ``comment`` lines and
-``sections`` are the verbatim exception, with their own checks (:mod:`lbctl.spec_lines`,
+``sections`` are the verbatim exception, with their own checks (:mod:`lbctl.spec.lines`,
 which reads them with :mod:`lbctl.config`'s line grammar) and admin-only in the agent.
 Durations accept HAProxy time strings (``500ms``, ``5s``, ``1m``; configuration.txt §2.5)
 or plain integers in milliseconds, and are normalised to integer milliseconds. Every error
@@ -32,23 +32,19 @@ names the field path, e.g. ``frontends[0].clients[1].path_prefix``; :func:`load_
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
-    ValidationError,
 )
 
-from lbctl.errors import FieldError, SpecError
-from lbctl.spec_lines import GENERIC_KINDS, PROXY_KINDS, verbatim_errors
-from lbctl.spec_types import (
+from lbctl.spec.address import Address
+from lbctl.spec.lines import GENERIC_KINDS
+from lbctl.spec.types import (
     DurationMs,
     Host,
     Line,
@@ -83,32 +79,19 @@ class Bind(_Model):
         if not isinstance(value, str):
             return value
         no_forbidden(value)
-        if value.startswith("["):
-            host, sep, port = value[1:].partition("]:")
-            if not sep:
-                raise ValueError("must be '[IPv6]:port'")
-        else:
-            host, sep, port = value.rpartition(":")
-            if not sep:
-                raise ValueError("must be 'address:port', e.g. 127.0.0.1:8080")
-        if not port.isdigit():
-            raise ValueError(f"port {port!r} is not a number")
-        return {"address": host or "*", "port": int(port)}
+        where = Address.parse(value)
+        return {"address": where.host or "*", "port": where.port}
 
     def model_post_init(self, context: Any, /) -> None:
         if self.address != "*":
             valid_host(self.address)
 
     def __str__(self) -> str:
-        if self.address == "*":
-            return f"*:{self.port}"
-        if ":" in self.address:
-            return f"[{self.address}]:{self.port}"
-        return f"{self.address}:{self.port}"
+        return str(Address(self.address, self.port))
 
     def haproxy(self) -> str:
         """The ``bind`` argument: IPv6 addresses unbracketed, as HAProxy expects (``::1:80``)."""
-        return f"{self.address}:{self.port}"
+        return Address(self.address, self.port).haproxy()
 
 
 BindSpec = Annotated[Bind, BeforeValidator(Bind.parse), PlainSerializer(str, return_type=str)]
@@ -123,6 +106,17 @@ class Timeouts(_Model):
     server: DurationMs | None = 30_000
     queue: DurationMs | None = 30_000
     http_request: DurationMs | None = 10_000
+
+    def events(self) -> list[tuple[str, int | None]]:
+        """``[(event, milliseconds or None)]`` in :data:`TIMEOUT_EVENTS` order: what
+        ``templates/defaults.j2`` writes as ``timeout <event> <time>``."""
+        return [(event, getattr(self, field)) for event, field in TIMEOUT_EVENTS.items()]
+
+
+#: ``timeout <event>`` of ``defaults`` → its :class:`Timeouts` field, in the order lbctl writes
+#: them (configuration.txt §4.2 "timeout connect" ... "timeout http-request").
+TIMEOUT_EVENTS: dict[str, str] = {"connect": "connect", "client": "client", "server": "server",
+                                  "queue": "queue", "http-request": "http_request"}
 
 
 class Defaults(_Model):
@@ -301,188 +295,3 @@ def _compact(data: Any) -> Any:
     if isinstance(data, list):
         return [_compact(v) for v in data]
     return data
-
-
-def format_loc(loc: tuple[int | str, ...]) -> str:
-    """``("frontends", 0, "clients", 1, "path_prefix")`` → ``frontends[0].clients[1].path_prefix``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            name = {"global_": "global", "from_": "from"}.get(part, part)
-            out += ("." if out else "") + name
-    return out
-
-
-def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
-    errors = []
-    for err in exc.errors():
-        # Drop the function-validator and union tags pydantic appends to a location.
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        errors.append(FieldError(format_loc(loc), msg))
-    return errors
-
-
-def _cross_field_errors(spec: Spec) -> list[FieldError]:
-    errors: list[FieldError] = []
-
-    def unique(items: list[Any], attr: str, where: str, what: str) -> None:
-        seen: dict[Any, int] = {}
-        for i, item in enumerate(items):
-            key = getattr(item, attr)
-            if key in seen:
-                errors.append(
-                    FieldError(
-                        f"{where}[{i}].{attr}",
-                        f"duplicate {what} {key!r} (also at {where}[{seen[key]}])",
-                    )
-                )
-            else:
-                seen[key] = i
-
-    errors += _name_errors(spec)
-    backends = {b.name for b in spec.backends} | {
-        s.name for s in spec.sections if s.kind in ("backend", "listen") and s.name}
-    binds: dict[str, str] = {}
-    for fi, fe in enumerate(spec.frontends):
-        where = f"frontends[{fi}]"
-        if fe.default_backend is not None and fe.default_backend not in backends:
-            errors.append(
-                FieldError(f"{where}.default_backend", f"no backend named {fe.default_backend!r}")
-            )
-        for ri, route in enumerate(fe.routes):
-            if route.backend not in backends:
-                errors.append(
-                    FieldError(f"{where}.routes[{ri}].backend", f"no backend named {route.backend!r}")
-                )
-        unique(fe.routes, "path_prefix", f"{where}.routes", "path prefix")
-        unique(fe.clients, "name", f"{where}.clients", "client name")
-        unique(fe.clients, "path_prefix", f"{where}.clients", "path prefix")
-        for bi, bind in enumerate(fe.bind):
-            key = str(bind)
-            if key in binds:
-                errors.append(FieldError(f"{where}.bind[{bi}]", f"{key} is already bound by {binds[key]}"))
-            binds[key] = f"{where}.bind[{bi}]"
-        directives = [line for line in fe.extra if line and not line.startswith("#")]
-        if fe.default_backend is None and not fe.routes and not fe.monitor_uri and not directives:
-            errors.append(
-                FieldError(f"{where}.default_backend", "a frontend needs a default_backend or routes")
-            )
-        if not fe.bind and not any(line.split()[0] == "bind" for line in directives):
-            errors.append(FieldError(f"{where}.bind", "a frontend needs at least one bind "
-                                                      "(in bind, or an extra 'bind' line)"))
-        for ci, client in enumerate(fe.clients):
-            limit = spec.defaults.timeouts.client
-            if client.mode == "smooth" and limit is not None:
-                wait_ms = client.burst * 1000 // client.rate
-                if wait_ms >= limit:
-                    errors.append(
-                        FieldError(
-                            f"{where}.clients[{ci}].burst",
-                            f"burst/rate makes requests wait up to {wait_ms} ms, which must stay "
-                            f"below defaults.timeouts.client ({limit} ms)",
-                        )
-                    )
-    exporter = spec.global_.prometheus_exporter
-    if exporter is not None:
-        key = str(exporter.bind)
-        where = "global.prometheus_exporter.bind"
-        if key in binds:
-            errors.append(FieldError(where, f"{key} is already bound by {binds[key]}"))
-        elif exporter.bind.port == spec.global_.peers_port:
-            errors.append(FieldError(where, f"port {exporter.bind.port} is global.peers_port"))
-    for bi, be in enumerate(spec.backends):
-        unique(be.servers, "name", f"backends[{bi}].servers", "server name")
-    parts = [(f"frontends[{i}]", fe.from_) for i, fe in enumerate(spec.frontends)]
-    parts += [(f"backends[{i}]", be.from_) for i, be in enumerate(spec.backends)]
-    parts += [(f"sections[{i}]", s.from_) for i, s in enumerate(spec.sections)]
-    for where, parent in parts:
-        if parent is not None and parent != spec.defaults.name:
-            errors.append(FieldError(f"{where}.from", f"no defaults section named {parent!r} "
-                                     f"(defaults.name is {spec.defaults.name!r})"))
-    return errors + verbatim_errors(spec)
-
-
-def _name_errors(spec: Spec) -> list[FieldError]:
-    """Section names unique as HAProxy wants them: frontends among frontends, backends among
-    backends (a frontend and a backend may share a name), a ``listen`` against both, other
-    kinds within their kind."""
-    errors: list[FieldError] = []
-    seen: dict[tuple[str, str], str] = {}
-    named = [(f"frontends[{i}]", "frontend", fe.name) for i, fe in enumerate(spec.frontends)]
-    named += [(f"backends[{i}]", "backend", be.name) for i, be in enumerate(spec.backends)]
-    named += [(f"sections[{i}]", s.kind, s.name) for i, s in enumerate(spec.sections) if s.name]
-    for where, kind, name in named:
-        spaces = ({"frontend", "backend"} & ({kind} if kind != "listen" else PROXY_KINDS)) or {kind}
-        clash = next((seen[(space, name)] for space in sorted(spaces) if (space, name) in seen), None)
-        if clash is not None:
-            errors.append(FieldError(f"{where}.name", f"duplicate name {name!r} (also {clash})"))
-        for space in spaces:
-            seen.setdefault((space, name), where)
-    return errors
-
-
-def validate_spec(data: Any) -> Spec:
-    """Validate a parsed spec document (a dict) and return the :class:`Spec`.
-
-    Raises :class:`SpecError` listing every bad field: allowlists, types, ranges, then the
-    cross-field rules (referenced backends exist, names unique, prefixes unique per frontend,
-    binds unique, smooth waits within the client timeouts).
-    """
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise SpecError([FieldError("", "the spec must be a mapping (YAML or JSON object)")])
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(_pydantic_errors(exc)) from None
-    errors = _cross_field_errors(spec)
-    if errors:
-        raise SpecError(errors)
-    return spec
-
-
-def parse_spec_text(text: str, *, source: str = "<spec>") -> Spec:
-    """Parse YAML or JSON text (JSON is YAML) into a validated :class:`Spec`.
-
-    Raises :class:`SpecError` for unreadable text (with line and column) or invalid fields.
-    """
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([FieldError("", f"{source}: not valid YAML/JSON{where}: {problem}")]) from None
-    return validate_spec(data)
-
-
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file (YAML or JSON). Raises :class:`SpecError`."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([FieldError("", f"cannot read {p}: {exc.strerror}")]) from None
-    return parse_spec_text(text, source=str(p))
-
-
-def dump_spec(spec: Spec, fmt: Literal["yaml", "json"] = "yaml") -> str:
-    """Serialise a spec as YAML (block style, field order kept) or indented JSON."""
-    data = spec.to_data()
-    if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a spec document, from the pydantic models."""
-    schema = Spec.model_json_schema(by_alias=True, mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "lbctl spec"
-    return schema

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from lbctl.cli_common import agent_client, author, console
+from lbctl.cli.options import agent_client, author, console
 
 __all__ = ["diff", "history", "register", "rollback", "show", "unified_diff"]
 

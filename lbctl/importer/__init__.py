@@ -1,0 +1,9 @@
+"""Document → spec: bring a parsed ``haproxy.cfg`` (:mod:`lbctl.config`) under lbctl without
+losing a line. :mod:`~lbctl.importer.core` runs it, :mod:`~lbctl.importer.settings` reads
+``global`` and ``defaults``, :mod:`~lbctl.importer.proxies` frontends and backends."""
+
+from __future__ import annotations
+
+from lbctl.importer.core import HEADER_PREFIXES, Imported, import_config, import_spec
+
+__all__ = ["HEADER_PREFIXES", "Imported", "import_config", "import_spec"]

@@ -1,0 +1,24 @@
+"""Spec + capabilities → ``haproxy.cfg`` text through ``templates/``.
+
+:mod:`~lbctl.render.names` (every name lbctl owns in a config), :mod:`~lbctl.render.view` (rule
+order and the facts the templates need), :mod:`~lbctl.render.render` (the Jinja environment and
+:func:`render`), :mod:`~lbctl.render.provenance` (rendered line → spec field).
+"""
+
+from __future__ import annotations
+
+from lbctl.render.names import (
+    LOCAL_PEER,
+    PEERS_SECTION,
+    PROMETHEUS_FRONTEND,
+    RenderContext,
+    peer_args,
+    stick_table_name,
+)
+from lbctl.render.provenance import field_for_line
+from lbctl.render.render import environment, render, render_proxy, server_words
+from lbctl.render.view import build_view, prefix_acls
+
+__all__ = ["LOCAL_PEER", "PEERS_SECTION", "PROMETHEUS_FRONTEND", "RenderContext", "build_view",
+           "environment", "field_for_line", "peer_args", "prefix_acls", "render", "render_proxy",
+           "server_words", "stick_table_name"]

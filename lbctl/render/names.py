@@ -1,0 +1,77 @@
+"""Every name lbctl owns inside a rendered ``haproxy.cfg``, and the files it points at.
+
+The local peer and the ``peers`` section that carries stick tables across reloads, the
+Prometheus exporter's frontend, the per-frontend stick table of client counters, and the
+run-dir / asset paths (stats socket, Lua pacing action, 429 error file). Anything that reads a
+config back (:mod:`lbctl.importer`) or talks to HAProxy about these objects
+(:mod:`lbctl.control.clients`) takes the names from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lbctl import paths
+from lbctl.features import Capabilities
+
+__all__ = ["LOCAL_PEER", "PEERS_SECTION", "PROMETHEUS_FRONTEND", "RenderContext", "client_acl",
+           "peer_args", "route_acl", "stick_table_name"]
+
+
+#: Name of the local peer (``peer <name>`` / ``localpeer`` / ``haproxy -L``); the process and
+#: the validator pass ``-L LOCAL_PEER`` so the peers section finds itself (configuration.txt §3.5).
+LOCAL_PEER = "lbctl"
+#: Name of the ``peers`` section that carries stick tables across reloads.
+PEERS_SECTION = "lbctl"
+#: Name of the frontend that serves HAProxy's own Prometheus exporter
+#: (``global.prometheus_exporter``).
+PROMETHEUS_FRONTEND = "lbctl_prometheus"
+
+
+def peer_args(caps: Capabilities) -> list[str]:
+    """Command-line arguments naming the local peer: ``["-L", LOCAL_PEER]`` before 2.2, where
+    the config cannot say it (``localpeer``); empty otherwise (giving both makes 2.2+ warn)."""
+    return [] if caps.localpeer else ["-L", LOCAL_PEER]
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """Filesystem places the rendered config refers to.
+
+    ``run_dir`` holds the stats socket (``haproxy.sock``); ``assets_dir`` holds the Lua pacing
+    action and the 429 error file (the installed ``haproxy/`` assets by default).
+    """
+
+    run_dir: Path
+    assets_dir: Path = field(default_factory=paths.assets_dir)
+
+    @property
+    def stats_socket(self) -> Path:
+        """The runtime API socket (``stats socket``, ``level admin``)."""
+        return self.run_dir / "haproxy.sock"
+
+    @property
+    def lua_script(self) -> Path:
+        """The Lua file that registers ``lua.lbctl_pace``."""
+        return self.assets_dir / "lua" / "lbctl_pace.lua"
+
+    @property
+    def errorfile_429(self) -> Path:
+        """Raw HTTP 429 response with ``Retry-After: 1`` for targets without ``http-request return``."""
+        return self.assets_dir / "errors" / "429.http"
+
+
+def stick_table_name(frontend: str) -> str:
+    """The stick table (a table-only backend) holding a frontend's per-client counters."""
+    return f"lbctl_clients_{frontend}"
+
+
+def client_acl(client: str) -> str:
+    """The ACL that matches client ``client``'s URL prefix (``lbctl_client_<name>``)."""
+    return f"lbctl_client_{client}"
+
+
+def route_acl(index: int) -> str:
+    """The ACL of the route at ``index`` of a frontend's ``routes`` (``lbctl_route_<i>``)."""
+    return f"lbctl_route_{index}"

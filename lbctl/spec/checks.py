@@ -1,0 +1,196 @@
+"""Checks of a whole spec: pydantic field errors named by path, cross-field rules, and the
+verbatim text (``extra`` lines, ``comment`` lines, ``sections``) read through
+:mod:`lbctl.spec.lines`.
+
+:func:`validate_spec` is the one entry: a parsed document (a dict) → a :class:`Spec`, or
+:class:`~lbctl.errors.SpecError` listing every bad field by its path
+(``frontends[0].clients[1].path_prefix``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from lbctl.errors import FieldError, SpecError
+from lbctl.spec.lines import PROXY_KINDS, check_comment, check_section_name, line_errors
+from lbctl.spec.models import Spec
+
+__all__ = ["format_loc", "validate_spec", "verbatim_errors"]
+
+
+def format_loc(loc: tuple[int | str, ...]) -> str:
+    """``("frontends", 0, "clients", 1, "path_prefix")`` → ``frontends[0].clients[1].path_prefix``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = {"global_": "global", "from_": "from"}.get(part, part)
+            out += ("." if out else "") + name
+    return out
+
+
+def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        # Drop the function-validator and union tags pydantic appends to a location.
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        errors.append(FieldError(format_loc(loc), msg))
+    return errors
+
+
+def _cross_field_errors(spec: Spec) -> list[FieldError]:
+    errors: list[FieldError] = []
+
+    def unique(items: list[Any], attr: str, where: str, what: str) -> None:
+        seen: dict[Any, int] = {}
+        for i, item in enumerate(items):
+            key = getattr(item, attr)
+            if key in seen:
+                errors.append(
+                    FieldError(
+                        f"{where}[{i}].{attr}",
+                        f"duplicate {what} {key!r} (also at {where}[{seen[key]}])",
+                    )
+                )
+            else:
+                seen[key] = i
+
+    errors += _name_errors(spec)
+    backends = {b.name for b in spec.backends} | {
+        s.name for s in spec.sections if s.kind in ("backend", "listen") and s.name}
+    binds: dict[str, str] = {}
+    for fi, fe in enumerate(spec.frontends):
+        where = f"frontends[{fi}]"
+        if fe.default_backend is not None and fe.default_backend not in backends:
+            errors.append(
+                FieldError(f"{where}.default_backend", f"no backend named {fe.default_backend!r}")
+            )
+        for ri, route in enumerate(fe.routes):
+            if route.backend not in backends:
+                errors.append(
+                    FieldError(f"{where}.routes[{ri}].backend", f"no backend named {route.backend!r}")
+                )
+        unique(fe.routes, "path_prefix", f"{where}.routes", "path prefix")
+        unique(fe.clients, "name", f"{where}.clients", "client name")
+        unique(fe.clients, "path_prefix", f"{where}.clients", "path prefix")
+        for bi, bind in enumerate(fe.bind):
+            key = str(bind)
+            if key in binds:
+                errors.append(FieldError(f"{where}.bind[{bi}]", f"{key} is already bound by {binds[key]}"))
+            binds[key] = f"{where}.bind[{bi}]"
+        directives = [line for line in fe.extra if line and not line.startswith("#")]
+        if fe.default_backend is None and not fe.routes and not fe.monitor_uri and not directives:
+            errors.append(
+                FieldError(f"{where}.default_backend", "a frontend needs a default_backend or routes")
+            )
+        if not fe.bind and not any(line.split()[0] == "bind" for line in directives):
+            errors.append(FieldError(f"{where}.bind", "a frontend needs at least one bind "
+                                                      "(in bind, or an extra 'bind' line)"))
+        for ci, client in enumerate(fe.clients):
+            limit = spec.defaults.timeouts.client
+            if client.mode == "smooth" and limit is not None:
+                wait_ms = client.burst * 1000 // client.rate
+                if wait_ms >= limit:
+                    errors.append(
+                        FieldError(
+                            f"{where}.clients[{ci}].burst",
+                            f"burst/rate makes requests wait up to {wait_ms} ms, which must stay "
+                            f"below defaults.timeouts.client ({limit} ms)",
+                        )
+                    )
+    exporter = spec.global_.prometheus_exporter
+    if exporter is not None:
+        key = str(exporter.bind)
+        where = "global.prometheus_exporter.bind"
+        if key in binds:
+            errors.append(FieldError(where, f"{key} is already bound by {binds[key]}"))
+        elif exporter.bind.port == spec.global_.peers_port:
+            errors.append(FieldError(where, f"port {exporter.bind.port} is global.peers_port"))
+    for bi, be in enumerate(spec.backends):
+        unique(be.servers, "name", f"backends[{bi}].servers", "server name")
+    parts = [(f"frontends[{i}]", fe.from_) for i, fe in enumerate(spec.frontends)]
+    parts += [(f"backends[{i}]", be.from_) for i, be in enumerate(spec.backends)]
+    parts += [(f"sections[{i}]", s.from_) for i, s in enumerate(spec.sections)]
+    for where, parent in parts:
+        if parent is not None and parent != spec.defaults.name:
+            errors.append(FieldError(f"{where}.from", f"no defaults section named {parent!r} "
+                                     f"(defaults.name is {spec.defaults.name!r})"))
+    return errors + verbatim_errors(spec)
+
+
+def _name_errors(spec: Spec) -> list[FieldError]:
+    """Section names unique as HAProxy wants them: frontends among frontends, backends among
+    backends (a frontend and a backend may share a name), a ``listen`` against both, other
+    kinds within their kind."""
+    errors: list[FieldError] = []
+    seen: dict[tuple[str, str], str] = {}
+    named = [(f"frontends[{i}]", "frontend", fe.name) for i, fe in enumerate(spec.frontends)]
+    named += [(f"backends[{i}]", "backend", be.name) for i, be in enumerate(spec.backends)]
+    named += [(f"sections[{i}]", s.kind, s.name) for i, s in enumerate(spec.sections) if s.name]
+    for where, kind, name in named:
+        spaces = ({"frontend", "backend"} & ({kind} if kind != "listen" else PROXY_KINDS)) or {kind}
+        clash = next((seen[(space, name)] for space in sorted(spaces) if (space, name) in seen), None)
+        if clash is not None:
+            errors.append(FieldError(f"{where}.name", f"duplicate name {name!r} (also {clash})"))
+        for space in spaces:
+            seen.setdefault((space, name), where)
+    return errors
+
+
+def validate_spec(data: Any) -> Spec:
+    """Validate a parsed spec document (a dict) and return the :class:`Spec`.
+
+    Raises :class:`SpecError` listing every bad field: allowlists, types, ranges, then the
+    cross-field rules (referenced backends exist, names unique, prefixes unique per frontend,
+    binds unique, smooth waits within the client timeouts).
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError([FieldError("", "the spec must be a mapping (YAML or JSON object)")])
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_pydantic_errors(exc)) from None
+    errors = _cross_field_errors(spec)
+    if errors:
+        raise SpecError(errors)
+    return spec
+
+
+def _comment_errors(lines: Sequence[str], where: str) -> list[FieldError]:
+    return [FieldError(f"{where}[{i}]", problem) for i, text in enumerate(lines)
+            if (problem := check_comment(text)) is not None]
+
+
+def verbatim_errors(spec: Spec) -> list[FieldError]:
+    """Every bad extra line, comment line and ``sections`` entry of ``spec``."""
+    errors = _comment_errors(spec.comment, "comment")
+    parts: list[tuple[str, str, Any]] = [("global", "global", spec.global_),
+                                         ("defaults", "defaults", spec.defaults)]
+    parts += [("frontend", f"frontends[{i}]", fe) for i, fe in enumerate(spec.frontends)]
+    parts += [("backend", f"backends[{i}]", be) for i, be in enumerate(spec.backends)]
+    for kind, where, part in parts:
+        errors += _comment_errors(part.comment, f"{where}.comment")
+        errors += line_errors(kind, part.extra, f"{where}.extra")
+    for bi, be in enumerate(spec.backends):
+        for si, server in enumerate(be.servers):
+            errors += _comment_errors(server.comment, f"backends[{bi}].servers[{si}].comment")
+    for i, section in enumerate(spec.sections):
+        where = f"sections[{i}]"
+        problem = check_section_name(section.kind, section.name)
+        if problem is not None:
+            errors.append(FieldError(f"{where}.name", problem))
+        if section.from_ is not None and section.kind not in PROXY_KINDS:
+            errors.append(FieldError(f"{where}.from", "only proxies (frontend, backend, listen) "
+                                                      "take 'from <defaults>'"))
+        errors += _comment_errors(section.comment, f"{where}.comment")
+        errors += line_errors(section.kind, section.lines, f"{where}.lines")
+    return errors
