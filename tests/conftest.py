@@ -56,3 +56,10 @@ def backend() -> Iterator[RecordingBackend]:
     be = RecordingBackend("backend").start()
     yield be
     be.stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-golden``: rewrite ``tests/golden/`` from the current templates
+    (tests/test_golden.py; ``LBCTL_UPDATE_GOLDEN=1`` does the same)."""
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="Regenerate tests/golden/ instead of comparing with it.")

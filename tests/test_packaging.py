@@ -114,7 +114,7 @@ def test_wheel_carries_templates_and_assets(installed: Installed) -> None:
     assert modules <= names, sorted(modules - names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(installed.wheel) as zf:
-        assert "lbctl = lbctl.cli:main" in zf.read(entry_points).decode()
+        assert "lbctl = lbctl.cli.main:main" in zf.read(entry_points).decode()
 
 
 def test_installed_package_finds_its_files_in_the_venv(installed: Installed) -> None:

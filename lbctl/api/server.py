@@ -111,9 +111,14 @@ def agent_token(state: StateDir) -> tuple[str, bool]:
 
 def bind_socket(listen: Listen) -> socket.socket:
     """A listening TCP socket on ``listen`` (bound before HAProxy starts, so a busy port fails
-    fast). Not inheritable: HAProxy never holds the agent's port. Raises :class:`LbctlError`."""
+    fast). Not inheritable: HAProxy never holds the agent's port. Raises :class:`LbctlError`.
+
+    The socket is made with ``IPPROTO_TCP`` as its protocol, not 0: accepted connections
+    inherit it, and asyncio only sets ``TCP_NODELAY`` on a socket whose ``proto`` is
+    ``IPPROTO_TCP``. Without it every response written in two parts waits for the client's
+    delayed ACK (about 40 ms a request)."""
     family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((listen.host, listen.port))

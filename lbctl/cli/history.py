@@ -21,6 +21,8 @@ __all__ = ["diff", "history", "register", "rollback", "show", "unified_diff"]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the agent's answer as JSON.")]
 VersionArg = Annotated[int, typer.Argument(metavar="N", help="A version number.", min=1,
                                            show_default=False)]
+OtherVersionArg = Annotated[int, typer.Argument(metavar="M", help="Another version number.", min=1,
+                                                show_default=False)]
 
 
 def _when(at: float) -> str:
@@ -107,7 +109,7 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
 def diff(
     ctx: typer.Context,
     old: VersionArg,
-    new: VersionArg,
+    new: OtherVersionArg,
     spec: Annotated[bool, typer.Option("--spec", help="Compare the specs (as YAML) instead.")
                     ] = False,
 ) -> None:

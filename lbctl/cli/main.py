@@ -1,10 +1,10 @@
 """The ``lbctl`` command (typer + rich).
 
-Local commands: ``render``, ``validate``, ``schema``, ``demo``; the agent itself: ``serve``;
+Local commands: ``render``, ``import``, ``validate``, ``schema``, ``demo``, ``exit-codes``
+(:mod:`lbctl.cli.exit_codes`); the agent itself: ``serve``;
 through the agent (``--url`` / ``$LBCTL_URL``, ``--token`` / ``$LBCTL_TOKEN``): ``apply``,
 ``status``, ``health``, ``reload`` (:mod:`lbctl.cli.status`), the runtime commands of
-:mod:`lbctl.cli.runtime`
-(``server drain|ready|maint|weight``, ``clients``), the history commands of
+:mod:`lbctl.cli.runtime` (``server drain|ready|maint|weight``, ``clients``), the history commands of
 :mod:`lbctl.cli.history` (``history``, ``show``, ``diff``, ``rollback``) and ``plan``
 (:mod:`lbctl.cli.source`, whose exit codes 0 / 10 say whether anything would change).
 
@@ -18,6 +18,7 @@ is the table of every code (``lbctl exit-codes`` prints it).
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from lbctl.cli import exit_codes as cli_exit_codes
 from lbctl.cli import history as cli_history
 from lbctl.cli import runtime as cli_runtime
 from lbctl.cli import source as cli_source
@@ -43,8 +45,35 @@ if TYPE_CHECKING:
 __all__ = ["app", "main"]
 
 
+def _paragraphs(text: str | None) -> str | None:
+    """A docstring as ``--help`` shows it: dedented, each paragraph (blank-line separated) on
+    one line, so rich wraps it at the terminal's width (typer keeps every single line break
+    after the first paragraph). A paragraph that starts with ``\\b`` and anything after
+    ``\\f`` are left as they are."""
+    if not text:
+        return text
+    body, form_feed, rest = inspect.cleandoc(text).partition("\f")
+    paragraphs = [p if p.startswith("\b") else " ".join(p.split()) for p in body.split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p) + form_feed + rest
+
+
+def _reflow_help(group: TyperGroup) -> None:
+    """Apply :func:`_paragraphs` to the help of ``group`` and of every command under it."""
+    group.help = _paragraphs(group.help)
+    for command in group.commands.values():
+        if isinstance(command, TyperGroup):
+            _reflow_help(command)
+        else:
+            command.help = _paragraphs(command.help)
+
+
 class _Group(TyperGroup):
-    """The command group: routes every :class:`LbctlError` through :func:`report_error`."""
+    """The command group: routes every :class:`LbctlError` through :func:`report_error`;
+    every command's help is made of whole paragraphs (:func:`_paragraphs`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _reflow_help(self)
 
     def invoke(self, ctx: Any) -> Any:  # a typer/click Context
         try:
@@ -297,6 +326,7 @@ cli_runtime.register(app)
 cli_history.register(app)
 cli_tokens.register(app)
 cli_source.register(app)
+cli_exit_codes.register(app)
 
 
 def main() -> None:

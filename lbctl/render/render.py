@@ -10,8 +10,6 @@ from :mod:`lbctl.render.view`, lbctl's own names from :mod:`lbctl.render.names`.
 
 from __future__ import annotations
 
-import re
-
 import jinja2
 
 from lbctl import __version__, paths
@@ -25,38 +23,23 @@ from lbctl.spec.types import format_duration
 __all__ = ["environment", "render", "render_proxy", "server_words"]
 
 
-def _server_address(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
-
-
 def server_words(server: Server, hc: HealthCheck | None) -> list[str]:
-    """The words of a server's line (``templates/backend.j2``): ``server <name>
-    <address>:<port> weight <w> [maxconn <n>] [backup] [check inter <t> rise <r> fall <f>]
-    [disabled]``. A drained server is written ``weight 0``; ``check`` only with a health
-    check. :mod:`lbctl.importer` reads a line back only when these words come back."""
-    weight = 0 if server.state == "drain" else server.weight
-    words = ["server", server.name, f"{_server_address(server.address)}:{server.port}",
-             "weight", str(weight)]
-    if server.maxconn:
-        words += ["maxconn", str(server.maxconn)]
-    if server.backup:
-        words.append("backup")
-    if hc is not None and server.check:
-        words += ["check", "inter", format_duration(hc.inter), "rise", str(hc.rise),
-                  "fall", str(hc.fall)]
-    if server.state == "maint":
-        words.append("disabled")
-    return words
-
-
-def _server_line(server: Server, hc: HealthCheck | None) -> str:
-    return " ".join(server_words(server, hc))
+    """The words of a server's line, as the ``server_line`` macro of ``templates/server.j2``
+    writes it (``backend.j2`` calls the same macro): ``server <name> <address>:<port> weight
+    <w> [maxconn <n>] [backup] [check inter <t> rise <r> fall <f>] [disabled]``. Raises
+    :class:`RenderError` if the macro fails."""
+    try:
+        macro = _environment().get_template("server.j2").module.server_line  # type: ignore[attr-defined]
+        return str(macro(server, hc)).split()
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template error: {exc}") from exc
 
 
 def environment() -> jinja2.Environment:
-    """The Jinja environment over ``templates/``: StrictUndefined, no autoescape, no cache of
-    undefined values, ``duration`` (ms → ``30s``), ``server_address`` and ``server_line``
-    filters."""
+    """The Jinja environment over ``templates/``: StrictUndefined, no autoescape, the
+    ``duration`` filter (ms → ``30s``). ``trim_blocks`` and ``lstrip_blocks``: a line holding
+    only a ``{% ... %}`` tag writes nothing; a tag ending a written line keeps that line's
+    newline with ``+%}``. The templates write every byte; nothing is rewritten afterwards."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(paths.templates_dir())),
         undefined=jinja2.StrictUndefined,
@@ -66,8 +49,6 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["duration"] = format_duration
-    env.filters["server_address"] = _server_address
-    env.filters["server_line"] = _server_line
     return env
 
 
@@ -115,4 +96,4 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
         )
     except jinja2.TemplateError as exc:
         raise RenderError(f"template error: {exc}") from exc
-    return re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+    return text
