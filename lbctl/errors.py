@@ -8,6 +8,7 @@ status mapping lives in ``lbctl/api/errors.py``; the single error → exit code 
 
     LbctlError
     ├── SpecError                 the spec is invalid (field errors)            422 / exit 1
+    │   └── PolicyRefused         the host-safety policy refused a line         422 / exit 1
     ├── ParseError                haproxy.cfg text the parser cannot read       422 / exit 1
     ├── ConfigRejected            ``haproxy -c`` rejected the rendered config   422 / exit 1
     ├── RenderError               a template failed (a bug or a bad target)     500 / exit 1
@@ -78,6 +79,14 @@ class SpecError(LbctlError):
         return {"errors": [{"loc": e.loc, "message": e.message,
                             **({"line": e.line} if e.line is not None else {})}
                            for e in self.errors]}
+
+
+class PolicyRefused(SpecError):
+    """The host-safety policy (:mod:`lbctl.spec.policy`) refused a directive or a path before
+    ``haproxy -c`` ran; each error names the field or line, the directive and how the host
+    operator allows it."""
+
+    title = "Refused by the host policy"
 
 
 @dataclass(frozen=True)

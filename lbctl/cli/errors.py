@@ -26,7 +26,7 @@ EXIT_CHANGES = 10
 EXIT_CODES: tuple[tuple[int, str, tuple[type[E.LbctlError], ...]], ...] = (
     (EXIT_OK, "success; for `plan`: nothing would change", ()),
     (1, "the spec or config is invalid (field errors, parse errors, `haproxy -c`, render)",
-     (E.SpecError, E.ParseError, E.ConfigRejected, E.RenderError)),
+     (E.SpecError, E.PolicyRefused, E.ParseError, E.ConfigRejected, E.RenderError)),
     (EXIT_USAGE, "usage error: unknown option or command, missing argument", ()),
     (3, "`If-Match` names a stale version; nothing was changed", (E.VersionConflict,)),
     (4, "no such backend, server, client, version or token", (E.NotFound,)),

@@ -14,11 +14,10 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from lbctl.cli.options import agent_client, author, console
+from lbctl.cli.options import IfMatchOpt, JsonOpt, MessageOpt, agent_client, author, console
 
 __all__ = ["diff", "history", "register", "rollback", "show", "unified_diff"]
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the agent's answer as JSON.")]
 VersionArg = Annotated[int, typer.Argument(metavar="N", help="A version number.", min=1,
                                            show_default=False)]
 OtherVersionArg = Annotated[int, typer.Argument(metavar="M", help="Another version number.", min=1,
@@ -131,11 +130,8 @@ def diff(
 def rollback(
     ctx: typer.Context,
     version: VersionArg,
-    message: Annotated[str, typer.Option("-m", "--message", help="Why (kept with the change).")
-                       ] = "",
-    if_match: Annotated[int | None, typer.Option(
-        "--if-match", help="The version this rollback replaces (default: the current one).")
-    ] = None,
+    message: MessageOpt = "",
+    if_match: IfMatchOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Apply version N's spec again, as a new version (validated and reloaded like an apply)."""

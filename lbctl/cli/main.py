@@ -35,7 +35,19 @@ from lbctl.cli import source as cli_source
 from lbctl.cli import status as cli_status
 from lbctl.cli import tokens as cli_tokens
 from lbctl.cli.errors import report_error
-from lbctl.cli.options import agent_client, author, console, diagnostic_lines
+from lbctl.cli.options import (
+    BinOpt,
+    IfMatchOpt,
+    JsonOpt,
+    MessageOpt,
+    SpecArg,
+    StateOpt,
+    VersionOpt,
+    agent_client,
+    author,
+    console,
+    diagnostic_lines,
+)
 from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 
@@ -90,24 +102,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-SpecArg = Annotated[
-    Path, typer.Argument(help="Spec file (YAML or JSON).", dir_okay=False, show_default=False)
-]
-VersionOpt = Annotated[
-    str | None,
-    typer.Option("--haproxy-version", help="Target HAProxy version (default: the binary's)."),
-]
-BinOpt = Annotated[
-    str | None,
-    typer.Option("--haproxy-bin", help="haproxy binary (default: $LBCTL_HAPROXY_BIN, "
-                 "the bundled one, PATH)."),
-]
-StateOpt = Annotated[
-    str | None,
-    typer.Option("--state-dir", help="State dir (default: $LBCTL_STATE_DIR or ./.lbctl)."),
-]
-
 
 @app.callback()
 def _global_options(
@@ -267,13 +261,9 @@ def validate_cmd(
 def apply(
     ctx: typer.Context,
     spec: SpecArg,
-    message: Annotated[str, typer.Option("-m", "--message", help="Why (kept with the change).")
-                       ] = "",
-    if_match: Annotated[int | None, typer.Option(
-        "--if-match", help="The version this spec edits (default: the agent's current one).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the agent's answer as JSON.")
-                       ] = False,
+    message: MessageOpt = "",
+    if_match: IfMatchOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Apply SPEC through the agent (validate, write, reload, verify)."""
     from lbctl.spec import load_spec

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,7 +20,36 @@ from lbctl.errors import Diagnostic
 if TYPE_CHECKING:
     from lbctl.client import AgentClient
 
-__all__ = ["agent_client", "author", "cell", "console", "diagnostic_lines"]
+__all__ = ["BinOpt", "IfMatchOpt", "JsonOpt", "MessageOpt", "SpecArg", "StateOpt", "VersionOpt",
+           "agent_client", "author", "cell", "console", "diagnostic_lines"]
+
+#: ``--json``: print the answer as JSON instead of a table or text.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
+#: ``--state-dir``: the agent's state dir.
+StateOpt = Annotated[
+    str | None,
+    typer.Option("--state-dir", help="State dir (default: $LBCTL_STATE_DIR or ./.lbctl)."),
+]
+#: ``--haproxy-bin``: which HAProxy binary.
+BinOpt = Annotated[
+    str | None,
+    typer.Option("--haproxy-bin", help="haproxy binary (default: $LBCTL_HAPROXY_BIN, "
+                 "the bundled one, PATH)."),
+]
+#: ``--haproxy-version``: the target HAProxy version to render for.
+VersionOpt = Annotated[
+    str | None,
+    typer.Option("--haproxy-version", help="Target HAProxy version (default: the binary's)."),
+]
+#: A spec file argument.
+SpecArg = Annotated[
+    Path, typer.Argument(help="Spec file (YAML or JSON).", dir_okay=False, show_default=False)
+]
+#: ``-m`` / ``--message``: why, kept with the change in the history.
+MessageOpt = Annotated[str, typer.Option("-m", "--message", help="Why (kept with the change).")]
+#: ``--if-match``: the version a write edits (default: the agent's current one).
+IfMatchOpt = Annotated[int | None, typer.Option(
+    "--if-match", help="The version this write edits (default: the agent's current one).")]
 
 
 def console(*, stderr: bool = False) -> Console:

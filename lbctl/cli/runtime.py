@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lbctl.cli.options import agent_client, author, cell, console
+from lbctl.cli.options import JsonOpt, agent_client, author, cell, console
 
 __all__ = ["clients", "parse_target", "register", "server_app"]
 
@@ -25,7 +25,6 @@ server_app = typer.Typer(
 
 TargetArg = Annotated[str, typer.Argument(metavar="BACKEND/SERVER", help="e.g. app/s1",
                                           show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the agent's answer as JSON.")]
 
 
 def parse_target(value: str) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from lbctl.cli.errors import EXIT_CHANGES, EXIT_OK, report_error
-from lbctl.cli.options import agent_client, console
+from lbctl.cli.options import JsonOpt, agent_client, console
 from lbctl.errors import FieldError, LbctlError, SpecError
 
 __all__ = ["plan", "register"]
@@ -83,8 +83,7 @@ def plan(
                                          dir_okay=False, show_default=False)],
     source: Annotated[bool, typer.Option("--source", help="SPEC is a haproxy.cfg text.")
                       ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the agent's answer as JSON.")
-                       ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """What applying SPEC would change: summary and unified diff against the live config.
 

@@ -9,20 +9,20 @@ a runbook or a cron check can rely on it (``GET /api/v1/health`` answers 503 in 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from lbctl.cli.options import agent_client, cell, console
+from lbctl.cli.options import JsonOpt, agent_client, cell, console
 
 __all__ = ["health", "register", "reload", "status"]
 
 
 def status(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the raw status as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """HAProxy process status, binary and spec version."""
     with agent_client(ctx) as client:
@@ -75,7 +75,7 @@ _STATUS_STYLE = {"UP": "green", "DOWN": "bold red", "MAINT": "yellow", "DRAIN": 
 
 def health(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Backend and server health; exit 0 when every backend has a usable server, else 1."""
     with agent_client(ctx) as client:

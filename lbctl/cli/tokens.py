@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli.options import console
+from lbctl.cli.options import JsonOpt, StateOpt, console
 
 if TYPE_CHECKING:
     from lbctl.state.tokens import TokenStore
@@ -34,11 +34,6 @@ token_app = typer.Typer(
     no_args_is_help=True,
 )
 
-StateOpt = Annotated[
-    str | None,
-    typer.Option("--state-dir", help="State dir (default: $LBCTL_STATE_DIR or ./.lbctl)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _store(state_dir: str | None) -> TokenStore:

@@ -10,7 +10,9 @@ line has the exact form lbctl writes back: no ``no``, no comment beside it, not 
 lbctl's own lines are recognised the same way and left to lbctl, which writes them again: its
 stats socket (at ``ctx``'s run dir, or any ``.../haproxy.sock`` in lbctl's form without a
 ``ctx``) and ``stats timeout 30s``; ``localpeer lbctl`` and the pacing action's ``lua-load``
-when the spec has (smooth) clients; ``option idle-close-on-response`` in an ``http`` defaults
+when the spec has (smooth) clients; ``user`` and ``group`` at ``ctx``'s values (any, without
+a ``ctx``: lbctl renders its own privilege drop, :mod:`lbctl.haproxy.privileges`);
+``option idle-close-on-response`` in an ``http`` defaults
 on a target that has it.
 """
 
@@ -109,6 +111,9 @@ def read_global(lines: Pending, part: dict[str, Any], origin: dict[str, int],
             return "own:localpeer"
         if kw == "lua-load" and len(a) == 1 and a[0].endswith("lbctl_pace.lua") and smooth:
             return "own:lua"
+        if kw in ("user", "group") and len(a) == 1 and (
+                ctx is None or a[0] == (ctx.user if kw == "user" else ctx.group)):
+            return f"own:{kw}"
         return None
 
     taken = settle(lines, part, "global", origin, classify)

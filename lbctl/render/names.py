@@ -40,11 +40,15 @@ class RenderContext:
     """Filesystem places the rendered config refers to.
 
     ``run_dir`` holds the stats socket (``haproxy.sock``); ``assets_dir`` holds the Lua pacing
-    action and the 429 error file (the installed ``haproxy/`` assets by default).
+    action and the 429 error file (the installed ``haproxy/`` assets by default). ``user`` /
+    ``group``: who HAProxy drops privileges to (``global`` ``user``/``group``, configuration.txt
+    §3.1), set when the agent runs as root (:func:`lbctl.haproxy.privileges.drop_to`).
     """
 
     run_dir: Path
     assets_dir: Path = field(default_factory=paths.assets_dir)
+    user: str | None = None
+    group: str | None = None
 
     @property
     def stats_socket(self) -> Path:

@@ -1,17 +1,59 @@
-"""Provenance: which spec field a line of a rendered ``haproxy.cfg`` came from.
+"""Provenance: where a line of a rendered ``haproxy.cfg`` came from — a spec field, and a line
+of the text a user submitted.
 
-``haproxy -c`` names lines of the file it read; :func:`field_for_line` turns such a line into
-the spec field an operator edits (``backends[0].servers[1]``). The source view maps a line of
-submitted text to its rendered line first (:func:`lbctl.config.normal.line_map`) and then uses
-the same function, so every diagnostic goes through this one mechanism.
+``haproxy -c`` names lines of the file it read (the rendered one). Both ways back go through
+this module:
+
+* :func:`field_for_line` turns such a line into the spec field an operator edits
+  (``backends[0].servers[1]``); every apply and dry run attaches it to its diagnostics
+  (:func:`lbctl.state.livefile.with_fields`);
+* :func:`submitted_line_map` pairs each rendered line with the line of a submitted text it
+  carries (:func:`lbctl.config.normal.line_map`), and :func:`to_submitted_lines` rewrites
+  diagnostics about the rendered text into diagnostics about the submitted one — the source
+  view (:mod:`lbctl.control.source`), where a user edits ``haproxy.cfg`` itself.
 """
 
 from __future__ import annotations
 
+import re
+
+from lbctl.config import Document, loads
+from lbctl.config.normal import line_map
+from lbctl.errors import Diagnostic
 from lbctl.render.names import PEERS_SECTION, PROMETHEUS_FRONTEND
 from lbctl.spec import TIMEOUT_EVENTS, Spec
 
-__all__ = ["field_for_line"]
+__all__ = ["field_for_line", "submitted_line_map", "to_submitted_lines"]
+
+#: ``[<file>.cfg:<line>]``: how HAProxy names a config line inside a message.
+_FILE_LINE = re.compile(r"\[[^\]\s]*?\.cfg:(\d+)\]")
+
+
+def submitted_line_map(source: Document, rendered: str) -> dict[int, int]:
+    """Line of ``rendered`` (1-based) → the line of the submitted ``source`` it carries, for
+    every rendered line that says what a source line says; lbctl's own lines are absent.
+    Raises :class:`ParseError` if ``rendered`` does not parse (lbctl renders only what does)."""
+    return line_map(source, loads(rendered))
+
+
+def to_submitted_lines(
+    diagnostics: list[Diagnostic], source: Document, rendered: str
+) -> list[Diagnostic]:
+    """``haproxy -c`` diagnostics about ``rendered`` → the same about the submitted
+    ``source``: ``line`` and ``text`` of the submitted line each rendered line came from
+    (:func:`submitted_line_map`), and every ``[file.cfg:N]`` in a message rewritten as
+    ``[line M]``; for lbctl's own lines ``line`` is ``None``, ``text`` the rendered text and a
+    message names ``[lbctl's own line]``. The spec ``field`` is kept."""
+    mapping = submitted_line_map(source, rendered)
+    lines = source.dumps().splitlines()
+    out = []
+    for d in diagnostics:
+        line = mapping.get(d.line) if d.line is not None else None
+        text = lines[line - 1] if line is not None else d.text
+        message = _FILE_LINE.sub(lambda m: f"[line {mapping[int(m[1])]}]" if int(m[1]) in mapping
+                                 else "[lbctl's own line]", d.message)
+        out.append(Diagnostic(d.severity, message, line, text, d.field))
+    return out
 
 
 def field_for_line(spec: Spec, text: str, line: int) -> str | None:

@@ -5,22 +5,31 @@ same directory (fsynced), ``haproxy -c`` on it, then a rename over the live file
 of the directory); on any failure the live file stays byte-identical, or is put back from the
 bytes read before the change. The last-known-good copy (``haproxy.cfg.lkg``) is what HAProxy
 last accepted. :class:`lbctl.control.controller.Controller` is the only caller that writes.
+
+This is also the host-safety choke point (:mod:`lbctl.spec.policy`): every text is screened
+by :meth:`LiveFile.screen` before it is written to the temp file and before ``haproxy -c``
+runs, whatever it came from (a spec, extra lines, the source view, an import, a rollback).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+from lbctl.config import loads
 from lbctl.errors import ConfigRejected, Diagnostic, StoreError
 from lbctl.render import field_for_line
 from lbctl.spec import Spec
+from lbctl.spec.policy import HostPolicy, refusal_error
 from lbctl.state.store import StateDir
 
 __all__ = ["Checker", "LiveFile", "with_fields"]
 
 log = logging.getLogger("lbctl.livefile")
+#: A spec field holding verbatim lines (``global.extra[0]``, ``sections[1].lines[2]``).
+_VERBATIM = re.compile(r"\.(extra|lines)\[\d+\]$")
 
 #: ``haproxy -c`` on a file: its warnings, or :class:`ConfigRejected` (see
 #: :func:`lbctl.haproxy.validate.check_file`); may raise :class:`BinaryNotFound`.
@@ -37,17 +46,33 @@ def with_fields(spec: Spec, text: str, diagnostics: list[Diagnostic]) -> list[Di
 
 
 class LiveFile:
-    """The live config of ``state``, checked by ``check`` before it is ever renamed in."""
+    """The live config of ``state``, screened by ``policy`` (the default policy of the state
+    dir when not given) and checked by ``check`` before it is ever renamed in."""
 
-    def __init__(self, state: StateDir, check: Checker) -> None:
+    def __init__(self, state: StateDir, check: Checker, policy: HostPolicy | None = None) -> None:
         self.state = state
         self.check = check
+        self.policy = policy or HostPolicy.for_state(state.root, state.run_dir)
+
+    def screen(self, spec: Spec, text: str) -> None:
+        """Apply the host policy to ``text`` (rendered from ``spec``). Raises
+        :class:`~lbctl.errors.PolicyRefused` naming the spec field of each refused line
+        (:func:`lbctl.render.field_for_line`), or :class:`~lbctl.errors.ParseError`."""
+
+        def extra(lineno: int) -> bool:
+            where = field_for_line(spec, text, lineno)
+            return where is not None and _VERBATIM.search(where) is not None
+
+        refusals = self.policy.screen(loads(text), own=lambda n: not extra(n))
+        if refusals:
+            raise refusal_error(refusals, lambda n: field_for_line(spec, text, n))
 
     def validated_temp(self, spec: Spec, text: str) -> tuple[Path, list[Diagnostic]]:
         """``text`` in a temp file next to the live one, checked; the caller commits or
         discards it. Returns ``(path, warnings with spec fields)``. Raises
         :class:`ConfigRejected` (spec fields attached) and :class:`StoreError`; the temp file
-        is gone then."""
+        is gone then; :class:`~lbctl.errors.PolicyRefused` before anything is written."""
+        self.screen(spec, text)
         temp = self.state.write_temp(text.encode(), suffix=".cfg")
         try:
             diags = self.check(temp)
@@ -60,7 +85,8 @@ class LiveFile:
         return temp, with_fields(spec, text, diags)
 
     def dry_run(self, spec: Spec, text: str) -> tuple[bool, list[Diagnostic]]:
-        """Check ``text`` as :meth:`validated_temp` does, keep nothing: ``(ok, diagnostics)``."""
+        """Check ``text`` as :meth:`validated_temp` does, keep nothing: ``(ok, diagnostics)``.
+        A policy refusal is raised (:class:`~lbctl.errors.PolicyRefused`), not answered."""
         try:
             temp, diags = self.validated_temp(spec, text)
         except ConfigRejected as exc:

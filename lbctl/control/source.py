@@ -1,0 +1,140 @@
+"""The source view and plans of a ``haproxy.cfg`` text: parse → import → render → check → apply.
+
+The source view shows the live ``haproxy.cfg`` and has two buttons: *validate* (:func:`check`)
+and *validate and save* (:func:`apply`). A submitted text is read (:func:`read`: parse with
+:mod:`lbctl.config`, import with :mod:`lbctl.importer`: every line a field or an extra line),
+then goes through the controller's one apply path (:mod:`lbctl.control.configuration`:
+``If-Match``, the lock, render, ``haproxy -c``, the history, the reload) — rendered once.
+
+Every diagnostic names lines of the SUBMITTED text: a :class:`~lbctl.errors.ParseError` its
+line and column, an import or spec error the ``line`` of each field, a ``haproxy -c`` message
+the submitted line its rendered line came from (:func:`lbctl.render.provenance.to_submitted_lines`;
+``line`` ``None`` for lbctl's own lines, with their text). GET then PUT of the same text is a
+no-op: the text is the live file, so the current spec is applied again, which the controller
+answers ``changed: false`` (no new version, no reload).
+
+:func:`plan` answers what applying a spec or a source would change (:mod:`lbctl.control.plan`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from lbctl.config import Document, loads
+from lbctl.control import configuration
+from lbctl.control.controller import Controller
+from lbctl.control.plan import Plan, make_plan
+from lbctl.control.results import ApplyResult, ValidateResult
+from lbctl.errors import ConfigRejected, FieldError, SpecError
+from lbctl.importer import import_config
+from lbctl.render.provenance import to_submitted_lines
+from lbctl.spec import Spec
+from lbctl.state.journal import LOCAL
+
+__all__ = ["SourceCheck", "Submitted", "apply", "check", "decode", "plan", "read"]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submitted ``haproxy.cfg`` ``text``: its parsed ``document`` and the ``spec`` it
+    imports as, for the controller's target."""
+
+    text: str
+    document: Document
+    spec: Spec
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """A dry run of a submitted text over ``version``: the ``spec`` checked, the ``result``
+    of ``haproxy -c`` (diagnostics naming submitted lines) and whether applying it would
+    make a new version (``changed``)."""
+
+    version: int
+    spec: Spec
+    result: ValidateResult
+    changed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"ok", "diagnostics", "config", "spec", "changed"}`` (JSON-ready; ``config`` is
+        the text lbctl would write)."""
+        return {**self.result.as_dict(), "spec": self.spec.to_data(), "changed": self.changed}
+
+
+def decode(raw: bytes) -> str:
+    """A submitted body as UTF-8 text. Raises :class:`SpecError` (no field named) for an empty
+    or blank body and for bytes that are not UTF-8."""
+    if not raw.strip():
+        raise SpecError([FieldError("", "the request body is empty: send a haproxy.cfg as "
+                                        "text/plain")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError([FieldError("", "the request body is not UTF-8 text")]) from None
+
+
+def read(controller: Controller, text: str) -> Submitted:
+    """Parse and import ``text`` for the controller's target. Raises :class:`ParseError`
+    (line and column), :class:`SpecError` (the submitted line of each field),
+    :class:`BinaryNotFound`. Nothing reaches HAProxy."""
+    caps, ctx = controller.render_target()
+    doc = loads(text)
+    return Submitted(text, doc, import_config(doc, caps=caps, ctx=ctx).spec)
+
+
+def _spec(submitted: Submitted, current: Spec, live: str, *, same_version: bool) -> Spec:
+    """The spec a submitted text stands for: the current one when the text is the live file
+    — and the version read with it is the one the write names (``same_version``; a write
+    landing between the two reads makes them disagree) — else the imported one."""
+    return current if submitted.text == live and same_version else submitted.spec
+
+
+def check(controller: Controller, submitted: Submitted) -> SourceCheck:
+    """*Validate*: render the text's spec and ``haproxy -c`` the exact bytes; nothing is
+    written and no ``If-Match`` is needed. ``result.ok`` is false when HAProxy rejects it.
+    Raises :class:`BinaryNotFound`, :class:`RenderError`, :class:`StoreError`."""
+    version, current = controller.current()
+    live = controller.config_source()
+    spec = _spec(submitted, current, live, same_version=True)
+    checked = controller.validate(spec)
+    mapped = to_submitted_lines(checked.diagnostics, submitted.document, checked.config)
+    result = dataclasses.replace(checked, diagnostics=mapped)
+    return SourceCheck(version, spec, result, spec != current or checked.config != live)
+
+
+def apply(
+    controller: Controller, submitted: Submitted, *, if_match: int | None, who: str = LOCAL,
+    author: str = "", message: str = "",
+) -> ApplyResult:
+    """*Validate and save*: apply the text's spec as version ``if_match + 1`` through
+    :func:`lbctl.control.configuration.run` (rendered once; warnings name submitted lines).
+    Raises what :meth:`Controller.apply` raises; a :class:`ConfigRejected`'s diagnostics name
+    submitted lines (the history and the audit line keep the rendered ones)."""
+    version, current = controller.current()
+    spec = _spec(submitted, current, controller.config_source(), same_version=if_match == version)
+    write = configuration.apply_write(if_match=if_match, who=who, author=author, message=message)
+    try:
+        result = configuration.run(controller.core, write, lambda: spec)
+    except ConfigRejected as exc:
+        if write.config is None:  # rejected before a rendering: nothing to map
+            raise
+        mapped = to_submitted_lines(exc.diagnostics, submitted.document, write.config)
+        raise ConfigRejected(mapped, exc.output) from None
+    if result.diagnostics and write.config is not None:
+        mapped = to_submitted_lines(result.diagnostics, submitted.document, write.config)
+        result = dataclasses.replace(result, diagnostics=mapped)
+    return result
+
+
+def plan(controller: Controller, body: Spec | str) -> Plan:
+    """What applying ``body`` — a spec, or a ``haproxy.cfg`` text (the live file's own text
+    stands for the current spec) — would change (:func:`lbctl.control.plan.make_plan`).
+    Nothing is checked by HAProxy, nothing is written. Raises :class:`ParseError`,
+    :class:`SpecError`, :class:`BinaryNotFound`, :class:`RenderError`."""
+    version, current = controller.current()
+    live = controller.config_source()
+    if not isinstance(body, Spec):
+        body = current if body == live else read(controller, body).spec
+    return make_plan(version, current, live, body, controller.render_config(body))

@@ -1,0 +1,308 @@
+"""Host safety: the one policy every text passes before ``haproxy -c`` or the live file sees it.
+
+``haproxy -c`` is not a sandbox, and HAProxy's configuration can run programs and read files:
+``lua-load`` runs Lua while the file is parsed, ``program`` sections start commands,
+``http-request return ... file /root/x`` serves any file HAProxy can read (it reads them as
+root, before dropping privileges). A config writer would be a host user. This module draws the
+line (issue 14, README "Security model"):
+
+* **refused directives** (:data:`lbctl.spec.policy_rules.REFUSED`): ``program`` sections,
+  ``master-worker``, ``daemon``, ``nbproc``, ``lua-load*`` (but lbctl's own pacing script),
+  ``external-check``, ``setenv`` & co., ``user``/``group``/``uid``/``gid``/``chroot`` (lbctl
+  sets them), ``stats socket`` (but lbctl's own), and the rest of that table;
+* **paths**: every file path a line names (``errorfile``, ``crt``, ``ca-file``, ``-f`` ACL
+  files, ``map_*()`` files, ``http-request return ... file``, ...) and every UNIX socket path of
+  an address (``bind /x``, ``server s unix@/x``, ``log /dev/log``) must resolve — after ``..``
+  and symlinks, :func:`os.path.realpath` — under an allowed root. Files: lbctl's asset dir,
+  ``<state dir>/files`` and the operator's roots. Sockets: the run dir and the operator's roots.
+  The state dir itself is no file root: it holds the agent's token in plain text.
+
+Only the host operator widens it, when the agent starts (:class:`HostOptions`:
+``lbctl serve --allow-path DIR --allow-directive NAME``, ``LBCTL_ALLOW_PATHS``,
+``LBCTL_ALLOW_DIRECTIVES``); an allowed directive's paths are still checked. The API cannot
+change it; ``GET /api/v1/haproxy`` reports it (:meth:`HostPolicy.describe`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lbctl import paths
+from lbctl.config.document import DIRECTIVE, DOT, Document, Line
+from lbctl.errors import FieldError, PolicyRefused
+from lbctl.spec import policy_rules as rules
+
+__all__ = ["ENV_ALLOW_DIRECTIVES", "ENV_ALLOW_PATHS", "HostOptions", "HostPolicy", "Refusal",
+           "allowable_names", "refusal_error"]
+
+#: Environment variables the agent reads at start-up (``os.pathsep``- / comma-separated).
+ENV_ALLOW_PATHS = "LBCTL_ALLOW_PATHS"
+ENV_ALLOW_DIRECTIVES = "LBCTL_ALLOW_DIRECTIVES"
+_MAP_CALL = re.compile(r"(?<![A-Za-z0-9_.-])(map(?:_[a-z0-9]+)*|add-acl|del-acl|set-map|"
+                       r"del-map|clear-map)\(([^,)]*)")
+_HOW_PATH = ("the host operator can allow a directory when starting the agent: "
+             f"lbctl serve --allow-path DIR (or {ENV_ALLOW_PATHS})")
+
+
+def allowable_names() -> frozenset[str]:
+    """Every name ``--allow-directive`` accepts (``lua-load``, ``program``, ``stats-socket``)."""
+    names = {rules.ALLOW_NAMES.get(k, k) for table in rules.REFUSED.values() for k in table}
+    return frozenset(names | set(rules.REFUSED_SECTIONS))
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    """What the host operator allows beyond the default policy, fixed at start-up:
+    ``allow_paths`` (extra roots), ``allow_directives`` (names of :func:`allowable_names`),
+    ``haproxy_user`` (who HAProxy's workers run as, when the agent runs as root)."""
+
+    allow_paths: tuple[Path, ...] = ()
+    allow_directives: frozenset[str] = frozenset()
+    haproxy_user: str | None = None
+
+    @classmethod
+    def gather(cls, allow_paths: Iterable[str] = (), allow_directives: Iterable[str] = (),
+               haproxy_user: str | None = None,
+               environ: Mapping[str, str] = os.environ) -> HostOptions:
+        """The command-line values plus :data:`ENV_ALLOW_PATHS` / :data:`ENV_ALLOW_DIRECTIVES`.
+        Raises :class:`ValueError` for an unknown directive name or a relative path."""
+        roots = [*allow_paths, *environ.get(ENV_ALLOW_PATHS, "").split(os.pathsep)]
+        names = [*allow_directives, *environ.get(ENV_ALLOW_DIRECTIVES, "").split(",")]
+        known = allowable_names()
+        wanted = {n.strip().lower().replace(" ", "-") for n in names if n.strip()}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise ValueError(f"unknown directive(s) to allow: {', '.join(unknown)} (known: "
+                             f"{', '.join(sorted(known))})")
+        out = []
+        for root in (r.strip() for r in roots):
+            if not root:
+                continue
+            if not os.path.isabs(root):
+                raise ValueError(f"--allow-path needs an absolute directory (got {root!r})")
+            out.append(Path(root))
+        return cls(tuple(out), frozenset(wanted), haproxy_user or None)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One line the policy refuses: ``line`` (1-based in the screened text), ``directive``
+    (the keyword, or ``"<keyword> path"``), ``message`` (why, and how to allow it)."""
+
+    line: int
+    directive: str
+    message: str
+
+
+def _real(path: str | Path) -> str:
+    return os.path.realpath(path)
+
+
+def _under(real: str, roots: Iterable[str]) -> bool:
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    """The policy in force for one state dir (build it with :meth:`for_state`).
+
+    ``cwd`` is where HAProxy resolves relative paths (lbctl runs it in the state dir);
+    ``own_lua`` / ``own_socket`` are lbctl's pacing script and stats socket; ``user`` /
+    ``group`` the identity lbctl renders into ``global`` (``None`` when not root)."""
+
+    cwd: Path
+    file_roots: tuple[Path, ...]
+    socket_roots: tuple[Path, ...]
+    allowed: frozenset[str] = frozenset()
+    own_lua: Path | None = None
+    own_socket: Path | None = None
+    user: str | None = None
+    group: str | None = None
+    operator_roots: tuple[Path, ...] = ()
+    _real_files: tuple[str, ...] = field(default=(), init=False, repr=False)
+    _real_sockets: tuple[str, ...] = field(default=(), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_real_files", tuple(_real(r) for r in self.file_roots))
+        object.__setattr__(self, "_real_sockets", tuple(_real(r) for r in self.socket_roots))
+
+    @classmethod
+    def for_state(cls, state_root: Path, run_dir: Path, options: HostOptions | None = None, *,
+                  user: str | None = None, group: str | None = None,
+                  assets_dir: Path | None = None) -> HostPolicy:
+        """The policy of a state dir: file roots = assets, ``<state>/files``, the operator's;
+        socket roots = ``run_dir``, the operator's."""
+        options = options or HostOptions()
+        assets = assets_dir or paths.assets_dir()
+        extra = options.allow_paths
+        return cls(cwd=Path(state_root), file_roots=(assets, Path(state_root) / "files", *extra),
+                   socket_roots=(Path(run_dir), *extra), allowed=options.allow_directives,
+                   own_lua=assets / "lua" / "lbctl_pace.lua", own_socket=Path(run_dir) /
+                   "haproxy.sock", user=user, group=group, operator_roots=extra)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready: ``{"file_roots", "socket_roots", "allowed_directives",
+        "refused_directives", "haproxy_user", "haproxy_group"}``."""
+        return {"file_roots": [str(r) for r in self.file_roots],
+                "socket_roots": [str(r) for r in self.socket_roots],
+                "allowed_directives": sorted(self.allowed),
+                "refused_directives": sorted(allowable_names() - self.allowed),
+                "haproxy_user": self.user, "haproxy_group": self.group}
+
+    # -- screening ------------------------------------------------------------------------
+    def screen(self, doc: Document, *, own: Callable[[int], bool] = lambda _n: True
+               ) -> list[Refusal]:
+        """Every refusal in ``doc``, in line order. ``own(lineno)`` says whether a line may be
+        one of lbctl's own (``user``/``group`` at lbctl's values); the live-file check passes
+        "not an extra line", so a spec can never set them."""
+        out = [r for r in map(self._dot, doc.preamble) if r is not None]
+        glob = doc.section("global")
+        bases = self._bases(glob.lines[1:] if glob is not None else [], {})
+        for section in doc.sections:
+            kind = section.kind
+            if kind in rules.REFUSED_SECTIONS and kind not in self.allowed:
+                why, where = rules.REFUSED_SECTIONS[kind]
+                out.append(self._refused(section.lines[0].lineno, kind, kind, why, where))
+                continue
+            here = self._bases(section.lines[1:], bases) if kind == "crt-store" else bases
+            for line in section.lines[1:]:
+                out.extend(self._line(kind, line, here, own))
+        return out
+
+    def _bases(self, lines: list[Line], start: dict[str, str]) -> dict[str, str]:
+        bases = dict(start)
+        for line in lines:
+            if line.kind == DIRECTIVE and line.keyword.endswith("-base") and line.args:
+                bases[line.keyword] = line.args[0]
+        return bases
+
+    def _dot(self, line: Line) -> Refusal | None:
+        if line.kind == DOT and line.keyword not in rules.ALLOWED_DOTS:
+            return Refusal(line.lineno, line.keyword, f"the dot-directive {line.keyword!r} is "
+                           f"refused by the host policy (only {', '.join(sorted(rules.ALLOWED_DOTS))}"
+                           "; configuration.txt §2.4)")
+        return None
+
+    def _refused(self, lineno: int, keyword: str, name: str, why: str, where: str) -> Refusal:
+        return Refusal(lineno, keyword, (
+            f"{keyword!r} is refused by the host policy: it {why} (configuration.txt {where}); "
+            f"the host operator can allow it when starting the agent: lbctl serve "
+            f"--allow-directive {name} (or {ENV_ALLOW_DIRECTIVES}={name})"))
+
+    def _line(self, kind: str, line: Line, bases: dict[str, str], own: Callable[[int], bool]
+              ) -> Iterator[Refusal]:
+        dot = self._dot(line)
+        if dot is not None:
+            yield dot
+            return
+        if line.kind != DIRECTIVE or not line.words:
+            return
+        words = [w.value for w in line.words]
+        if words[0] in ("no", "default") and len(words) > 1:
+            words = words[1:]
+        table = rules.REFUSED.get(kind, {})
+        two = " ".join(words[:2])
+        keyword = two if two in table else words[0] if words[0] in table else None
+        if keyword is not None and not self._own(keyword, words, line.lineno, own):
+            name = rules.ALLOW_NAMES.get(keyword, keyword)
+            if name not in self.allowed:
+                yield self._refused(line.lineno, keyword, name, *table[keyword])
+                return
+        for what, value, sockets, base in self._paths(kind, words):
+            problem = self._path_problem(value, sockets, bases.get(base) if base else None)
+            if problem is not None:
+                yield Refusal(line.lineno, f"{what} path", f"{what}: {problem}; {_HOW_PATH}")
+
+    def _own(self, keyword: str, words: list[str], lineno: int, own: Callable[[int], bool]
+             ) -> bool:
+        """lbctl's own lines: its pacing script, its stats socket, its user and group."""
+        arg = words[2] if keyword == "stats socket" and len(words) > 2 else \
+            words[1] if len(words) > 1 else ""
+        if keyword in ("lua-load", "lua-load-per-thread") and self.own_lua is not None:
+            return "$" not in arg and _real(self.cwd / arg) == _real(self.own_lua)
+        if keyword == "stats socket" and self.own_socket is not None:
+            return "$" not in arg and _real(self.cwd / arg) == _real(self.own_socket)
+        if keyword in ("user", "group") and len(words) == 2 and own(lineno):
+            return arg == (self.user if keyword == "user" else self.group) and arg != ""
+        return False
+
+    def _paths(self, kind: str, words: list[str]) -> Iterator[tuple[str, str, bool, str | None]]:
+        """``(what, path, is_socket, base directive)`` for every path in a line's words."""
+        key, n = words[0], len(words)
+        fixed = rules.PATH_ARGS.get(kind, {}).get(key)
+        if fixed is not None and fixed[0] + 1 < n:
+            yield key, words[fixed[0] + 1], False, rules.BASE_OF.get(key)
+        address = rules.ADDRESS_ARGS.get(key)
+        if address is not None and address[0] + 1 < n:
+            chunks = words[address[0] + 1].split(",") if key == "bind" else [words[address[0] + 1]]
+            for chunk in chunks:
+                sock = _socket_path(chunk)
+                if sock is not None:
+                    yield f"{key} address", sock, True, None
+        after = rules.ADDRESS_KEYWORDS_AFTER.get(key)
+        if after is not None and n > 2 and words[1] == after[0]:
+            sock = _socket_path(words[2])
+            if sock is not None:
+                yield f"{key} {after[0]}", sock, True, None
+        options = rules.PATH_OPTIONS.get(key, {})
+        rule_words = rules.RULE_FILE_WORDS if key in rules.RULE_KEYWORDS else {}
+        for i in range(1, n - 1):
+            w = words[i]
+            if w in options or w in rule_words:
+                yield f"{key} {w}", words[i + 1], False, rules.BASE_OF.get(w)
+            elif w == "-f":
+                yield "-f (ACL/map file)", words[i + 1], False, None
+        for w in words[1:]:
+            for m in _MAP_CALL.finditer(w):
+                name = m[2].strip().strip("'\"")
+                if name.startswith("virt@") or not name:
+                    continue
+                for prefix in rules.FILE_PREFIXES:
+                    name = name.removeprefix(prefix)
+                yield f"{m[1]}() file", name, False, None
+
+    def _path_problem(self, value: str, socket: bool, base: str | None) -> str | None:
+        """Why ``value`` is not allowed, or ``None``: it must not depend on the environment,
+        and every way HAProxy may read it (relative: from the state dir, and from ``base``)
+        must resolve under a root."""
+        if "$" in value:
+            return f"{value!r} contains an environment variable: lbctl cannot tell where it points"
+        candidates = [self.cwd / value]  # an absolute value replaces cwd
+        if base is not None and not os.path.isabs(value):
+            candidates.append(self.cwd / base / value)
+        roots = self._real_sockets if socket else self._real_files
+        for candidate in candidates:
+            real = _real(candidate)
+            if not _under(real, roots):
+                kind = "socket" if socket else "file"
+                shown = ", ".join(str(r) for r in (self.socket_roots if socket else self.file_roots))
+                return (f"{value!r} resolves to {real} (after '..' and symlinks), outside the "
+                        f"allowed {kind} roots ({shown})")
+        return None
+
+
+def _socket_path(address: str) -> str | None:
+    """The UNIX socket path of an address (§2.9: ``/x``, ``unix@x``, ``uxst@x``, ``uxdg@x``,
+    optionally after ``stream+`` / ``dgram+``), else ``None``."""
+    for kind in ("stream+", "dgram+"):
+        address = address.removeprefix(kind)
+    for prefix in rules.SOCKET_PREFIXES:
+        if address.startswith(prefix):
+            return address[len(prefix):]
+    return address if address.startswith("/") else None
+
+
+def refusal_error(refusals: list[Refusal], loc_of: Callable[[int], str | None]) -> PolicyRefused:
+    """A :class:`PolicyRefused` naming each refused line: ``loc`` the spec field ``loc_of(line)``
+    gives (``global.extra[0]``), else ``line N`` with ``line`` set (a line of the source)."""
+    errors = []
+    for r in refusals:
+        loc = loc_of(r.line)
+        errors.append(FieldError(loc, r.message) if loc else
+                      FieldError(f"line {r.line}", r.message, r.line))
+    return PolicyRefused(errors)
