@@ -409,7 +409,8 @@ def test_stats_socket_hung_health_is_bounded(short_dir: Path, backend: Recording
         worker.suspend()  # SIGSTOP
         try:
             resp, took = _timed_get(agent, "/api/v1/health")
-            assert resp.status_code == 503 and 1.9 < took < 3.0, took
+            # Health gives up at its one 2 s deadline (never earlier), without a second try.
+            assert resp.status_code == 503 and 2.0 <= took < 2 * 2.0, took
             assert resp.json()["reasons"] == [
                 f"health unknown: runtime API: 'show stat' on {sock}: no complete answer within 2 s"]
             resp, status_took = _timed_get(agent, "/api/v1/haproxy")
@@ -470,8 +471,9 @@ def test_disk_full_during_write(backend: RecordingBackend, procs: Procs) -> None
         filler = fill(root)
 
         resp = agent.api.put("/api/v1/config", json=changed, headers={"If-Match": '"1"'})
-        assert resp.status_code >= 500, resp.text
+        assert resp.status_code == 500, resp.text
         problem = resp.json()
+        assert problem["status"] == 500
         assert problem["error"] == "StoreError" and "No space left on device" in problem["detail"]
         assert agent.state.config_path.read_bytes() == live
         assert list(root.glob(".tmp-*")) == []

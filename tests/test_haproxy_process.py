@@ -245,8 +245,10 @@ def test_stop_soft_lets_requests_finish(hp: HAProxyProcess, run_dir: Path, app: 
         wait_for(lambda: app_busy(hp), 2)
         started = time.monotonic()
         hp.stop(timeout=5)
-        assert 0.3 < time.monotonic() - started < 4  # waited for the request, no SIGTERM
-        assert pending.result()[0] == 200
+        took = time.monotonic() - started
+        # It waited for the request (answered in full, no SIGTERM), within its own timeout.
+        assert pending.done() and pending.result()[0] == 200
+        assert took < 5, took
     with pytest.raises(OSError):
         http_get(port, timeout=1)
 

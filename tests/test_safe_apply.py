@@ -132,6 +132,7 @@ def test_burst_of_50_writes(agent_any: Agent) -> None:
     newest = {"version": 1}
     lock = threading.Lock()
     answers: dict[int, httpx.Response] = {}
+    sent: dict[int, int] = {}  # the If-Match each writer sent
     clients = [httpx.Client(base_url=agent.url, headers={"Authorization": f"Bearer {TOKEN}"},
                             timeout=60) for _ in range(50)]
     t0 = time.monotonic() + 0.2
@@ -139,7 +140,7 @@ def test_burst_of_50_writes(agent_any: Agent) -> None:
     def write(i: int, client: httpx.Client) -> None:
         time.sleep(max(0.0, t0 + i * 0.02 - time.monotonic()))
         with lock:
-            base = newest["version"]
+            base = sent[i] = newest["version"]
         resp = client.put("/api/v1/config", json=weighted(agent.data, 100 + i),
                           headers={"If-Match": f'"{base}"'})
         answers[i] = resp
@@ -176,6 +177,13 @@ def test_burst_of_50_writes(agent_any: Agent) -> None:
         assert entry["reload"]["ok"] and entry["result"] == "ok"
         assert body["reload"]["ok"]
     assert None not in entries  # a 412 attempts nothing: no failed entries
+    # No lost update: each accepted write was based on the version just before its own (its
+    # If-Match was still current under the lock), and no two accepted writes share a base.
+    based = {i: entries[body["version"]]["base_version"] for i, body in ok.items()}
+    stale = {i: (sent[i], based[i], body["version"]) for i, body in ok.items()
+             if not sent[i] == based[i] == body["version"] - 1}
+    assert not stale, f"accepted on a stale If-Match (sent, base_version, version): {stale}"
+    assert sorted(based.values()) == list(range(1, 1 + len(ok))), based
     # One write at a time: the spans under the lock (queue excluded) never overlap.
     spans = sorted((e["at"] - (e["duration_ms"] - e["queued_ms"]) / 1000, e["at"])
                    for v, e in entries.items() if v is not None and v >= 2)

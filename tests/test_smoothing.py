@@ -156,11 +156,31 @@ def assert_not_delayed(results: list[Result]) -> None:
     assert not slow, f"client2 requests delayed: {slow}"
 
 
-def assert_retry_after(results: list[Result]) -> None:
-    for r in results:
-        if r.status == 429:
-            assert r.retry_after is not None and r.retry_after.isdigit(), r
-            assert int(r.retry_after) >= 1, r
+def documented_retry_after(client: dict[str, Any]) -> int:
+    """``Retry-After`` as documented (README "clients"; ``haproxy/lua/lbctl_pace.lua``).
+
+    ``reject``: 1. ``smooth``: the seconds until a slot frees, ``ceil(wait - max_wait)`` (at
+    least 1), where ``max_wait = burst / rate`` and ``wait`` is the time to the next free
+    departure slot. A request is refused only when ``wait > max_wait``, and slots were only
+    ever reserved while ``wait <= max_wait``, so the next free slot is at most one interval
+    (``1 / rate``) past ``max_wait``: ``0 < wait - max_wait <= 1 / rate <= 1`` s for any
+    integer rate, and the value is 1 s — not the whole wait (``ceil(wait)``, 11 s for
+    ``smooth()``).
+    """
+    if client.get("mode", "smooth") == "reject":
+        return 1
+    rate = client["rate"]
+    excess_max = 1 / rate  # upper bound of wait - max_wait, seconds
+    assert 0 < excess_max <= 1
+    return max(1, math.ceil(excess_max))
+
+
+def assert_retry_after(results: list[Result], client: dict[str, Any]) -> None:
+    """Every 429 of ``results`` carries exactly :func:`documented_retry_after`."""
+    expected = str(documented_retry_after(client))
+    wrong = [r for r in results if r.status == 429 and r.retry_after != expected]
+    assert not wrong, f"Retry-After should be {expected}: {wrong[:3]}"
+    assert any(r.status == 429 for r in results)
 
 
 def test_smooth_100_all_served_at_rate(start: Any) -> None:
@@ -172,7 +192,8 @@ def test_smooth_100_all_served_at_rate(start: Any) -> None:
 
 
 def test_smooth_150_overflow_gets_429(start: Any) -> None:
-    rig = start([smooth()])
+    client1 = smooth()
+    rig = start([client1])
     out = rig.fire({"client1": ("/client1", 150), "client2": ("/client2", 100)})
     counts = status_counts(out["client1"])
     # 1 + burst are served when the burst is simultaneous; a burst that takes S seconds to be
@@ -183,7 +204,7 @@ def test_smooth_150_overflow_gets_429(start: Any) -> None:
     served = counts[200]
     assert set(counts) == {200, 429} and served + counts[429] == 150, counts
     assert 101 <= served <= 101 + freed, f"{counts}, burst written over {sent[-1] - sent[0]:.3f} s"
-    assert_retry_after(out["client1"])
+    assert_retry_after(out["client1"], client1)
     # The 429s are answered at once, by HAProxy; they never reach the backend.
     assert max(r.latency_s for r in out["client1"] if r.status == 429) < CLIENT2_MAX_LATENCY_S
     assert_paced(rig, "/client1", expected=served, rate=10)
@@ -191,10 +212,11 @@ def test_smooth_150_overflow_gets_429(start: Any) -> None:
 
 
 def test_reject_mode_answers_429_over_rate(start: Any) -> None:
-    rig = start([{"name": "client1", "path_prefix": "/client1", "rate": 10, "mode": "reject"}])
+    client1 = {"name": "client1", "path_prefix": "/client1", "rate": 10, "mode": "reject"}
+    rig = start([client1])
     out = rig.fire({"client1": ("/client1", 30)})
     assert status_counts(out["client1"]) == {200: 10, 429: 20}
-    assert_retry_after(out["client1"])
+    assert_retry_after(out["client1"], client1)
     assert len(rig.backend.snapshot("/client1/")) == 10
 
 
@@ -211,7 +233,7 @@ def test_nested_prefixes_count_each_request_once(start: Any) -> None:
     rig = start([smooth(), bulk])
     out = rig.fire({"client1": ("/client1/x", 20), "bulk": ("/client1/bulk", 20)})
     assert status_counts(out["bulk"]) == {200: 5, 429: 15}
-    assert_retry_after(out["bulk"])
+    assert_retry_after(out["bulk"], bulk)
     assert status_counts(out["client1"]) == {200: 20}
     assert len(rig.backend.snapshot("/client1/bulk/")) == 5
     assert_paced(rig, "/client1/x", expected=20, rate=10)

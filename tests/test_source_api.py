@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from lbctl.demo.backend import RecordingBackend
+from lbctl.haproxy.master_cli import show_proc
+from lbctl.haproxy.sockets import SocketClient
 
 from .agent_helpers import Agent, free_port, make_spec, running_agent
 
@@ -47,8 +49,9 @@ def put_source(agent: Agent, text: str, *, if_match: str | None = '"1"', dry_run
                          params={"dry_run": "true"} if dry_run else None)
 
 
-def reloads(agent: Agent) -> Any:
-    return agent.api.get("/api/v1/haproxy").json()["haproxy"].get("reload_count")
+def reloads(agent: Agent) -> int:
+    """HAProxy's own reload counter (``show proc`` on the master CLI), as the README promises."""
+    return show_proc(SocketClient(agent.state.run_dir / "master.sock", 5.0)).reloads
 
 
 def versions(agent: Agent) -> list[Any]:
