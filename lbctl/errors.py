@@ -88,6 +88,22 @@ class PolicyRefused(SpecError):
 
     title = "Refused by the host policy"
 
+    def __init__(self, errors: list[FieldError], directives: list[str] | None = None) -> None:
+        super().__init__(errors)
+        #: The directive each error refused (``lua-load``, ``errorfile path``), in order.
+        self.directives = list(directives or [])
+
+    def details(self) -> dict[str, Any]:
+        out = super().details()
+        for error, directive in zip(out["errors"], self.directives, strict=False):
+            error["directive"] = directive
+        return out
+
+    def refused(self) -> str:
+        """``"lua-load at global.extra[0]; errorfile path at line 12"`` (the audit's target)."""
+        return "; ".join(f"{d} at {e.loc}" for e, d in zip(self.errors, self.directives,
+                                                           strict=False))
+
 
 @dataclass(frozen=True)
 class Diagnostic:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from lbctl.config import loads
 from lbctl.spec.policy import HostOptions, HostPolicy
-from tests.agent_helpers import free_port, make_spec, running_agent
+from tests.agent_helpers import free_port, make_spec, running_agent, wait_for
 
 
 def _policy(root: Path, *extra: Path) -> HostPolicy:
@@ -184,8 +187,6 @@ def test_rollback_of_an_old_version_is_refused(short_dir: Path, haproxy_bin: str
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop needs root")
-@pytest.mark.xfail(strict=True, reason="issue 14: the controller does not pass drop_to() into "
-                   "RenderContext(user=, group=) yet (waiting for the controller split)")
 def test_worker_runs_unprivileged(short_dir: Path, haproxy_bin: str) -> None:
     from lbctl.haproxy.privileges import drop_to
 
@@ -210,3 +211,184 @@ def test_worker_runs_unprivileged(short_dir: Path, haproxy_bin: str) -> None:
             assert int(line.split()[1]) == uid
         r = agent.through_haproxy("/x")
         assert r.status_code in (200, 503)
+        # The master stays root: reloads re-read the config and the Lua script, rebind the
+        # stats socket; the agent still drives the runtime API and the new workers drop too.
+        assert os.stat(agent.controller.render_target()[1].stats_socket).st_uid == 0
+        assert int(agent.controller.core.runtime().show_info()["Pid"]) in {w.pid for w in workers}
+        r = agent.api.post("/api/v1/haproxy/reload")
+        assert r.status_code == 200 and r.json()["ok"], r.text
+        wait_for(lambda: {w.pid for w in master.children()} - {w.pid for w in workers}, 10)
+        for pid in _worker_pids(master.pid):
+            line = next(ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
+                        if ln.startswith("Uid:"))
+            assert int(line.split()[1]) == uid
+        assert agent.controller.core.runtime().show_info()["Pid"]
+        assert agent.through_haproxy("/x").status_code in (200, 503)
+
+
+# -- the operator's options, metrics, the policy report, audit, the environment ----------------
+@pytest.fixture
+def pids() -> Iterator[list[int]]:
+    """Pids to kill (with their children) at teardown when a test stopped half-way."""
+    import psutil
+
+    out: list[int] = []
+    yield out
+    for pid in out:
+        try:
+            proc = psutil.Process(pid)
+            for child in proc.children(recursive=True):
+                child.kill()
+            proc.kill()
+        except psutil.Error:
+            pass
+
+
+def _worker_pids(master: int) -> list[int]:
+    import psutil
+
+    return [c.pid for c in psutil.Process(master).children()]
+
+
+def test_serve_host_options(short_dir: Path, tmp_path: Path, pids: list[int],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.agent_helpers import seed_state
+    from tests.test_cli_serve import Serve
+
+    allowed = short_dir / "certs"
+    allowed.mkdir()
+    page = allowed / "busy.http"
+    page.write_bytes(b"HTTP/1.0 503 Busy\r\nContent-Type: text/plain\r\n\r\nbusy\n")
+    (allowed / "out.http").symlink_to("/etc/hostname")
+    data = make_spec(free_port(), free_port(), [("s1", free_port())])
+    state = short_dir / "st"
+    seed_state(state, data)
+    monkeypatch.setenv("LBCTL_ALLOW_DIRECTIVES", "setenv")
+    extra = ["--allow-path", str(allowed), "--allow-directive", "lua-load",
+             "--allow-directive", "program"]
+    if os.geteuid() == 0:
+        extra += ["--haproxy-user", "nobody"]
+    serve = Serve(state, free_port(), tmp_path / "serve.log", *extra)
+    pids.append(serve.proc.pid)
+    headers = {"Authorization": f"Bearer {(state / 'token').read_text().strip()}"}
+    status = httpx.get(serve.url + "/api/v1/haproxy", headers=headers).json()
+    pids.append(status["haproxy"]["master_pid"])
+    policy = status["policy"]
+    assert str(allowed) in policy["file_roots"] and str(allowed) in policy["socket_roots"]
+    assert policy["allowed_directives"] == ["lua-load", "program", "setenv"]
+    assert "lua-load" not in policy["refused_directives"]
+    assert "master-worker" in policy["refused_directives"]
+    if os.geteuid() == 0:
+        import pwd
+
+        assert (policy["haproxy_user"], policy["haproxy_group"])[0] == "nobody"
+        uid = pwd.getpwnam("nobody").pw_uid
+        for pid in _worker_pids(status["haproxy"]["master_pid"]):
+            line = next(ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
+                        if ln.startswith("Uid:"))
+            assert int(line.split()[1]) == uid
+    # An errorfile under the allowed dir is accepted; the same dir's symlink out is not.
+    version = status["spec_version"]
+    ok = dict(data, backends=[dict(data["backends"][0], extra=[f"errorfile 503 {page}"])])
+    r = httpx.put(serve.url + "/api/v1/config", json=ok,
+                  headers={**headers, "If-Match": f'"{version}"'}, timeout=60)
+    assert r.status_code == 200, r.text
+    out = dict(data, backends=[dict(data["backends"][0], extra=[
+        f"errorfile 503 {allowed}/out.http"])])
+    r = httpx.post(serve.url + "/api/v1/config/validate", json=out, headers=headers, timeout=60)
+    assert r.status_code == 422 and "backends[0].extra[0]" in r.text, r.text
+    assert r.json()["errors"][0]["directive"] == "errorfile path"
+    assert serve.stop(signal.SIGTERM) == 0
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--allow-directive", "lua-lod"], "unknown directive"),
+    (["--allow-path", "relative/dir"], "absolute directory"),
+    (["--haproxy-user", "no-such-user-lbctl"], "no user"),
+])
+def test_serve_refuses_bad_host_options(short_dir: Path, args: list[str], said: str) -> None:
+    import subprocess
+    import sys
+
+    if args[0] == "--haproxy-user" and os.geteuid() != 0:
+        pytest.skip("--haproxy-user is only checked as root")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lbctl.cli", "serve", "--state-dir", str(short_dir / "st"),
+         "--listen", f"127.0.0.1:{free_port()}", *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "LBCTL_TOKEN": "t"})
+    assert proc.returncode != 0 and said in proc.stdout + proc.stderr, proc.stderr
+    assert not (short_dir / "st" / "haproxy.cfg").exists()
+
+
+def _policy_errors(agent: Any) -> float:
+    text = agent.api.get("/metrics").text
+    line = next(ln for ln in text.splitlines()
+                if ln.startswith('lbctl_validation_errors_total{stage="policy"}'))
+    return float(line.split()[-1])
+
+
+def test_policy_refusals_are_counted_audited_and_reported(
+        short_dir: Path, haproxy_bin: str, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    data = make_spec(free_port(), free_port(), [("s1", free_port())])
+    lua, marker = _marker_lua(short_dir)
+    bad = dict(data, **{"global": dict(data["global"], extra=[f"lua-load {lua}"])})
+    with running_agent(short_dir / "st", data, haproxy_bin) as agent:
+        assert _policy_errors(agent) == 0
+        policy = agent.api.get("/api/v1/haproxy").json()["policy"]
+        assert policy == agent.controller.policy.describe()
+        assert "lua-load" in policy["refused_directives"]
+        assert str(agent.state.root / "files") in policy["file_roots"]
+        live = agent.state.read_config()
+        reloads = agent.controller.status()["haproxy"].get("reloads", 0)
+        with caplog.at_level(logging.INFO, logger="lbctl.audit"):
+            r = agent.api.post("/api/v1/config/validate", json=bad)
+            assert r.status_code == 422, r.text
+            r = agent.api.post("/api/v1/config/plan", json=bad)
+            assert r.status_code == 422 and "global.extra[0]" in r.text, r.text
+            assert live is not None
+            source = live.decode().replace("global\n", f"global\n    lua-load {lua}\n", 1)
+            r = agent.api.post("/api/v1/config/plan", content=source,
+                               headers={"Content-Type": "text/plain"})
+            assert r.status_code == 422 and "lua-load" in r.text, r.text
+            r = agent.api.put("/api/v1/config/source", content=source,
+                              params={"dry_run": "true"},
+                              headers={"Content-Type": "text/plain"})
+            assert r.status_code == 422, r.text
+            assert _put(agent, bad).status_code == 422
+        assert _policy_errors(agent) == 5
+        lines = [rec.audit for rec in caplog.records if hasattr(rec, "audit")]
+        dry = [ln for ln in lines if ln["what"] in ("validate", "plan")]
+        assert [ln["what"] for ln in dry] == ["validate", "plan", "plan", "validate"]
+        for ln in dry:
+            assert ln["who"] == "admin" and ln["result"] == "invalid"
+            assert "lua-load" in ln["target"] and "PolicyRefused" in ln["error"]
+        assert dry[0]["target"] == "lua-load at global.extra[0]"
+        applied = [ln for ln in lines if ln["what"] == "apply"]
+        assert applied and "lua-load" in applied[-1]["error"]
+        assert "global.extra[0]" in applied[-1]["error"]
+        assert not marker.exists()
+        _unchanged(agent, live, reloads)
+
+
+def test_haproxy_never_sees_the_agent_environment(
+        short_dir: Path, haproxy_bin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "lbctl-secret-token-0123456789"
+    monkeypatch.setenv("LBCTL_TOKEN", secret)
+    monkeypatch.setenv("LBCTL_SOMETHING", secret)
+    data = make_spec(free_port(), free_port(), [("s1", free_port())])
+    front = dict(data["frontends"][0], extra=[
+        'http-request return status 200 content-type text/plain lf-string '
+        '"tok=%[env(LBCTL_TOKEN)]" if { path /tok }'])
+    data = dict(data, frontends=[front])
+    with running_agent(short_dir / "st", data, haproxy_bin) as agent:
+        status = agent.controller.status()["haproxy"]
+        procs = [status["master_pid"], *_worker_pids(status["master_pid"])]
+        assert len(procs) > 1
+        for pid in procs:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert secret.encode() not in environ and b"LBCTL_" not in environ
+            assert b"LC_ALL=C" in environ
+        r = agent.through_haproxy("/tok")
+        assert r.status_code == 200 and r.text == "tok=", r.text

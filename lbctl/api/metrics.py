@@ -18,7 +18,11 @@ agents in one process (tests) never share counters. Metrics:
                                                controller (not those refused by field
                                                validation), seconds
 ``lbctl_validation_errors_total``   counter    ``{stage="spec"}`` field errors in a PUT or
-                                               validate body; ``{stage="haproxy"}`` configs
+                                               validate body; ``{stage="policy"}`` texts the
+                                               host policy refused (apply, rollback,
+                                               validate, source, plan;
+                                               :mod:`lbctl.spec.policy`);
+                                               ``{stage="haproxy"}`` configs
                                                ``haproxy -c`` rejected (apply or dry run)
 ``lbctl_haproxy_up``                gauge      1 while the controller's HAProxy runs, else 0
 ``lbctl_haproxy_restarts_total``    counter    restarts of a dead HAProxy by the supervisor
@@ -45,10 +49,12 @@ from lbctl.api.auth import require_role
 from lbctl.api.routes import AUTH_RESPONSES
 from lbctl.control.controller import Controller
 
-__all__ = ["APPLY_RESULTS", "Metrics", "metrics_router"]
+__all__ = ["APPLY_RESULTS", "VALIDATION_STAGES", "Metrics", "metrics_router"]
 
 #: Values of the ``result`` label of ``lbctl_applies_total`` (all exported from the start).
 APPLY_RESULTS = ("changed", "unchanged", "invalid", "conflict", "failed")
+#: Values of the ``stage`` label of ``lbctl_validation_errors_total`` (all exported from the start).
+VALIDATION_STAGES = ("spec", "policy", "haproxy")
 #: Buckets of ``lbctl_apply_duration_seconds``, seconds (an apply is ~30 ms to a few seconds).
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -67,7 +73,8 @@ class Metrics:
             "lbctl_apply_duration_seconds", "Wall time of an apply, seconds.",
             buckets=DURATION_BUCKETS, registry=self.registry)
         self.validation_errors = Counter(
-            "lbctl_validation_errors", "Specs refused: field errors (spec) or haproxy -c (haproxy).",
+            "lbctl_validation_errors",
+            "Specs refused: field errors (spec), the host policy (policy) or haproxy -c (haproxy).",
             ["stage"], registry=self.registry)
         up = Gauge("lbctl_haproxy_up", "1 while HAProxy runs.", registry=self.registry)
         up.set_function(lambda: 1.0 if controller.haproxy_running() else 0.0)
@@ -78,7 +85,7 @@ class Metrics:
             self.applies.labels(result=result)
         for result in ("ok", "failed"):
             self.reloads.labels(result=result)
-        for stage in ("spec", "haproxy"):
+        for stage in VALIDATION_STAGES:
             self.validation_errors.labels(stage=stage)
         controller.listeners.append(self)
 
@@ -93,7 +100,7 @@ class Metrics:
         self.reloads.labels(result="ok" if ok else "failed").inc()
 
     def on_validation_error(self, stage: str) -> None:
-        """A spec was refused at ``stage`` (``spec`` or ``haproxy``)."""
+        """A spec was refused at ``stage`` (``spec``, ``policy`` or ``haproxy``)."""
         self.validation_errors.labels(stage=stage).inc()
 
     # -- the API side -----------------------------------------------------------------------

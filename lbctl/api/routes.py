@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from lbctl.api.auth import CallerDep, caller, require_role
 from lbctl.api.errors import PROBLEM_JSON
 from lbctl.control.controller import Controller
-from lbctl.errors import FieldError, LbctlError, PreconditionRequired, SpecError
+from lbctl.errors import FieldError, LbctlError, PolicyRefused, PreconditionRequired, SpecError
 from lbctl.spec import Spec, parse_spec_text, validate_spec
 from lbctl.state.journal import audit
 
@@ -35,6 +35,7 @@ __all__ = [
     "PROBLEM_CONTENT",
     "ControllerDep",
     "api_router",
+    "audit_policy",
     "audit_refused",
     "etag",
     "get_controller",
@@ -144,6 +145,17 @@ def audit_refused(request: Request, exc: LbctlError) -> None:
           version=controller.version, result="invalid", error=f"{type(exc).__name__}: {exc}")
 
 
+def audit_policy(request: Request, exc: PolicyRefused, what: str) -> None:
+    """The audit line of a dry run (``what``: ``validate`` | ``plan``) the host policy refused
+    (writes get theirs from the journal): ``who`` the token's name, ``target`` each refused
+    directive and the field or line naming it (:meth:`PolicyRefused.refused`), ``result``
+    ``invalid``, ``error`` ``"PolicyRefused: message"``."""
+    controller: Controller = request.app.state.controller
+    audit(what, who=caller(request), author=header_text(request.headers.get("x-lbctl-author")),
+          message=header_text(request.headers.get("x-lbctl-message")), target=exc.refused(),
+          version=controller.version, result="invalid", error=f"{type(exc).__name__}: {exc}")
+
+
 async def _parse_spec(request: Request) -> Spec:
     raw = await request.body()
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -233,12 +245,18 @@ def put_config(
     tags=["config"],
     summary="Dry run: render and check a spec, change nothing",
     openapi_extra=_SPEC_BODY,
-    responses={422: {"description": "Invalid spec", **PROBLEM_CONTENT}},
+    responses={422: {"description": "Invalid spec, or a line the host policy refuses",
+                     **PROBLEM_CONTENT}},
 )
-def validate_config(controller: ControllerDep, spec: SpecBody) -> dict[str, Any]:
+def validate_config(request: Request, controller: ControllerDep, spec: SpecBody) -> dict[str, Any]:
     """``{"ok": bool, "diagnostics": [...], "config": "<rendered haproxy.cfg>"}``; 200 even
-    when HAProxy rejects the text (``ok`` false, its alerts in ``diagnostics``)."""
-    return controller.validate(spec).as_dict()
+    when HAProxy rejects the text (``ok`` false, its alerts in ``diagnostics``). A line the
+    host policy refuses is a 422 (never reaches ``haproxy -c``), with an audit line."""
+    try:
+        return controller.validate(spec).as_dict()
+    except PolicyRefused as exc:
+        audit_policy(request, exc, "validate")
+        raise
 
 
 @api_router.get(
@@ -270,8 +288,11 @@ def health(controller: ControllerDep) -> JSONResponse:
 @api_router.get("/haproxy", tags=["haproxy"], summary="HAProxy process status",
                  dependencies=[Depends(require_role("viewer"))])
 def haproxy_status(controller: ControllerDep) -> dict[str, Any]:
-    """``{"haproxy": {...}, "binary": {...} | null, "state_dir": str, "spec_version": int}``."""
-    return controller.status()
+    """``{"haproxy": {...}, "binary": {...} | null, "state_dir": str, "spec_version": int,
+    "policy": {...}}``; ``policy`` is the host policy in force
+    (:meth:`lbctl.spec.policy.HostPolicy.describe`: file and socket roots, allowed and
+    refused directives, the user and group HAProxy drops to), fixed when the agent started."""
+    return {**controller.status(), "policy": controller.policy.describe()}
 
 
 @api_router.post(

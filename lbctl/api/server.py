@@ -35,6 +35,7 @@ from lbctl.control.controller import Controller
 from lbctl.control.supervisor import Supervisor
 from lbctl.errors import LbctlError
 from lbctl.spec.address import Address
+from lbctl.spec.policy import HostOptions
 from lbctl.state.store import StateDir
 
 __all__ = ["DEFAULT_LISTEN", "AgentThread", "Listen", "check_bind_safety", "parse_listen", "serve"]
@@ -202,6 +203,8 @@ def serve(
     tls_key: Path | None = None,
     log_level: str = "info",
     announce: Callable[[str], None] = print,
+    host: HostOptions | None = None,
+    haproxy_user: str | None = None,
 ) -> int:
     """Start the controller, serve the API until SIGTERM / SIGINT, then shut down.
 
@@ -209,10 +212,20 @@ def serve(
     controller is up. Returns the exit status (0). Raises :class:`LbctlError` for an unsafe
     or busy ``listen`` (before HAProxy starts) and :class:`StoreError` for an unusable state
     dir; HAProxy-side failures do not stop the agent (health reports them).
+
+    ``host`` is what the host operator allows beyond the default host policy
+    (:meth:`lbctl.spec.policy.HostOptions.gather`: ``--allow-path``, ``--allow-directive``
+    and their environment variables) and ``haproxy_user`` who HAProxy's workers run as when
+    the agent runs as root; both are fixed for the agent's life (the API cannot change them).
+    An ``haproxy_user`` that names no user of this host is a :class:`LbctlError`.
     """
     check_bind_safety(listen, tls_cert, tls_key)
+    try:
+        controller = Controller(state, haproxy_bin=haproxy_bin, host=host,
+                                haproxy_user=haproxy_user)
+    except ValueError as exc:
+        raise LbctlError(str(exc)) from None
     sock = bind_socket(listen)
-    controller = Controller(state, haproxy_bin=haproxy_bin)
     supervisor = Supervisor(controller)
     with _StopSignals() as stop, sock:
         try:

@@ -24,6 +24,7 @@ from lbctl.api.routes import (
     AUTH_RESPONSES,
     PROBLEM_CONTENT,
     ControllerDep,
+    audit_policy,
     audit_refused,
     etag,
     header_text,
@@ -31,7 +32,7 @@ from lbctl.api.routes import (
     spec_from_body,
 )
 from lbctl.control import source as source_view
-from lbctl.errors import LbctlError, SpecError
+from lbctl.errors import LbctlError, PolicyRefused, SpecError
 from lbctl.spec import Spec
 
 __all__ = ["source_router"]
@@ -108,7 +109,11 @@ def put_source(
         _refused(request, exc, dry_run)
         raise
     if dry_run:
-        checked = source_view.check(controller, submitted)
+        try:
+            checked = source_view.check(controller, submitted)
+        except PolicyRefused as exc:
+            audit_policy(request, exc, "validate")
+            raise
         response.headers["ETag"] = etag(checked.version)
         return checked.as_dict()
     result = source_view.apply(controller, submitted, if_match=parse_if_match(if_match), who=who,
@@ -133,13 +138,20 @@ async def _plan_body(request: Request) -> Spec | str:
     summary="What applying a spec or a haproxy.cfg source would change",
     openapi_extra=_PLAN_BODY,
     responses={403: {"description": "The token is not an admin token", **PROBLEM_CONTENT},
-               422: {"description": "Invalid spec, or unreadable source", **PROBLEM_CONTENT}},
+               422: {"description": "Invalid spec, unreadable source, or a line the host "
+                                    "policy refuses", **PROBLEM_CONTENT}},
 )
-def plan(controller: ControllerDep, body: Annotated[Spec | str, Depends(_plan_body)],
-         response: Response) -> dict[str, Any]:
+def plan(request: Request, controller: ControllerDep,
+         body: Annotated[Spec | str, Depends(_plan_body)], response: Response) -> dict[str, Any]:
     """``{"version", "changed", "diff", "summary", "config"}``: the unified diff of the
     rendered config against the live one, and what the spec adds, removes and changes
-    (:func:`lbctl.control.plan.summarize`). Nothing is checked by HAProxy, nothing is written."""
-    planned = source_view.plan(controller, body)
+    (:func:`lbctl.control.plan.summarize`). The rendered text is screened by the host policy
+    (a refusal is a 422 with an audit line); nothing is checked by HAProxy, nothing is
+    written."""
+    try:
+        planned = source_view.plan(controller, body)
+    except PolicyRefused as exc:
+        audit_policy(request, exc, "plan")
+        raise
     response.headers["ETag"] = etag(planned.version)
     return planned.as_dict()

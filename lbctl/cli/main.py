@@ -14,6 +14,9 @@ command modules share (console, agent client, author) is :mod:`lbctl.cli.options
 The one error → exit-code mapping is :func:`lbctl.cli.errors.report_error`, called by the
 command group for every :class:`lbctl.errors.LbctlError`; :data:`lbctl.cli.errors.EXIT_CODES`
 is the table of every code (``lbctl exit-codes`` prints it).
+
+Size: over 300 lines because the local commands (render, validate, schema, import, serve,
+demo, apply) live here; each is short, and the groups have modules of their own.
 """
 
 from __future__ import annotations
@@ -144,16 +147,43 @@ def serve(
                        ] = None,
     haproxy_bin: BinOpt = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    allow_path: Annotated[list[str] | None, typer.Option(
+        "--allow-path", metavar="DIR",
+        help="Host policy: also allow config files (certificates, error files, maps, Lua) and "
+        "UNIX sockets under this absolute directory, after '..' and symlinks are resolved. "
+        "Repeatable; added to $LBCTL_ALLOW_PATHS (':'-separated). The API cannot change it; "
+        "GET /api/v1/haproxy shows the policy in force.")] = None,
+    allow_directive: Annotated[list[str] | None, typer.Option(
+        "--allow-directive", metavar="NAME",
+        help="Host policy: allow a directive refused by default (e.g. lua-load, program, "
+        "stats-socket, setenv); its file paths are still checked. Repeatable; added to "
+        "$LBCTL_ALLOW_DIRECTIVES (comma-separated). An unknown name is an error.")] = None,
+    haproxy_user: Annotated[str | None, typer.Option(
+        "--haproxy-user", metavar="NAME",
+        help="When the agent runs as root: the user HAProxy's workers drop privileges to "
+        "(its group: the group of the same name, else the user's own). Default: haproxy "
+        "if it exists, else nobody/nogroup. HAProxy binds its ports (privileged ones too) "
+        "and opens its files before dropping. Ignored when not root.")] = None,
 ) -> None:
     """Run the agent: start (or adopt) HAProxy and serve the API until SIGTERM / Ctrl-C."""
     import logging
 
     from lbctl.api.server import agent_token, check_bind_safety, parse_listen
     from lbctl.api.server import serve as run_agent
+    from lbctl.haproxy.privileges import drop_to
+    from lbctl.spec.policy import HostOptions
     from lbctl.state.store import StateDir, resolve_state_dir
 
     where = parse_listen(listen)
     check_bind_safety(where, tls_cert, tls_key)  # before anything is created
+    try:
+        host = HostOptions.gather(allow_path or (), allow_directive or (), haproxy_user)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        drop_to(host.haproxy_user)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--haproxy-user") from None
     state = StateDir(resolve_state_dir(state_dir))
     token, created = agent_token(state)
     err = console(stderr=True)
@@ -163,7 +193,7 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     code = run_agent(state, where, token=token, haproxy_bin=haproxy_bin,
                      keep_haproxy=keep_haproxy, tls_cert=tls_cert, tls_key=tls_key,
-                     log_level=log_level, announce=err.print)
+                     log_level=log_level, announce=err.print, host=host)
     raise typer.Exit(code)
 
 

@@ -24,6 +24,7 @@ from lbctl.control.results import ApplyResult, ValidateResult
 from lbctl.errors import (
     ConfigRejected,
     HAProxyUnavailable,
+    PolicyRefused,
     ProcessError,
     ReloadFailed,
     StoreError,
@@ -99,7 +100,8 @@ def _spec_of(core: Core, version: int) -> Spec:
 def run(core: Core, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult:
     """The apply pipeline for ``write`` (an ``apply`` or ``rollback`` :class:`Write`) with the
     spec ``spec_of()`` gives under the lock, inside the journal, told to the listeners
-    (``on_apply``; ``on_validation_error`` when ``haproxy -c`` refuses). Raises what
+    (``on_apply``; ``on_validation_error``: ``"haproxy"`` when ``haproxy -c`` refuses,
+    ``"policy"`` when the host policy does). Raises what
     :func:`apply` raises; ``write`` keeps what was done (``config``: the rendered text)."""
     outcome = "failed"
     try:
@@ -111,6 +113,8 @@ def run(core: Core, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult:
         outcome = outcome_of(exc)
         if isinstance(exc, ConfigRejected):
             core.notify("on_validation_error", "haproxy")
+        elif isinstance(exc, PolicyRefused):
+            core.notify("on_validation_error", "policy")
         raise
     finally:
         core.notify("on_apply", outcome, write.duration_ms / 1000)
@@ -159,11 +163,17 @@ def validate(core: Core, spec: Spec) -> ValidateResult:
     """Dry run: render ``spec`` and run ``haproxy -c`` on the exact bytes; change nothing.
     ``ok`` false (and the listeners told ``on_validation_error``) when HAProxy rejects it.
 
-    Raises :class:`BinaryNotFound` (no binary), :class:`RenderError`, :class:`StoreError`.
+    Raises :class:`BinaryNotFound` (no binary), :class:`RenderError`, :class:`StoreError`,
+    :class:`PolicyRefused` (the host policy refused a line before ``haproxy -c``; the
+    listeners are told ``on_validation_error("policy")``).
     """
     core.require_binary()
     text = core.render(spec)
-    ok, diagnostics = core.files.dry_run(spec, text)
+    try:
+        ok, diagnostics = core.files.dry_run(spec, text)
+    except PolicyRefused:
+        core.notify("on_validation_error", "policy")
+        raise
     if not ok:
         core.notify("on_validation_error", "haproxy")
     return ValidateResult(ok, diagnostics, text)

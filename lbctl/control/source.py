@@ -131,10 +131,14 @@ def apply(
 def plan(controller: Controller, body: Spec | str) -> Plan:
     """What applying ``body`` — a spec, or a ``haproxy.cfg`` text (the live file's own text
     stands for the current spec) — would change (:func:`lbctl.control.plan.make_plan`).
-    Nothing is checked by HAProxy, nothing is written. Raises :class:`ParseError`,
-    :class:`SpecError`, :class:`BinaryNotFound`, :class:`RenderError`."""
+    The rendered text is screened by the host policy first, as every text is; nothing is
+    checked by HAProxy, nothing is written. Raises :class:`ParseError`, :class:`SpecError`,
+    :class:`PolicyRefused` (told to the listeners, ``on_validation_error("policy")``),
+    :class:`BinaryNotFound`, :class:`RenderError`."""
     version, current = controller.current()
     live = controller.config_source()
     if not isinstance(body, Spec):
         body = current if body == live else read(controller, body).spec
-    return make_plan(version, current, live, body, controller.render_config(body))
+    text = controller.render_config(body)
+    controller.core.screen(body, text)
+    return make_plan(version, current, live, body, text)

@@ -6,6 +6,9 @@ behind HAProxy. It answers every GET/HEAD/POST with 200 and a short text body na
 except HAProxy's health checks (``HEAD`` with a ``check`` marker is not recorded, see
 :attr:`RecordingBackend.record_checks`), and serves ``/slow?seconds=N`` slowly for tests of
 long-lived requests. Runs a ``ThreadingHTTPServer`` in a daemon thread on 127.0.0.1.
+
+Size: over 300 lines because the recording backend is also a command-line program (its
+``__main__``) used by docker-compose and the README tour.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ never an exception.
 :class:`ServerProcess` runs a server (HAProxy in the foreground with ``-db``, nginx with
 ``daemon off``) as a child process for a measurement and stops it by pid. It is a harness for
 throwaway measurement servers; the agent's HAProxy is managed by :mod:`lbctl.haproxy.process`.
+
+Size: over 300 lines because the load generator, its result type and the measurement-server
+harness are used together by the demo, the tests and the benchmarks.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Every process started here is stopped at the end: the agent by its pid (SIGTERM,
 stop its HAProxy; SIGKILL after 15 s), then, should an HAProxy of the temporary state dir still
 run, that one through :class:`lbctl.haproxy.process.HAProxyProcess` (verified pids only).
 With the defaults (10 req/s, burst 100, 150 requests) the demo takes about 13 s.
+
+Size: over 300 lines because it is one script end to end (backend, agent, load, report); its
+parts are only ever used together.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from lbctl.errors import BinaryNotFound
 from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.haproxy.environment import minimal_env
 
 __all__ = [
     "ENV_VAR",
@@ -161,6 +162,7 @@ def inspect_binary(path: str) -> HAProxyBinary:
     try:
         proc = subprocess.run(
             [abspath, "-vv"],
+            env=minimal_env(),
             capture_output=True,
             text=True,
             errors="replace",

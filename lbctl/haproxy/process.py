@@ -7,7 +7,13 @@ management.txt §4.4 ("Master-worker mode") and configuration.txt §3.1 (``maste
 soft-stop (SIGUSR1) and ``-sf`` in management.txt §4 ("Stopping and restarting HAProxy").
 
 Only verified pids are ever signalled: ``/proc/PID/exe`` must be an haproxy binary and the
-command line must name this instance's config file (:mod:`lbctl.haproxy.pids`).
+command line must name this instance's config file (:mod:`lbctl.haproxy.pids`). HAProxy is
+started with a minimal environment (:func:`lbctl.haproxy.environment.minimal_env`): the
+agent's own (``LBCTL_TOKEN``) never reaches a config's ``${...}`` or ``env()``.
+
+Size: over 300 lines because start, reload, stop and adopt differ per HAProxy version (master
+CLI ``reload`` status on 2.7+, ``show proc`` polling on 2.5–2.6, ``-sf`` before 1.8) and share
+the pid verification and the launch; split, each part would need the others' internals.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import psutil
 
 from lbctl.errors import HAProxyUnavailable, ProcessError, RuntimeAPIError
 from lbctl.haproxy.binary import HAProxyBinary
+from lbctl.haproxy.environment import minimal_env
 from lbctl.haproxy.master_cli import ShowProc, show_proc
 from lbctl.haproxy.pids import alive as _alive
 from lbctl.haproxy.pids import verified, verified_master
@@ -186,6 +193,7 @@ class HAProxyProcess:
                 launcher = subprocess.Popen(
                     argv,
                     cwd=self.config_path.parent,
+                    env=minimal_env(),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,

@@ -10,7 +10,10 @@ allowed), non-zero when not (management.txt §3 "Command line"). Messages go to 
        | While not properly invalid, you will certainly encounter various problems
     [ALERT] 123/045612 (1234) : parsing [x.cfg:3] : unknown keyword 'foo' ...      (HAProxy < 2.4)
 
-``haproxy -c`` is not a sandbox: ``lua-load`` runs code. Never feed it untrusted text.
+``haproxy -c`` is not a sandbox: ``lua-load`` runs code. Never feed it untrusted text (the
+host policy, :mod:`lbctl.spec.policy`, screens every text first). It runs in the config's
+folder, with a timeout and a minimal environment (:func:`lbctl.haproxy.environment.minimal_env`:
+nothing ``LBCTL_*``, no token).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from lbctl.errors import BinaryNotFound, ConfigRejected, Diagnostic, StoreError
 from lbctl.haproxy.binary import HAProxyBinary
+from lbctl.haproxy.environment import minimal_env
 
 __all__ = ["check_file", "check_text", "parse_output"]
 
@@ -113,6 +117,7 @@ def check_file(
         proc = subprocess.run(
             argv,
             cwd=cwd,
+            env=minimal_env(),
             capture_output=True,
             text=True,
             errors="replace",

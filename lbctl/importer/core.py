@@ -31,6 +31,10 @@ keeps every section's normalised directives of F (:mod:`lbctl.config.normal`), w
 accepts as it accepted F; and no line is ever dropped silently: a line that has no place (one
 before any section, a second ``defaults`` section, a conditional block spanning sections, a
 ``[scope]`` line) is a :class:`~lbctl.errors.SpecError` naming its line.
+
+Size: over 300 lines because the importer's walk over a document (sections, preamble,
+comments, conditionals, lbctl's own lines) is one state machine; split, its state would be
+passed around in every call.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ Only the host operator widens it, when the agent starts (:class:`HostOptions`:
 ``lbctl serve --allow-path DIR --allow-directive NAME``, ``LBCTL_ALLOW_PATHS``,
 ``LBCTL_ALLOW_DIRECTIVES``); an allowed directive's paths are still checked. The API cannot
 change it; ``GET /api/v1/haproxy`` reports it (:meth:`HostPolicy.describe`).
+
+Size: over 300 lines because the policy's one walk over a document checks directives, paths
+and sockets together; the tables themselves are in :mod:`lbctl.spec.policy_rules`.
 """
 
 from __future__ import annotations
@@ -305,4 +308,4 @@ def refusal_error(refusals: list[Refusal], loc_of: Callable[[int], str | None]) 
         loc = loc_of(r.line)
         errors.append(FieldError(loc, r.message) if loc else
                       FieldError(f"line {r.line}", r.message, r.line))
-    return PolicyRefused(errors)
+    return PolicyRefused(errors, [r.directive for r in refusals])

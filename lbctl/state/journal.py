@@ -17,7 +17,9 @@ as a :class:`Write` and runs it inside :meth:`Journal.track`. When it ends, well
        "result": "changed", "error": null, "entry": 17, "queued_ms": 0.1, "duration_ms": 31.2}
 
   ``what`` is ``apply`` | ``rollback`` | ``server`` | ``reload`` (or ``denied``: a write
-  refused for its token's role, by :mod:`lbctl.api.auth`); ``result`` is ``changed`` |
+  refused for its token's role, by :mod:`lbctl.api.auth`; ``validate`` | ``plan``: a dry run
+  the host policy refused, by :func:`lbctl.api.routes.audit_policy`, ``target`` naming each
+  refused directive and its field or line); ``result`` is ``changed`` |
   ``unchanged`` | ``ok`` (a reload) | ``invalid`` (422) | ``conflict`` (428 / 412) |
   ``forbidden`` (403) | ``failed`` (anything else); ``version`` is the version current after
   the write (unchanged when it failed); ``error`` is ``"ClassName: message"``; ``entry`` the
