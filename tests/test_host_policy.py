@@ -145,6 +145,12 @@ def test_attacks_through_the_agent(short_dir: Path, haproxy_bin: str) -> None:
                               headers={"Content-Type": "text/plain", "If-Match": f'"{version}"'})
             assert r.status_code == 422, r.text
             assert "'program'" in r.text and "--allow-directive program" in r.text
+            # Each refusal names the line of the SUBMITTED text, like every source-view error.
+            submitted = text.splitlines()
+            lines = {e["line"] for e in r.json()["errors"]}
+            assert None not in lines, r.json()["errors"]
+            assert {submitted[n - 1].split()[0] for n in lines} <= {"master-worker", "program"}
+            assert submitted.index("    master-worker") + 1 in lines
         # 2. any file over HTTP, through a spec extra line.
         leak = dict(data, frontends=[dict(data["frontends"][0], extra=[
             "http-request return status 200 content-type text/plain file /etc/shadow "

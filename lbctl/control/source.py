@@ -19,6 +19,7 @@ answers ``changed: false`` (no new version, no reload).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from lbctl.control import configuration
 from lbctl.control.controller import Controller
 from lbctl.control.plan import Plan, make_plan
 from lbctl.control.results import ApplyResult, ValidateResult
-from lbctl.errors import ConfigRejected, FieldError, SpecError
+from lbctl.errors import ConfigRejected, FieldError, PolicyRefused, SpecError
 from lbctl.importer import import_config
 from lbctl.render.provenance import to_submitted_lines
 from lbctl.spec import Spec
@@ -44,6 +45,15 @@ class Submitted:
     text: str
     document: Document
     spec: Spec
+    #: Spec field → the submitted line it was imported from (:meth:`Imported.line_of`).
+    line_of: Callable[[str], int | None]
+
+    def with_lines(self, exc: PolicyRefused) -> PolicyRefused:
+        """``exc`` with the submitted ``line`` of each refused field, so a source-view refusal
+        names the line of the text the operator sent, as every other source-view error does."""
+        errors = [dataclasses.replace(e, line=e.line if e.line is not None else self.line_of(e.loc))
+                  for e in exc.errors]
+        return PolicyRefused(errors, exc.directives)
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,8 @@ def read(controller: Controller, text: str) -> Submitted:
     :class:`BinaryNotFound`. Nothing reaches HAProxy."""
     caps, ctx = controller.render_target()
     doc = loads(text)
-    return Submitted(text, doc, import_config(doc, caps=caps, ctx=ctx).spec)
+    imported = import_config(doc, caps=caps, ctx=ctx)
+    return Submitted(text, doc, imported.spec, imported.line_of)
 
 
 def _spec(submitted: Submitted, current: Spec, live: str, *, same_version: bool) -> Spec:
@@ -98,7 +109,10 @@ def check(controller: Controller, submitted: Submitted) -> SourceCheck:
     version, current = controller.current()
     live = controller.config_source()
     spec = _spec(submitted, current, live, same_version=True)
-    checked = controller.validate(spec)
+    try:
+        checked = controller.validate(spec)
+    except PolicyRefused as exc:
+        raise submitted.with_lines(exc) from None
     mapped = to_submitted_lines(checked.diagnostics, submitted.document, checked.config)
     result = dataclasses.replace(checked, diagnostics=mapped)
     return SourceCheck(version, spec, result, spec != current or checked.config != live)
@@ -117,6 +131,8 @@ def apply(
     write = configuration.apply_write(if_match=if_match, who=who, author=author, message=message)
     try:
         result = configuration.run(controller.core, write, lambda: spec)
+    except PolicyRefused as exc:
+        raise submitted.with_lines(exc) from None
     except ConfigRejected as exc:
         if write.config is None:  # rejected before a rendering: nothing to map
             raise
