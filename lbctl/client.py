@@ -89,7 +89,12 @@ def error_from_problem(status: int, body: dict[str, Any]) -> E.LbctlError:
     if issubclass(cls, E.SpecError):
         errors = [E.FieldError(str(e.get("loc", "")), str(e.get("message", "")))
                   for e in body.get("errors") or [] if isinstance(e, dict)]
-        err = cls(errors or [E.FieldError("", detail)])
+        if issubclass(cls, E.PolicyRefused):
+            items = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+            err = E.PolicyRefused(errors or [E.FieldError("", detail)],
+                                  [str(e.get("directive", "")) for e in items])
+        else:
+            err = cls(errors or [E.FieldError("", detail)])
     elif issubclass(cls, E.ConfigRejected):
         diags = [E.Diagnostic(str(d.get("severity", "alert")), str(d.get("message", "")),
                               d.get("line"), d.get("text"), d.get("field"))

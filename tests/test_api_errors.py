@@ -24,6 +24,8 @@ from .agent_helpers import UvicornThread, free_port
 INSTANCES: list[E.LbctlError] = [
     E.SpecError([E.FieldError("frontends[0].name", "must not contain '#'"),
                  E.FieldError("backends[1].servers[0].port", "too big")]),
+    E.PolicyRefused([E.FieldError("global.extra[0]", "lua-load runs code (allow: --allow-directive "
+                                                      "lua-load)")], ["lua-load"]),
     E.ConfigRejected([E.Diagnostic("alert", "unknown keyword 'x'", 3, "x y", "global")], "out"),
     E.ParseError("unterminated quote", 3, 17),
     E.RenderError("template error"),
@@ -106,6 +108,7 @@ def test_unexpected_exception_is_a_500_problem_without_internals(raiser: httpx.C
     resp = raiser.get("/bug")
     assert resp.status_code == 500 and resp.headers["content-type"] == PROBLEM_JSON
     assert "secret" not in resp.text
+    assert resp.headers["connection"] == "close"  # the server closes it after a bug
 
 
 def test_validation_error_names_fields(raiser: httpx.Client) -> None:

@@ -122,14 +122,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # A bug: Starlette re-raises it after this response, so the server logs the traceback;
-    # the caller learns nothing about internals.
+    # the caller learns nothing about internals. uvicorn then closes the connection, so the
+    # response says so (``Connection: close``): a keep-alive client must not send its next
+    # request on a connection the server is about to reset.
     body = {
         "type": "about:blank",
         "title": "Internal Server Error",
         "status": 500,
         "detail": f"unexpected {type(exc).__name__}; see the agent log",
     }
-    return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON,
+                        headers={"Connection": "close"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
