@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterator
 
+from lbctl import units
 from lbctl.config.document import COMMENT, DIRECTIVE, DOT, HEADER, Document, Line
-from lbctl.units import parse_time_ms
 
 __all__ = ["SectionKey", "line_map", "normalised", "section_directives", "time_ms"]
 
@@ -26,12 +26,11 @@ _TIME_KEYWORDS = frozenset(("hard-stop-after", "grace"))
 
 
 def time_ms(text: str) -> str:
-    """A HAProxy time value in milliseconds as text (``"5s"`` → ``"5000"``); anything that is
-    not a plain time (``${T}``, ``15min``) is returned unchanged."""
-    value = parse_time_ms(text)
-    if value is None:
-        return text
-    return str(int(value)) if value == int(value) else str(value)
+    """A HAProxy time value in milliseconds as text, as HAProxy stores it (``"5s"`` → ``"5000"``,
+    ``"500us"`` → ``"1"``: :func:`lbctl.units.time_ms`); anything that is not a plain time
+    (``${T}``, ``15min``) is returned unchanged."""
+    value = units.time_ms(text)
+    return text if value is None else str(value)
 
 
 def normalised(line: Line) -> tuple[str, ...]:

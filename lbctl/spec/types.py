@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from lbctl.reserved import RESERVED_PREFIX, is_reserved
 from lbctl.spec.lines import trim_line
-from lbctl.units import format_ms, parse_time_ms
+from lbctl.units import MAX_TIME_MS, format_ms, time_ms
 
 __all__ = [
     "RESERVED_PREFIX", "DurationMs", "Host", "Line", "Name", "PathPrefix", "Port",
@@ -96,22 +96,28 @@ def valid_host(value: str) -> str:
 
 
 def parse_duration_ms(value: Any) -> int:
-    """Normalise a HAProxy time value to integer milliseconds.
+    """Normalise a HAProxy time value to integer milliseconds, as HAProxy stores it.
 
     Accepts an int (milliseconds) or a string ``<digits>[us|ms|s|m|h|d]`` (no unit means
-    milliseconds, as in configuration.txt §2.5). Raises ``ValueError`` otherwise.
+    milliseconds, configuration.txt §2.5); a fraction of a millisecond rounds up, as HAProxy
+    rounds it (``500us`` → 1, never 0, which would mean "no timeout";
+    :func:`lbctl.units.time_ms`). Raises ``ValueError`` for anything else, for a negative
+    value and for 2^31 ms or more, which HAProxy refuses.
     """
     if isinstance(value, bool):
         raise ValueError("must be a duration such as 500ms, 5s or 1m")
+    ms: int | None = None
     if isinstance(value, int):
         if value < 0:
             raise ValueError("must not be negative")
-        return value
-    if isinstance(value, str):
-        ms = parse_time_ms(value.strip())
-        if ms is not None:
-            return round(ms)
-    raise ValueError("must be a duration such as 500ms, 5s or 1m (or milliseconds as an int)")
+        ms = value
+    elif isinstance(value, str):
+        ms = time_ms(value.strip())
+    if ms is None:
+        raise ValueError("must be a duration such as 500ms, 5s or 1m (or milliseconds as an int)")
+    if ms >= MAX_TIME_MS:
+        raise ValueError(f"must be below {MAX_TIME_MS} ms (about 24.8 days), HAProxy's largest time")
+    return ms
 
 
 def format_duration(ms: int) -> str:
