@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from lbctl import units
 from lbctl.config.document import COMMENT, DIRECTIVE, DOT, HEADER, Document, Line
+from lbctl.config.sections import header_addresses
 
 __all__ = ["SectionKey", "line_map", "normalised", "section_directives", "time_ms"]
 
@@ -51,7 +52,8 @@ def normalised(line: Line) -> tuple[str, ...]:
 
 def section_directives(doc: Document) -> dict[SectionKey, Counter[tuple[str, ...]]]:
     """Per section ``(kind, name)``, the multiset of its normalised directives (dot lines
-    included, comments and blank lines not). Sections of the same kind and name (two
+    included, comments and blank lines not); a listener written on the header
+    (``listen stats :1936``) counts as the ``bind`` line it means. Sections of the same kind and name (two
     ``global`` sections) are counted together; lines before the first section are under
     ``("", None)``."""
     out: dict[SectionKey, Counter[tuple[str, ...]]] = {}
@@ -60,6 +62,8 @@ def section_directives(doc: Document) -> dict[SectionKey, Counter[tuple[str, ...
         out[("", None)] = Counter(w for w in pre if w)
     for section in doc.sections:
         counter = out.setdefault((section.kind, section.name), Counter())
+        counter.update(("bind", address) for address in header_addresses(
+            section.kind, section.header.args))
         counter.update(w for w in (normalised(ln) for ln in section.lines[1:]) if w)
     return out
 

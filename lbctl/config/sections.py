@@ -155,6 +155,20 @@ def family_for(kind: str, keyword: str) -> type[Directive]:
     return Unknown
 
 
+def header_addresses(kind: str, args: tuple[str, ...]) -> list[str]:
+    """The listening addresses written on a ``frontend`` or ``listen`` header, the 1.x form
+    ``listen <name> <address>[,<address>...]`` (configuration.txt §4 "Proxies" in 1.5; 2.x
+    refuses it: "please use the 'bind' keyword"): each is what a ``bind`` line would say.
+    ``[]`` for other kinds and for headers with only a name and ``from <defaults>``."""
+    if kind not in ("frontend", "listen") or not args:
+        return []
+    rest = list(args[1:])
+    if "from" in rest:
+        at = rest.index("from")
+        del rest[at:at + 2]
+    return [address for word in rest for address in word.split(",") if address]
+
+
 def parse_header(kind: str, args: tuple[str, ...]) -> tuple[str | None, str | None]:
     """Read a section header's arguments into ``(name, from_defaults)``.
 

@@ -45,8 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from lbctl.config.directives import Directive
-from lbctl.config.document import BLANK, COMMENT, DOT, SCOPE, Document, Line, Section
-from lbctl.errors import FieldError, SpecError
+from lbctl.config.document import BLANK, COMMENT, DOT, SCOPE, Document, Line, Section, read_line
+from lbctl.config.sections import header_addresses
+from lbctl.errors import FieldError, ParseError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.importer.proxies import Mapped, read_backend, read_frontend, split_address
 from lbctl.importer.settings import read_defaults, read_global, text_of
@@ -181,6 +182,7 @@ class _Importer:
         """The section's lines that are its own (not blank, not the next header's comments),
         and the ids of those inside ``.if`` blocks. Unplaceable lines are recorded."""
         lines = [ln for ln in section.lines[1:] if ln.kind != BLANK and id(ln) not in self.claimed]
+        lines = self._header_binds(section) + lines
         blocked: set[int] = set()
         opened: list[Line] = []
         for line in lines:
@@ -200,6 +202,26 @@ class _Importer:
         for line in opened:
             self.unplaced(line, "a conditional block spanning sections cannot be kept")
         return lines, blocked
+
+    def _header_binds(self, section: Section) -> list[Line]:
+        """The listeners written on a ``frontend`` / ``listen`` header (``listen stats :1936``,
+        the 1.x form) as the ``bind`` lines they mean, numbered as the header, so they become
+        binds (fields or extra lines) and render as ``bind`` on every target. Words after a
+        backend's name (HAProxy refuses them) are an error naming the header line."""
+        header = section.header
+        if section.kind == "backend":
+            words = _after_name(section)
+            if words:
+                self.unplaced(header, f"{' '.join(words)!r} after the name of a backend has no "
+                                      "place (HAProxy refuses it too)")
+            return []
+        binds = []
+        for address in header_addresses(section.kind, header.args):
+            try:
+                binds.append(read_line(section.kind, f"bind {address}", header.lineno))
+            except ParseError as exc:
+                self.unplaced(header, f"the header address {address!r} cannot be a bind: {exc}")
+        return binds
 
     def _comment(self, section: Section, where: str) -> list[str]:
         comments = [text_of(c) for c in section.comments_before]
@@ -223,7 +245,12 @@ class _Importer:
         elif kind == "defaults":
             if section.parent is not None:
                 self.unplaced(section.header, "'from' on the defaults section has no place")
-            self.data["defaults"].update(name=name, comment=self._comment(section, "defaults"))
+            comment = self._comment(section, "defaults")
+            ignored = _after_name(section)
+            if ignored:  # HAProxy ignores them; kept in sight, not silently dropped
+                comment.append(f"# lbctl import: words after the defaults name, which HAProxy "
+                               f"ignores: {' '.join(ignored)}")
+            self.data["defaults"].update(name=name, comment=comment)
             self.origin["defaults"] = section.header.lineno
             lines, blocked = self._lines(section)
             self.defaults_lines = [(ln, id(ln) not in blocked) for ln in lines]
@@ -370,3 +397,16 @@ def _whole_frontend(mapped: Mapped, lines: list[Line]) -> bool:
     data = mapped.data
     return bool(binds) and bool(data.get("default_backend") or data.get("routes")
                                 or data.get("monitor_uri") or extra)
+
+
+def _after_name(section: Section) -> list[str]:
+    """The words of a ``backend`` or ``defaults`` header after its name and ``from <defaults>``
+    (``defaults d mode http``: ``["mode", "http"]``; HAProxy ignores them on a defaults
+    header and refuses them on a backend's)."""
+    words = list(section.header.args)
+    if words and words[0] != "from" and (section.kind == "backend" or section.name):
+        words = words[1:]
+    if "from" in words:
+        at = words.index("from")
+        del words[at:at + 2]
+    return words
