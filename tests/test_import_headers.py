@@ -106,3 +106,22 @@ def test_words_after_a_defaults_name_are_kept_in_sight() -> None:
     assert spec.defaults.comment == [
         "# lbctl import: words after the defaults name, which HAProxy ignores: mode http"]
     assert "mode http" in render(spec, caps("2.8"), CTX).split("defaults d")[0]
+
+
+def test_rule_order_is_kept() -> None:
+    """``http-check expect`` written before ``http-check send`` means something else than after
+    it: the import keeps them as written (extra lines) instead of moving them into the
+    health-check fields, which render send first. Issue "Importer fidelity", defect 5."""
+    text = ("global\n    maxconn 1\n\nbackend app\n    option httpchk\n"
+            "    http-check expect status 200\n    http-check send meth GET uri /health\n"
+            "    server s 127.0.0.1:1\n")
+    spec = import_config(loads(text), caps=caps("2.8"), ctx=CTX).spec
+    rendered = render(spec, caps("2.8"), CTX)
+    section = rendered[rendered.index("backend app"):]
+    assert section.index("http-check expect status 200") < section.index("http-check send")
+    # Written in lbctl's order, the same lines do become the health-check fields.
+    ordered = text.replace("    http-check expect status 200\n", "").replace(
+        "uri /health\n", "uri /health\n    http-check expect status 200\n")
+    back = import_config(loads(ordered), caps=caps("2.8"), ctx=CTX).spec
+    assert back.backends[0].health_check is not None
+    assert back.backends[0].health_check.expect_status == 200

@@ -99,17 +99,41 @@ def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
     return True
 
 
+#: Keywords whose lines are rules: HAProxy evaluates them in the order written, so a mapping
+#: must keep that order (configuration.txt §4 "Proxies": rules of one kind apply in order).
+ORDERED = frozenset(("http-request", "http-response", "http-after-response", "http-check",
+                     "tcp-request", "tcp-response", "tcp-check", "use_backend", "use-server",
+                     "redirect", "http-error"))
+
+
 def _renders_back(model: type[Frontend] | type[Backend], mapped: Mapped, caps: Capabilities,
-                  ctx: RenderContext) -> bool:
-    """True when rendering ``mapped.data`` gives exactly the directives of its placed lines."""
+                  ctx: RenderContext, lines: list[Line]) -> bool:
+    """True when rendering ``mapped.data`` gives exactly the directives of its placed lines,
+    and keeps the order of every rule (:data:`ORDERED`) among ``lines`` (the section's own,
+    in file order): the placed rules come out in their order, and none of them was written
+    after an unplaced rule of its keyword (extra lines are rendered after the fields)."""
     try:
         proxy = model.model_validate(mapped.data)
         text = render_proxy(proxy, caps, ctx)
     except (ValidationError, LbctlError):
         return False
-    rendered = Counter(w for w in map(normalised, build(text).sections[0].lines[1:]) if w)
+    out = [w for w in map(normalised, build(text).sections[0].lines[1:]) if w]
     read = Counter(w for w in (normalised(ln) for ln, _ in mapped.placed.values()) if w)
-    return rendered == read
+    if Counter(out) != read:
+        return False
+    placed_rules = [normalised(ln) for ln in lines
+                    if id(ln) in mapped.placed and ln.keyword in ORDERED]
+    if [w for w in out if w[0] in ORDERED] != placed_rules:
+        return False
+    extra_seen: set[str] = set()
+    for line in lines:
+        if line.keyword not in ORDERED:
+            continue
+        if id(line) not in mapped.placed:
+            extra_seen.add(line.keyword)
+        elif line.keyword in extra_seen:
+            return False
+    return True
 
 
 def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set[int],
@@ -148,9 +172,9 @@ def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set
         else:
             full = base.with_group({"routes": routes, "clients": clients},
                                    ((ln, "routes") for ln in rules))
-            if _renders_back(Frontend, full, caps, ctx):
+            if _renders_back(Frontend, full, caps, ctx, lines):
                 return full
-    if _renders_back(Frontend, base, caps, ctx):
+    if _renders_back(Frontend, base, caps, ctx, lines):
         return base
     return Mapped({"name": name, "from": parent})
 
@@ -321,7 +345,7 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
         if start is with_hc:
             candidates.append(with_hc)
     for mapped in (*candidates, base):
-        if _renders_back(Backend, mapped, caps, _NOWHERE):
+        if _renders_back(Backend, mapped, caps, _NOWHERE, lines):
             return mapped
     return Mapped({"name": name, "from": parent, "balance": None})
 
