@@ -403,10 +403,15 @@ def test_stats_socket_hung_health_is_bounded(short_dir: Path, backend: Recording
     data = spec_data(backend.port)
     with supervised_agent(short_dir, data, None, procs) as (agent, _):
         wait_for(lambda: agent.api.get("/api/v1/health").status_code == 200, 5)
-        worker = verified(agent.api.get("/api/v1/haproxy").json()["haproxy"]["worker_pids"][0],
-                          agent.state.config_path)
+        # One worker, so the one stopped is the one that owns the stats socket (a worker of a
+        # previous config may still be finishing its soft-stop).
+        workers = wait_for(lambda: (pids := agent.api.get("/api/v1/haproxy").json()["haproxy"][
+            "worker_pids"]) and len(pids) == 1 and pids, 10)
+        worker = verified(workers[0], agent.state.config_path)
         sock = agent.state.root / "haproxy.sock"
         worker.suspend()  # SIGSTOP
+        # Every thread of the worker has stopped before the request is sent.
+        wait_for(lambda: worker.status() == psutil.STATUS_STOPPED, 2)
         try:
             resp, took = _timed_get(agent, "/api/v1/health")
             # Health gives up at its one 2 s deadline (never earlier), without a second try.

@@ -1,9 +1,15 @@
 """Supervision: a thread of the agent that brings HAProxy back when its processes die.
 
 ``lbctl serve`` starts one :class:`Supervisor` after the controller has started, and stops it
-before the controller shuts down (so a deliberate stop is never undone). Every
-``interval_s`` (0.25 s) it asks :meth:`lbctl.control.controller.Controller.haproxy_fault` what is
-wrong, and acts through :meth:`lbctl.control.controller.Controller.restart_haproxy`:
+before the controller shuts down (so a deliberate stop is never undone). It waits on the
+HAProxy processes themselves: a pidfd (``pidfd_open(2)``, Linux 5.3+) of the master and of
+each worker (:meth:`lbctl.control.controller.Controller.haproxy_pids`) becomes readable the
+moment that process exits, so a death wakes it at once and an idle HAProxy costs nothing but
+one look every ``heartbeat_s`` (5 s; that look also catches faults no exit signals). While a
+fault is pending (a master without worker, a restart backing off) it looks every
+``interval_s`` (0.25 s); where pidfds are not available it looks every ``interval_s``, as it
+used to. Each look asks :meth:`lbctl.control.controller.Controller.haproxy_fault` what is wrong,
+and acts through :meth:`lbctl.control.controller.Controller.restart_haproxy`:
 
 - **master gone** — killed (``kill -9``), crashed, or never started: restart at once, from the
   last-known-good config (the live file when it is the exact render of the current spec).
@@ -35,8 +41,11 @@ and is counted in the controller's status and health (``"supervision"``: ``resta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import select
 import threading
 import time
 from typing import Any, Protocol
@@ -57,13 +66,19 @@ class Supervised(Protocol):
 
     def restart_haproxy(self, reason: str) -> dict[str, Any] | None: ...
 
+    def haproxy_pids(self) -> list[int]:
+        """The pids to wait on; a controller without it is polled every ``interval_s``."""
+        ...
+
 
 class Supervisor:
     """Watches one controller's HAProxy from a daemon thread; see the module docstring.
 
-    ``interval_s``: seconds between two checks; ``no_worker_grace_s``: seconds a master may
-    list no worker before it is replaced; ``first_backoff_s`` / ``max_backoff_s``: seconds
-    before retrying a failed restart (doubling from the first up to the max).
+    ``interval_s``: seconds between two checks while a fault is pending, or always without
+    pidfds; ``heartbeat_s``: seconds between two checks while HAProxy runs and no process
+    exits; ``no_worker_grace_s``: seconds a master may list no worker before it is replaced;
+    ``first_backoff_s`` / ``max_backoff_s``: seconds before retrying a failed restart
+    (doubling from the first up to the max).
     """
 
     def __init__(
@@ -71,12 +86,14 @@ class Supervisor:
         controller: Supervised,
         *,
         interval_s: float = 0.25,
+        heartbeat_s: float = 5.0,
         no_worker_grace_s: float = 1.0,
         first_backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
     ) -> None:
         self.controller = controller
         self.interval_s = interval_s
+        self.heartbeat_s = heartbeat_s
         self.no_worker_grace_s = no_worker_grace_s
         self.first_backoff_s = first_backoff_s
         self.max_backoff_s = max_backoff_s
@@ -85,6 +102,12 @@ class Supervisor:
         self._no_worker_since: float | None = None
         self._failures = 0
         self._retry_at = 0.0
+        #: True while a fault is pending (the next look comes after ``interval_s``).
+        self._pending = False
+        #: Open pidfds by pid: the processes waited on.
+        self._pidfds: dict[int, int] = {}
+        #: A pipe that wakes the wait early (:meth:`stop`); open while the thread runs.
+        self._wake_r, self._wake_w = -1, -1
 
     @property
     def running(self) -> bool:
@@ -96,6 +119,7 @@ class Supervisor:
         if self.running:
             return self
         self._stop.clear()
+        self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="lbctl-supervisor", daemon=True)
         self.controller.supervised = True
         self._thread.start()
@@ -105,18 +129,72 @@ class Supervisor:
         """Stop the thread and wait for it (``timeout`` seconds: a restart under way finishes
         first, and HAProxy's start is bounded by 15 s). Idempotent."""
         self._stop.set()
+        if self._wake_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout)
+        if thread is None or not thread.is_alive():  # nobody polls the pipe any more
+            for fd in (self._wake_r, self._wake_w):
+                if fd >= 0:
+                    os.close(fd)
+            self._wake_r, self._wake_w = -1, -1
         self.controller.supervised = False
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.check()
-            except Exception:  # the supervisor must outlive any bug of a single check
-                log.exception("supervisor check failed")
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.check()
+                except Exception:  # the supervisor must outlive any bug of a single check
+                    log.exception("supervisor check failed")
+                self._wait()
+        finally:
+            self._close_pidfds()
+
+    def _wait(self) -> None:
+        """Sleep until a watched process exits, :meth:`stop` is called, or the next look is
+        due: ``interval_s`` while a fault is pending or without pidfds, else ``heartbeat_s``."""
+        if self._pending or not self._watch():
             self._stop.wait(self.interval_s)
+            return
+        poller = select.poll()
+        poller.register(self._wake_r, select.POLLIN)
+        for fd in self._pidfds.values():
+            poller.register(fd, select.POLLIN)
+        events = poller.poll(self.heartbeat_s * 1000)
+        if any(fd == self._wake_r for fd, _ in events):
+            with contextlib.suppress(OSError):
+                os.read(self._wake_r, 64)
+
+    def _watch(self) -> bool:
+        """Hold a pidfd for every HAProxy process now running (and only those); ``False``
+        when pidfds cannot be had here (then the supervisor polls)."""
+        pids_of = getattr(self.controller, "haproxy_pids", None)
+        if not hasattr(os, "pidfd_open") or pids_of is None:
+            return False
+        try:
+            pids = set(pids_of())
+        except Exception:
+            log.exception("supervisor: listing the HAProxy pids failed")
+            return False
+        for pid in set(self._pidfds) - pids:
+            os.close(self._pidfds.pop(pid))
+        for pid in pids - set(self._pidfds):
+            try:
+                self._pidfds[pid] = os.pidfd_open(pid)
+            except ProcessLookupError:  # gone already: the next look sees it
+                self._pending = True
+            except OSError:
+                return False
+        return bool(self._pidfds)
+
+    def _close_pidfds(self) -> None:
+        for fd in self._pidfds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._pidfds.clear()
 
     def check(self, now: float | None = None) -> dict[str, Any] | None:
         """One round: look at HAProxy and restart it when needed (and not backing off).
@@ -127,6 +205,7 @@ class Supervisor:
         """
         now = time.monotonic() if now is None else now
         fault = self.controller.haproxy_fault()
+        self._pending = fault is not None
         if fault is None:
             self._no_worker_since = None
             self._failures, self._retry_at = 0, 0.0
@@ -152,6 +231,7 @@ class Supervisor:
             return None
         self._no_worker_since = None
         self._failures, self._retry_at = 0, 0.0
+        self._pending = False
         if event is not None:
             self._emit(logging.WARNING, {**event, "retry_in_s": None})
         return event
