@@ -221,6 +221,11 @@ class Controller:
     def supervised(self, value: bool) -> None:
         self.core.recovery.supervised = value
 
+    def haproxy_pids(self) -> list[int]:
+        """The verified pids of the HAProxy master and workers, ``[]`` when none runs
+        (:func:`lbctl.control.process.haproxy_pids`). Never raises."""
+        return process.haproxy_pids(self.core)
+
     def haproxy_fault(self) -> tuple[str, str] | None:
         """What is wrong with the HAProxy processes, or ``None``
         (:func:`lbctl.control.process.haproxy_fault`). Takes no lock; never raises."""

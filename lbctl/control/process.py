@@ -130,6 +130,17 @@ def haproxy_running(core: Core) -> bool:
     return core.process is not None and core.process.is_running()
 
 
+def haproxy_pids(core: Core) -> list[int]:
+    """The verified pids of this controller's HAProxy: the master (or, without master-worker,
+    the processes of the pidfile) and its workers; ``[]`` when nothing runs. What the
+    supervisor waits on (:class:`lbctl.control.supervisor.Supervisor`). Never raises."""
+    if core.process is None:
+        return []
+    status = core.process.status()
+    master = [status.master_pid] if status.master_pid is not None else []
+    return sorted({*master, *status.worker_pids})
+
+
 def haproxy_fault(core: Core) -> tuple[str, str] | None:
     """What is wrong with the HAProxy processes — ``("master-gone" | "no-worker", message)``
     — or ``None`` when a verified master runs with at least one worker

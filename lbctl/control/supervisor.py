@@ -106,6 +106,8 @@ class Supervisor:
         self._pending = False
         #: Open pidfds by pid: the processes waited on.
         self._pidfds: dict[int, int] = {}
+        #: Pids seen exiting that HAProxy may still list for a moment (not waited on again).
+        self._gone: set[int] = set()
         #: A pipe that wakes the wait early (:meth:`stop`); open while the thread runs.
         self._wake_r, self._wake_w = -1, -1
 
@@ -164,9 +166,14 @@ class Supervisor:
         for fd in self._pidfds.values():
             poller.register(fd, select.POLLIN)
         events = poller.poll(self.heartbeat_s * 1000)
-        if any(fd == self._wake_r for fd, _ in events):
+        ready = {fd for fd, _ in events}
+        if self._wake_r in ready:
             with contextlib.suppress(OSError):
                 os.read(self._wake_r, 64)
+        for pid, fd in list(self._pidfds.items()):
+            if fd in ready:  # exited: never waited on again, even while still listed
+                self._gone.add(pid)
+                os.close(self._pidfds.pop(pid))
 
     def _watch(self) -> bool:
         """Hold a pidfd for every HAProxy process now running (and only those); ``False``
@@ -179,6 +186,8 @@ class Supervisor:
         except Exception:
             log.exception("supervisor: listing the HAProxy pids failed")
             return False
+        self._gone &= pids
+        pids -= self._gone
         for pid in set(self._pidfds) - pids:
             os.close(self._pidfds.pop(pid))
         for pid in pids - set(self._pidfds):
@@ -188,7 +197,7 @@ class Supervisor:
                 self._pending = True
             except OSError:
                 return False
-        return bool(self._pidfds)
+        return bool(self._pidfds) and not self._pending
 
     def _close_pidfds(self) -> None:
         for fd in self._pidfds.values():
