@@ -15,9 +15,11 @@ from collections.abc import Iterator
 
 from lbctl import units
 from lbctl.config.document import COMMENT, DIRECTIVE, DOT, HEADER, Document, Line
+from lbctl.config.grammar import lex
 from lbctl.config.sections import header_addresses
 
-__all__ = ["SectionKey", "line_map", "normalised", "section_directives", "time_ms"]
+__all__ = ["SectionKey", "line_map", "normalised", "section_directives", "text_directives",
+           "time_ms"]
 
 #: A section of a document: ``(kind, name)`` (``("global", None)``, ``("backend", "app")``).
 SectionKey = tuple[str, str | None]
@@ -40,7 +42,23 @@ def normalised(line: Line) -> tuple[str, ...]:
     ``()`` for blank, comment and header lines."""
     if line.kind not in (DIRECTIVE, DOT):
         return ()
-    words = [w.value for w in line.words]
+    return _normal([w.value for w in line.words])
+
+
+def text_directives(text: str) -> list[tuple[str, ...]]:
+    """The normalised directives (:func:`normalised`) of ONE section's text, header first line
+    excluded, in order: what ``[normalised(ln) for ln in build(text).sections[0].lines[1:]]``
+    gives without blanks and comments, by lexing each line alone (no document is built).
+    Raises :class:`~lbctl.errors.ParseError` for a line the grammar refuses."""
+    out = []
+    for lineno, raw in enumerate(text.splitlines()[1:], 2):
+        words = [w.value for w in lex(raw, lineno).words]
+        if words:
+            out.append(_normal(words))
+    return out
+
+
+def _normal(words: list[str]) -> tuple[str, ...]:
     at = 1 if words[0] == "no" and len(words) > 1 else 0
     keyword = words[at]
     if keyword == "timeout" and len(words) == at + 3:

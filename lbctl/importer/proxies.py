@@ -34,8 +34,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from lbctl.config.document import DIRECTIVE, Line, build
-from lbctl.config.normal import normalised
+from lbctl.config.document import DIRECTIVE, Line
+from lbctl.config.normal import normalised, text_directives
 from lbctl.errors import LbctlError
 from lbctl.features import Capabilities
 from lbctl.importer.words import number, plain
@@ -114,10 +114,9 @@ def _renders_back(model: type[Frontend] | type[Backend], mapped: Mapped, caps: C
     after an unplaced rule of its keyword (extra lines are rendered after the fields)."""
     try:
         proxy = model.model_validate(mapped.data)
-        text = render_proxy(proxy, caps, ctx)
+        out = text_directives(render_proxy(proxy, caps, ctx))
     except (ValidationError, LbctlError):
         return False
-    out = [w for w in map(normalised, build(text).sections[0].lines[1:]) if w]
     read = Counter(w for w in (normalised(ln) for ln, _ in mapped.placed.values()) if w)
     if Counter(out) != read:
         return False
