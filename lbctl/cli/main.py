@@ -56,6 +56,7 @@ from lbctl.features import Capabilities, HAProxyVersion
 
 if TYPE_CHECKING:
     from lbctl.haproxy.binary import HAProxyBinary
+    from lbctl.importer.stats import ImportStats
 
 __all__ = ["app", "main"]
 
@@ -232,6 +233,10 @@ def import_cmd(
         "--haproxy-version", help="The target the spec will be rendered for (default: the "
         "version in lbctl's header comment, else 2.8): forms it writes differently stay extra "
         "lines.")] = None,
+    stats: Annotated[bool, typer.Option(
+        "--stats", help="Also print, on stderr, how many directive lines of each section kind "
+        "became spec fields, extra lines, verbatim sections or lbctl's own lines, and how many "
+        "server lines became structured servers.")] = False,
 ) -> None:
     """Print a spec of CONFIG (lbctl import haproxy.cfg > lb.yaml).
 
@@ -241,7 +246,8 @@ def import_cmd(
     naming it (exit 1).
     """
     from lbctl.config import load
-    from lbctl.importer import import_spec
+    from lbctl.importer import import_config
+    from lbctl.importer.stats import import_stats
     from lbctl.spec import dump_spec
 
     if fmt not in ("yaml", "json"):
@@ -251,7 +257,25 @@ def import_cmd(
         doc = load(config)
     except OSError as exc:
         raise SpecError([FieldError("", f"cannot read {config}: {exc.strerror}")]) from None
-    sys.stdout.write(dump_spec(import_spec(doc, caps=caps), "json" if fmt == "json" else "yaml"))
+    imported = import_config(doc, caps=caps)
+    sys.stdout.write(dump_spec(imported.spec, "json" if fmt == "json" else "yaml"))
+    if stats:
+        _print_import_stats(import_stats(doc, imported))
+
+
+def _print_import_stats(stats: ImportStats) -> None:
+    """The table of ``lbctl import --stats``, on stderr (stdout stays the spec)."""
+    from rich.table import Table
+
+    table = Table(title="What the import made of each directive line")
+    for header in ("section", "field", "extra", "verbatim", "lbctl", "fields"):
+        table.add_column(header, justify="left" if header == "section" else "right")
+    for row in stats.rows():
+        table.add_row(*row)
+    err = console(stderr=True)
+    err.print(table)
+    err.print(f"server lines: {stats.structured_servers} of {stats.servers} became structured "
+              "servers")
 
 
 @app.command("validate")
