@@ -8,11 +8,16 @@ status mapping lives in ``lbctl/api/errors.py``; the single error → exit code 
 
     LbctlError
     ├── SpecError                 the spec is invalid (field errors)            422 / exit 1
-    │   └── PolicyRefused         the host-safety policy refused a line         422 / exit 1
+    │   ├── PolicyRefused         the host-safety policy refused a line         422 / exit 1
+    │   ├── InvalidRequest        a bad query, path or header parameter or body 422 / exit 1
+    │   ├── UnreadableBody        an empty, null, non-UTF-8 or unparsable body  422 / exit 1
+    │   └── UnsupportedOnTarget   a field the target HAProxy cannot render      422 / exit 1
     ├── ParseError                haproxy.cfg text the parser cannot read       422 / exit 1
     ├── ConfigRejected            ``haproxy -c`` rejected the rendered config   422 / exit 1
     ├── RenderError               a template failed (a bug or a bad target)     500 / exit 1
     ├── PreconditionRequired      a write without ``If-Match``                  428 / exit 9
+    ├── ConfirmationRequired      a write would leave no listener or empty a    409 / exit 11
+    │                             backend in use, and was not confirmed
     ├── VersionConflict           ``If-Match`` names a stale version            412 / exit 3
     ├── NotFound                  no such backend / server / version            404 / exit 4
     ├── AuthError                 missing or wrong bearer token                 401 / exit 5
@@ -25,7 +30,11 @@ status mapping lives in ``lbctl/api/errors.py``; the single error → exit code 
     │   └── RuntimeAPIError       stats socket / master CLI round trip failed   502 / exit 6
     │       └── CommandRefused    argument with ``;`` or newline refused        400 / exit 6
     ├── StoreError                state dir write / read failed (disk full ..)  500 / exit 7
+    ├── Busy                      too many pings in flight; retry shortly       429 / exit 12
     └── AgentError                the CLI could not talk to the agent           502 / exit 8
+
+Size: over 300 lines because it is the one exception tree (STYLE.md): every class with its
+HTTP status, exit code and problem members, drawn above; one file keeps the tree readable.
 """
 
 from __future__ import annotations
@@ -103,6 +112,53 @@ class PolicyRefused(SpecError):
         """``"lua-load at global.extra[0]; errorfile path at line 12"`` (the audit's target)."""
         return "; ".join(f"{d} at {e.loc}" for e, d in zip(self.errors, self.directives,
                                                            strict=False))
+
+
+class InvalidRequest(SpecError):
+    """A query, path or header parameter, or a body that is not a spec (a server state), is
+    invalid; ``errors`` names each (``query.before``, ``path.version``, ``body.weight``)."""
+
+    title = "Invalid request"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(errors)
+        self.message = "invalid request: " + self.message.removeprefix("invalid spec: ")
+        self.args = (self.message,)
+
+
+class UnreadableBody(SpecError):
+    """The request body is missing, empty, ``null`` (also YAML ``~``, ``---`` or only
+    comments), not UTF-8, or not valid JSON / YAML: there is no document to validate."""
+
+    title = "Unreadable request body"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(errors)
+        self.message = "unreadable request body: " + self.message.removeprefix("invalid spec: ")
+        self.args = (self.message,)
+
+
+class UnsupportedOnTarget(SpecError):
+    """The spec asks for a form the target HAProxy lacks (:data:`lbctl.features.GATES`): each
+    error names the field (``global.prometheus_exporter``), the target version and what would
+    work instead (:meth:`field` writes that message). ``version`` is the target's
+    ``major.minor.patch``."""
+
+    title = "Not supported by the target HAProxy"
+
+    def __init__(self, errors: list[FieldError], version: str) -> None:
+        self.version = version
+        super().__init__(errors)
+
+    @classmethod
+    def field(cls, loc: str, version: str, needs: str, instead: str) -> UnsupportedOnTarget:
+        """The error for one field: ``loc`` needs ``needs``; the target is ``version``;
+        ``instead`` says what would work."""
+        return cls([FieldError(loc, f"needs {needs}; the target is HAProxy {version}. "
+                                    f"Instead: {instead}")], version)
+
+    def details(self) -> dict[str, Any]:
+        return {**super().details(), "target_version": self.version}
 
 
 @dataclass(frozen=True)
@@ -183,6 +239,30 @@ class PreconditionRequired(LbctlError):
     title = "If-Match required"
 
 
+class ConfirmationRequired(LbctlError):
+    """A valid write that would leave HAProxy with no listener (no frontend, no ``listen``
+    section) or remove every server of a backend a frontend uses, sent without the explicit
+    confirmation ``allow_empty=true`` (a query parameter of every config write; ``--allow-empty``
+    of ``lbctl apply`` / ``lbctl rollback``); nothing was changed. ``reasons`` says what would
+    be lost; ``confirm`` names the parameter."""
+
+    http_status = 409
+    exit_code = 11
+    title = "Confirmation required"
+    #: The query parameter that confirms such a write (recorded in the history as ``confirmed``).
+    CONFIRM = "allow_empty=true"
+    #: The CLI's option that sends it.
+    CLI_CONFIRM = "--allow-empty"
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__(f"{'; '.join(self.reasons)}: to confirm it, send the write again "
+                         f"with ?{self.CONFIRM} (the API) or {self.CLI_CONFIRM} (lbctl)")
+
+    def details(self) -> dict[str, Any]:
+        return {"reasons": self.reasons, "confirm": self.CONFIRM}
+
+
 class VersionConflict(LbctlError):
     """``If-Match`` names a version that is no longer current; nothing was changed."""
 
@@ -190,10 +270,10 @@ class VersionConflict(LbctlError):
     exit_code = 3
     title = "Stale version"
 
-    def __init__(self, expected: int | None, current: int) -> None:
+    def __init__(self, expected: int | None, current: int, message: str | None = None) -> None:
         self.expected = expected
         self.current = current
-        super().__init__(f"version {expected} is stale: the current version is {current}")
+        super().__init__(message or f"version {expected} is stale: the current version is {current}")
 
     def details(self) -> dict[str, Any]:
         return {"current_version": self.current}
@@ -290,6 +370,22 @@ class StoreError(LbctlError):
 
     exit_code = 7
     title = "State store error"
+
+
+class Busy(LbctlError):
+    """Too many bounded operations (pings: :mod:`lbctl.control.ping`) are in flight; nothing
+    was done, send it again in a moment (``retry_after_s``)."""
+
+    http_status = 429
+    exit_code = 12
+    title = "Too many in flight"
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def details(self) -> dict[str, Any]:
+        return {"retry_after_s": self.retry_after_s}
 
 
 class AgentError(LbctlError):

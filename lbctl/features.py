@@ -52,9 +52,30 @@ class Capabilities:
 
     version: HAProxyVersion
     lua: bool
-    #: ``http-request track-sc0``, ``sc-inc-gpc0``, ``set-var``, ``str()`` keys, ``deny_status``,
-    #: ``errorfile 429`` and ``core.msleep`` in Lua — configuration.txt 1.6 §4.2, §7.3.
+    #: ``mode: smooth`` by the Lua pacing action (``haproxy/lua/lbctl_pace.lua``): 2.0+ built
+    #: with Lua. Older targets use the chained throttle even with Lua: on 1.8.0 the pacing
+    #: measured up to 31 of 100 requests released late (by up to 550 ms) and 16 arrivals in one
+    #: second, where the throttle measured 10 (tests/test_versions.py, README "HAProxy
+    #: versions"); 1.6, 1.7 and 1.9 are not in the matrix.
+    lua_pacing: bool
+    #: ``http-request track-sc0``, ``sc-inc-gpc0``, ``set-var``, ``str()`` keys,
+    #: ``errorfile 429`` and ``core.msleep`` in Lua — configuration.txt 1.6 §4.2, §7.3. Before
+    #: 1.6 clients are tracked by ``tcp-request content track-sc0 ... if HTTP`` (1.5 §4.2) with
+    #: a constant key from the ``map`` converter's default value (1.5 §7.3.1).
     http_rules_16: bool
+    #: ``http-request deny deny_status <code>`` — configuration.txt 1.7 §4.2; before it a 429 is
+    #: the raw ``errorfile 503`` of a serverless backend (``errorfile`` knows no 429 in 1.5 §4.2).
+    deny_status: bool
+    #: ``gpc1`` in a stick table and ``sc-inc-gpc1`` — configuration.txt 1.9 §4.2, §7.3.
+    gpc1: bool
+    #: ``tune.lua.bool-sample-conversion`` — configuration.txt 3.2 §3.2 (3.2 warns at start when
+    #: Lua is loaded without it; the 3.1.0 manual has no such keyword).
+    lua_bool_sample_conversion: bool
+    #: runtime API ``show servers state`` (admin state bits, user weight) — management.txt 1.6
+    #: §9.3. 1.5 has ``set server <b>/<s> state|weight`` already (configuration.txt 1.5 §9.2,
+    #: checked on 1.5.0) but not this read-back: there ``show stat``'s status and weight.
+    show_servers_state: bool
+
     #: ``http-request return status ... hdr`` — configuration.txt 2.2 §4.2 "http-request return".
     http_return: bool
     #: ``localpeer`` in ``global`` — configuration.txt 2.2 §3.1.
@@ -78,6 +99,17 @@ class Capabilities:
     #: (``addons/promex``, 2.0+, built with ``USE_PROMEX=1``: ``+PROMEX`` in ``-vv``);
     #: configuration.txt 2.0 §4.2 "http-request use-service", addons/promex/README.
     promex: bool
+    #: ``ssl-min-ver`` on a bind — configuration.txt 1.8 §5.1.
+    ssl_min_ver: bool
+    #: ``ciphersuites`` (TLS 1.3) on a bind — configuration.txt 1.9 §5.1.
+    ciphersuites: bool
+    #: ``alpn`` on a server line — configuration.txt 1.9 §5.2.
+    server_alpn: bool
+    #: ``sni`` and ``check-sni`` on a server line — configuration.txt 1.8 §5.2.
+    server_sni: bool
+    #: ``set ssl cert`` / ``commit ssl cert`` on the runtime API — management.txt 2.1 §9.3;
+    #: older targets reload to pick up a replaced certificate.
+    hot_ssl_cert: bool
 
     @classmethod
     def for_target(
@@ -89,7 +121,12 @@ class Capabilities:
         return cls(
             version=version,
             lua=lua and v(1, 6),
+            lua_pacing=lua and v(2, 0),
             http_rules_16=v(1, 6),
+            deny_status=v(1, 7),
+            gpc1=v(1, 9),
+            lua_bool_sample_conversion=v(3, 2),
+            show_servers_state=v(1, 6),
             http_return=v(2, 2),
             localpeer=v(2, 2),
             idle_close_on_response=v(2, 6),
@@ -100,4 +137,49 @@ class Capabilities:
             reload_status=v(2, 7),
             hard_stop_after=v(1, 7),
             promex=promex and v(2, 0),
+            ssl_min_ver=v(1, 8),
+            ciphersuites=v(1, 9),
+            server_alpn=v(1, 9),
+            server_sni=v(1, 8),
+            hot_ssl_cert=v(2, 1),
         )
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A spec field only some targets can render: ``flag`` is the :class:`Capabilities`
+    attribute that must be true, ``needs`` says which targets have it, ``instead`` what works
+    on one without it; ``source`` is the manual section."""
+
+    flag: str
+    needs: str
+    instead: str
+    source: str
+
+    def allowed(self, caps: Capabilities) -> bool:
+        """True when ``caps`` can render this field."""
+        return bool(getattr(caps, self.flag))
+
+
+#: Every version-gated spec field, by field name (the location is added where it is checked,
+#: :func:`lbctl.render.view.build_view`). A spec that sets one for a target that lacks it is
+#: refused with a 422 (:class:`lbctl.errors.UnsupportedOnTarget`) naming the field, the target
+#: and what would work instead. ``mode: smooth`` is not gated: without Lua it is rendered as the
+#: chained throttle (``templates/throttle.j2``), and ``mode: reject`` works on every version.
+GATES: dict[str, Gate] = {
+    "prometheus_exporter": Gate(
+        "promex",
+        "HAProxy 2.0 or newer built with the Prometheus exporter (USE_PROMEX=1, +PROMEX in -vv)",
+        "remove global.prometheus_exporter and scrape lbctl's own /metrics, or use a build "
+        "with the exporter",
+        "configuration.txt 2.0 §4.2 'http-request use-service', addons/promex/README",
+    ),
+    "min_version": Gate("ssl_min_ver", "HAProxy 1.8 or newer (ssl-min-ver)",
+                        "leave min_version unset", "configuration.txt 1.8 §5.1 'ssl-min-ver'"),
+    "ciphersuites": Gate("ciphersuites", "HAProxy 1.9 or newer with OpenSSL 1.1.1 (ciphersuites)",
+                         "leave ciphersuites empty", "configuration.txt 1.9 §5.1 'ciphersuites'"),
+    "server_alpn": Gate("server_alpn", "HAProxy 1.9 or newer (server alpn)",
+                        "leave tls.alpn empty", "configuration.txt 1.9 §5.2 'alpn'"),
+    "sni": Gate("server_sni", "HAProxy 1.8 or newer (server sni and check-sni)",
+                "leave tls.sni unset", "configuration.txt 1.8 §5.2 'sni', 'check-sni'"),
+}

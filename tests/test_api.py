@@ -118,12 +118,13 @@ def test_stale_if_match_is_412_and_changes_nothing(agent_any: Agent) -> None:
     _unchanged(agent, source)
 
 
-def test_missing_or_malformed_if_match_is_428(agent: Agent) -> None:
+def test_missing_if_match_is_428_and_malformed_is_412(agent: Agent) -> None:
     source = agent.state.config_path.read_text()
     body = _problem(agent.api.put("/api/v1/config", json=agent.data), 428)
     assert "If-Match" in body["detail"]
-    for bad in ("*", 'W/"1"', '"1", "2"', "one"):
-        _problem(agent.api.put("/api/v1/config", json=agent.data, headers={"If-Match": bad}), 428)
+    _problem(agent.api.put("/api/v1/config", json=agent.data, headers={"If-Match": "*"}), 428)
+    for bad in ('W/"1"', '"1", "2"', "one"):  # RFC 9110 §13.1.1: matches no version
+        _problem(agent.api.put("/api/v1/config", json=agent.data, headers={"If-Match": bad}), 412)
     _unchanged(agent, source)
 
 

@@ -43,6 +43,12 @@ INSTANCES: list[E.LbctlError] = [
     E.CommandRefused("';' refused"),
     E.StoreError("disk full"),
     E.AgentError("cannot reach"),
+    E.InvalidRequest([E.FieldError("query.before", "Input should be a valid integer")]),
+    E.UnreadableBody([E.FieldError("", "the request body is not UTF-8 text")]),
+    E.UnsupportedOnTarget.field("global.prometheus_exporter", "1.8.0", "HAProxy 2.0 or newer "
+                                "built with the Prometheus exporter", "leave it unset"),
+    E.ConfirmationRequired(["backend app is in use and would lose all its servers (s1)"]),
+    E.Busy("4 pings already in flight"),
 ]
 
 
@@ -113,8 +119,8 @@ def test_unexpected_exception_is_a_500_problem_without_internals(raiser: httpx.C
 
 def test_validation_error_names_fields(raiser: httpx.Client) -> None:
     body = raiser.get("/raise/notanumber").json()
-    assert body["status"] == 422 and body["error"] == "SpecError"
-    assert body["errors"][0]["loc"] == "path.index"
+    assert body["status"] == 422 and body["error"] == "InvalidRequest"  # not "Invalid spec"
+    assert body["title"] == "Invalid request" and body["errors"][0]["loc"] == "path.index"
 
 
 def test_client_connection_error_is_agent_error() -> None:

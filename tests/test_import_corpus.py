@@ -7,10 +7,12 @@ directives (:mod:`lbctl.config.normal`) is the original's — lbctl's own lines 
 socket, ``stats timeout 30s``, ``option idle-close-on-response``, ``peers lbctl``, the
 ``lbctl_*`` sections) excluded on both sides — and every comment is still there. A file the
 binary rejects in a bare temp dir (it needs side files: certificates, Lua files, error files;
-or that version refuses it) is skipped with HAProxy's reason.
+or that version refuses it) is skipped with HAProxy's reason; which files those are, per
+version, is pinned (``BARE_DIR_REJECTS`` in ``tests/config_corpus.py``).
 
 For every corpus file, valid or not: import either succeeds and keeps every directive and
-comment, or fails with errors that each name a line — never a line dropped silently.
+comment, or fails with errors that each name a line — never a line dropped silently. Which
+files fail is pinned (``IMPORT_REFUSED``): a file going from "imports" to "refused" fails.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ from lbctl.haproxy.validate import check_file, check_text
 from lbctl.importer import import_config
 from lbctl.render import RenderContext, peer_args, render
 
-from .config_corpus import SKIP_REASON, corpus_dir, corpus_files
+from .config_corpus import (
+    BARE_DIR_REJECTS,
+    IMPORT_REFUSED,
+    SKIP_REASON,
+    VALID_COUNT,
+    corpus_dir,
+    corpus_files,
+)
 
 
 def _valid_files() -> list[Path]:
@@ -84,16 +93,27 @@ def _comments(doc: Document) -> Counter[str]:
     return Counter(ln.comment.strip() for ln in doc.lines() if ln.comment and ln.comment.strip("# \t"))
 
 
+def test_valid_files_are_pinned() -> None:
+    if not ALL:
+        pytest.skip(SKIP_REASON)
+    assert len(VALID) == VALID_COUNT
+    assert {p.name for p in ALL} >= IMPORT_REFUSED
+    assert all(rejects <= {p.name for p in VALID} for rejects in BARE_DIR_REJECTS.values())
+
+
 @pytest.mark.parametrize("path", _params(VALID))
 def test_render_of_import_is_accepted_and_keeps_every_directive(
         path: Path, haproxy_bin: str, short_dir: Path) -> None:
     binary = _binary(haproxy_bin)
     caps = binary.capabilities()
+    expected_rejects = BARE_DIR_REJECTS[f"{binary.version.major}.{binary.version.minor}"]
     shutil.copy(path, short_dir / path.name)
     try:
         check_file(binary, short_dir / path.name)
     except ConfigRejected as exc:
+        assert path.name in expected_rejects, f"HAProxy {binary.version} newly rejects {path.name}: {exc}"
         pytest.skip(f"HAProxy {binary.version} rejects the original in a bare directory too: {exc}")
+    assert path.name not in expected_rejects, f"HAProxy {binary.version} accepts {path.name} now"
     ctx = RenderContext(short_dir)
     doc = load(path)
     imported = import_config(doc, caps=caps, ctx=ctx)
@@ -112,8 +132,10 @@ def test_import_never_drops_a_line_silently(path: Path) -> None:
     try:
         imported = import_config(doc, caps=caps, ctx=ctx)
     except SpecError as exc:
+        assert path.name in IMPORT_REFUSED, f"{path.name} imported before and is refused now: {exc.errors}"
         assert exc.errors and all(e.line is not None for e in exc.errors), exc.errors
         return
+    assert path.name not in IMPORT_REFUSED, f"{path.name} imports now: update IMPORT_REFUSED"
     rendered = loads(render(imported.spec, caps, ctx))
     assert _directives(rendered, ctx) == _directives(doc, ctx)
     assert _comments(doc) - _comments(rendered) == Counter()

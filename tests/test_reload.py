@@ -181,20 +181,20 @@ def test_hard_stop_after_ends_the_old_worker_and_cuts_a_longer_request(
         old = lb.current_workers()
         reload_started = lb.reload()
         assert old <= lb.workers(), "the old worker serves the long request after the reload"
-        deadline = reload_started + hard_stop_s + 1.0
-        while time.monotonic() < deadline and not all(gone(pid) for pid in old):
-            time.sleep(0.05)
+        # Wait on the condition (a loaded machine may be slow to reap), then assert what
+        # hard-stop-after promises: not before the timer (which starts at the soft-stop, after
+        # `reload_started`), and before the backend's own answer at 6 s would have ended it.
+        wait_for(lambda: all(gone(pid) for pid in old), 15)
         gone_after = time.monotonic() - reload_started
-        assert all(gone(pid) for pid in old), f"old workers {old} alive {gone_after:.2f} s after the reload"
-        assert gone_after >= hard_stop_s - 0.2  # it was hard-stop-after that ended it
+        assert gone_after >= hard_stop_s, f"old workers {old} gone {gone_after:.2f} s after the reload"
         long.join()
         # What really happens: at hard-stop-after the old worker kills its streams; the client
         # still waiting for the backend's answer gets HAProxy's 502 at that moment, not the 200
         # the backend would have sent 6 s after the request.
         assert long.status == 502 and "502 Bad Gateway" in long.body, (long.status, long.error)
         cut_after = long.done_at - reload_started
-        assert hard_stop_s - 0.2 <= cut_after <= hard_stop_s + 1.0, cut_after
-        assert long.elapsed_s < 6.0
+        assert cut_after >= hard_stop_s, cut_after
+        assert long.elapsed_s < 6.0, long.elapsed_s
         assert httpx.get(f"{lb.url}/after", timeout=5).status_code == 200
 
 

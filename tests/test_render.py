@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lbctl.errors import RenderError
+from lbctl.errors import UnsupportedOnTarget
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.haproxy.binary import inspect_binary
 from lbctl.haproxy.validate import check_text
@@ -130,12 +130,26 @@ def test_version_gated_forms() -> None:
     assert "idle-close-on-response" not in render(spec, caps("2.5.0"), CTX)
 
 
-def test_clients_need_16_and_smooth_needs_lua() -> None:
+def test_smooth_without_lua_is_the_chained_throttle() -> None:
     spec = validate_spec(BASE)
-    with pytest.raises(RenderError, match="1.6 or newer"):
-        render(spec, caps("1.5.0"), CTX)
-    with pytest.raises(RenderError, match="built with Lua"):
-        render(spec, caps("2.6.0", lua=False), CTX)
+    for target in (caps("1.5.0"), caps("2.6.0", lua=False)):
+        text = render(spec, target, CTX)
+        assert "lua" not in text
+        assert "backend lbctl_pace_web_client1" in text
+        assert "frontend lbctl_paced_web_client1" in text
+        assert "    rate-limit sessions 10\n    tcp-request inspect-delay 200ms\n" in text
+        assert "server throttle " in text and "pace-0-0" in text
+        assert "{ be_conn(lbctl_pace_web_client1) ge 101 }" in text
+    old = render(spec, caps("1.5.0"), CTX)
+    assert "tcp-request content track-sc0 path,map(" in old and "    http-request " not in old
+    assert "errorfile 503 " in old and "store http_req_rate(1s),gpc0 peers" in old
+    assert "use_backend lbctl_429_web if lbctl_client_client2 { sc_http_req_rate(0) gt 5 } " \
+        "{ sc0_inc_gpc0 ge 0 }" in old  # mode reject on 1.5
+    new = render(spec, caps("2.6.0", lua=False), CTX)
+    assert "http-request return status 429" in new and "lbctl_429_" not in new
+    paced = new[new.index("frontend lbctl_paced_web_client1"):]
+    paced = paced[:paced.index("\n\n")]
+    assert "use_backend api if lbctl_route_0" in paced and "default_backend app" in paced
     minimal = validate_spec(SPECS["minimal"])
     assert "frontend f" in render(minimal, caps("1.5.0"), CTX)
 
@@ -187,8 +201,9 @@ def test_prometheus_exporter_frontend_is_gated_by_promex(haproxy_bin: str, short
     assert field_for_line(spec, text, line) == "global.prometheus_exporter"
     no_promex = Capabilities.for_target(HAProxyVersion.parse("2.8.25"), promex=False)
     for target in (no_promex, caps("1.9.0")):
-        with pytest.raises(RenderError, match=r"prometheus_exporter.*\+PROMEX"):
+        with pytest.raises(UnsupportedOnTarget, match=r"prometheus_exporter.*\+PROMEX") as err:
             render(spec, target, CTX)
+        assert err.value.http_status == 422 and err.value.version == str(target.version)
     assert "lbctl_prometheus" not in render(validate_spec(SPECS["minimal"]), no_promex, CTX)
     binary = inspect_binary(haproxy_bin)
     c = binary.capabilities()

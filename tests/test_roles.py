@@ -32,6 +32,7 @@ from lbctl.state.tokens import ROLES, Role, TokenStore, role_allows
 
 from .agent_helpers import TOKEN, UvicornThread, free_port, make_spec, seed_state, wait_for
 from .conftest import BINARIES
+from .tls_helpers import make_ca
 
 #: The role each route needs. A route of the app not listed here must be ``admin``-only.
 EXPECTED: dict[tuple[str, str], Role] = {
@@ -47,8 +48,12 @@ EXPECTED: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/config/entries/{entry_id}"): "viewer",
     ("POST", "/api/v1/config/versions/{version}/rollback"): "admin",
     ("PUT", "/api/v1/backends/{backend}/servers/{server}/state"): "operator",
+    ("POST", "/api/v1/backends/{backend}/servers/{server}/ping"): "operator",
     ("GET", "/api/v1/clients"): "viewer",
+    ("GET", "/api/v1/operations/{operation_id}"): "viewer",
     ("DELETE", "/api/v1/clients/{name}/counters"): "operator",
+    ("GET", "/api/v1/certificates"): "viewer",
+    ("GET", "/api/v1/certificates/{name}"): "viewer",
     ("GET", "/metrics"): "viewer",
 }
 #: Routes open to anyone (no token).
@@ -95,6 +100,11 @@ def live() -> Iterator[LiveAgent]:
             agent = LiveAgent(app, controller, server.url, data, tokens, store)
             with agent.client(TOKEN) as api:
                 wait_for(lambda: api.get("/api/v1/health").status_code == 200, 20.0)
+                # A CA named c1 in the certificate store, so GET /certificates/{name} has one.
+                resp = api.put("/api/v1/certificates/c1", content=make_ca().cert_pem,
+                               headers={"Content-Type": "application/x-pem-file",
+                                        "If-Match": f'"{controller.version}"'})
+                assert resp.status_code == 200, resp.text
             yield agent
         finally:
             server.stop()
@@ -176,6 +186,11 @@ def _request(live: LiveAgent, api: httpx.Client, method: str, path: str) -> http
     match_ = {"If-Match": f'"{version}"'}
     concrete = (path.replace("{version}", "1").replace("{entry_id}", "1")
                 .replace("{backend}", "app").replace("{server}", "s1").replace("{name}", "c1"))
+    if "{operation_id}" in path:  # an operation of an asynchronous no-op apply
+        with live.client(TOKEN) as admin:
+            op = admin.put("/api/v1/config", params={"wait": "false"}, json=live.data,
+                           headers=match_).json()["id"]
+        return api.request(method, path.replace("{operation_id}", op))
     if (method, path) == ("PUT", "/api/v1/config"):
         return api.put(concrete, json=live.data, headers=match_)
     if (method, path) == ("POST", "/api/v1/config/validate"):

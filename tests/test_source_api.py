@@ -147,26 +147,16 @@ def test_writes_name_their_version_and_a_dry_run_needs_none(agent: Agent) -> Non
     assert put_source(agent, edited).status_code == 412  # If-Match "1" is stale now
 
 
-class _Roles:
-    """The agent's authenticator with a viewer and an operator token beside the admin one."""
-
-    def __init__(self, admin: Any) -> None:
-        from lbctl.state.tokens import Principal
-
-        self.admin = admin
-        self.table = {"viewer-token": Principal("ann", "viewer"),
-                      "operator-token": Principal("bob", "operator")}
-
-    def authenticate(self, token: str) -> Any:
-        return self.table.get(token) or self.admin.authenticate(token)
-
-
 def test_only_admin_tokens_may_use_the_source_view_and_plans(agent: Agent) -> None:
+    from lbctl.state.tokens import TokenStore
+
     from .agent_helpers import TOKEN
 
-    agent.app.state.authenticator = _Roles(agent.app.state.authenticator)
+    # Real named tokens in the agent's tokens.json; the running agent reads them on the next request.
+    store = TokenStore(agent.state)
+    tokens = [store.create("ann", "viewer")[0], store.create("bob", "operator")[0]]
     source = agent.api.get("/api/v1/config/source").text
-    for token in ("viewer-token", "operator-token"):
+    for token in tokens:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/plain", "If-Match": '"1"'}
         assert httpx.get(f"{agent.url}/api/v1/config/source", headers=headers).status_code == 200
         for method, path in (("PUT", "/api/v1/config/source"), ("PUT", "/api/v1/config/source?dry_run=true"),

@@ -10,62 +10,35 @@ and the role each route declares (:mod:`lbctl.api.auth`), every error through
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from lbctl import __version__
 from lbctl.api.auth import require_token
+from lbctl.api.certs import certs_router
 from lbctl.api.clients import clients_router
+from lbctl.api.contract import TAGS, openapi
+from lbctl.api.deps import known_query
 from lbctl.api.errors import install_error_handlers
+from lbctl.api.methods import MethodsMiddleware
 from lbctl.api.metrics import Metrics, metrics_router
+from lbctl.api.operations import interrupted_problem, operations_router
+from lbctl.api.ping import ping_router
 from lbctl.api.routes import api_router, open_router
 from lbctl.api.servers import servers_router
 from lbctl.api.source import source_router
 from lbctl.api.versions import versions_router
 from lbctl.control.controller import Controller
-from lbctl.spec import Spec
+from lbctl.errors import LbctlError
+from lbctl.state.operations import Operations
 from lbctl.state.tokens import Authenticator, TokenStore
 
 __all__ = ["API_PREFIX", "create_app"]
 
 API_PREFIX = "/api/v1"
 """Prefix of every token-protected route."""
-
-_PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem",
-    "description": "RFC 9457 problem details; extra members by error (errors, diagnostics, ...).",
-    "type": "object",
-    "properties": {
-        "type": {"type": "string", "examples": ["urn:lbctl:problem:version-conflict"]},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "error": {"type": "string", "description": "the lbctl error class"},
-    },
-    "required": ["type", "title", "status", "detail"],
-    "additionalProperties": True,
-}
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with the ``Spec`` and ``Problem`` schemas the routes refer to
-    (the spec body is parsed by hand, to accept YAML too, so FastAPI cannot see its model)."""
-    if app.openapi_schema is not None:
-        return app.openapi_schema
-    doc = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
-    )
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    spec_schema = Spec.model_json_schema(
-        by_alias=True, mode="validation", ref_template="#/components/schemas/{model}"
-    )
-    schemas.update(spec_schema.pop("$defs", {}))
-    schemas["Spec"] = spec_schema
-    schemas["Problem"] = _PROBLEM_SCHEMA
-    app.openapi_schema = doc
-    return doc
 
 
 def create_app(
@@ -77,24 +50,35 @@ def create_app(
     let anyone in). ``tokens`` holds the named tokens (default: the controller's state dir's
     ``tokens.json``), re-read when it changes (:class:`lbctl.state.tokens.Authenticator`). Every
     route under ``/api/v1`` and ``/metrics`` needs a token and checks its own role
-    (:func:`lbctl.api.auth.require_role`). OpenAPI docs are served at ``/docs``.
+    (:func:`lbctl.api.auth.require_role`). OpenAPI docs are served at ``/docs``
+    (:mod:`lbctl.api.contract`); ``HEAD`` and ``OPTIONS`` work on every path
+    (:mod:`lbctl.api.methods`). Asynchronous writes still pending from an earlier run of the
+    agent are marked failed (:mod:`lbctl.api.operations`).
     """
     app = FastAPI(
         title="lbctl agent",
         version=__version__,
         description="Declarative control of an embedded HAProxy: spec, apply, reload, health.",
+        openapi_tags=TAGS,
+        separate_input_output_schemas=False,
     )
     app.state.controller = controller
     app.state.authenticator = Authenticator(token, tokens or TokenStore(controller.state))
     app.state.metrics = Metrics(controller)
+    app.state.operations = Operations(controller.state.history_path)
+    with contextlib.suppress(LbctlError):  # the history is unavailable: writes will say so
+        app.state.operations.interrupt(interrupted_problem())
     install_error_handlers(app)
-    app.include_router(open_router)
-    for router in (api_router, versions_router, servers_router, clients_router, source_router):
-        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(require_token)])
-    app.include_router(metrics_router, dependencies=[Depends(require_token)])
+    app.include_router(open_router, dependencies=[Depends(known_query)])
+    for router in (api_router, versions_router, servers_router, clients_router, source_router,
+                   operations_router, ping_router, certs_router):
+        app.include_router(router, prefix=API_PREFIX,
+                           dependencies=[Depends(require_token), Depends(known_query)])
+    app.include_router(metrics_router, dependencies=[Depends(require_token), Depends(known_query)])
+    app.add_middleware(MethodsMiddleware, routes_of=app)
 
-    def openapi() -> dict[str, Any]:
-        return _openapi(app)
+    def _openapi() -> dict[str, Any]:
+        return openapi(app)
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = _openapi  # type: ignore[method-assign]
     return app

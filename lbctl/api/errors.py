@@ -14,9 +14,12 @@ Route handlers never build error responses: they raise an :class:`lbctl.errors.L
 ``error`` the class name (the CLI client maps it back to the same class), and the members of
 ``err.details()`` follow (``errors`` for :class:`SpecError`, ``diagnostics`` for
 :class:`ConfigRejected`, ``output`` for HAProxy errors). FastAPI's own errors are mapped
-through the same function: a request that fails FastAPI validation becomes a
-:class:`SpecError` (422, field paths without the ``body`` prefix), an unknown route or method
-keeps its 404 / 405 status. A 401 carries ``WWW-Authenticate: Bearer`` (RFC 6750 §3).
+through the same function: a request that fails FastAPI validation becomes an
+:class:`InvalidRequest` (422, titled by what was wrong: ``query.before``, ``path.version``,
+``header.If-Match`` ...), a body FastAPI could not read an :class:`UnreadableBody`, an
+unknown route or method keeps its 404 / 405 status, and a 405 lists in ``Allow`` every
+method of the path (:func:`lbctl.api.methods.allowed_methods`). A 401 carries
+``WWW-Authenticate: Bearer`` (RFC 6750 §3).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lbctl.errors import FieldError, LbctlError, SpecError
+from lbctl.api.methods import allowed_methods
+from lbctl.errors import FieldError, InvalidRequest, LbctlError, NotFound, UnreadableBody
 from lbctl.spec import format_loc
 
 __all__ = [
@@ -92,15 +96,16 @@ def _field_errors(errors: Sequence[Any]) -> list[FieldError]:
     result = []
     for err in errors:
         loc = tuple(p for p in err.get("loc", ()) if isinstance(p, int | str))
-        if loc[:1] == ("body",):
-            loc = loc[1:]
         result.append(FieldError(format_loc(loc), str(err.get("msg", "invalid"))))
     return result
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return problem_response(SpecError(_field_errors(exc.errors())))
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(UnreadableBody(_field_errors(errors)))
+    return problem_response(InvalidRequest(_field_errors(errors)))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -117,6 +122,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         "detail": detail,
     }
     headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        return problem_response(NotFound(f"no route {request.method} {request.url.path}"))
+    if exc.status_code == 400:  # FastAPI could not read a body it parses itself
+        return problem_response(UnreadableBody([FieldError("", detail)]))
+    if exc.status_code == 405:
+        allow = allowed_methods(request.app, request.scope)
+        if allow:
+            headers["Allow"] = ", ".join(allow)
     return JSONResponse(body, status_code=exc.status_code, headers=headers, media_type=PROBLEM_JSON)
 
 

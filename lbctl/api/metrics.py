@@ -7,29 +7,34 @@ Prometheus its own, ``lbctl token create --role viewer --name prometheus``; its
 :class:`prometheus_client.CollectorRegistry` (never the process-wide default one), so two
 agents in one process (tests) never share counters. Metrics:
 
-==================================  =========  ===============================================
-``lbctl_applies_total{result}``     counter    ``PUT /api/v1/config`` and rollback
-                                               outcomes: ``changed``, ``unchanged``,
-                                               ``invalid`` (spec fields or ``haproxy -c``),
-                                               ``conflict`` (If-Match missing or stale),
-                                               ``failed`` (anything else)
-``lbctl_reloads_total{result}``     counter    reloads asked of HAProxy: ``ok``, ``failed``
-``lbctl_apply_duration_seconds``    histogram  wall time of every apply that reached the
-                                               controller (not those refused by field
-                                               validation), seconds
-``lbctl_validation_errors_total``   counter    ``{stage="spec"}`` field errors in a PUT or
-                                               validate body; ``{stage="policy"}`` texts the
-                                               host policy refused (apply, rollback,
-                                               validate, source, plan;
-                                               :mod:`lbctl.spec.policy`);
-                                               ``{stage="haproxy"}`` configs
-                                               ``haproxy -c`` rejected (apply or dry run)
-``lbctl_haproxy_up``                gauge      1 while the controller's HAProxy runs, else 0
-``lbctl_haproxy_restarts_total``    counter    restarts of a dead HAProxy by the supervisor
-``{result}``                                   since the agent started: ``ok``, ``failed``
-                                               (:mod:`lbctl.control.recovery`)
-``lbctl_spec_version``              gauge      the current spec version
-==================================  =========  ===============================================
+======================================  =========  ===============================================
+``lbctl_applies_total{result}``         counter    ``PUT /api/v1/config`` and rollback
+                                                   outcomes: ``changed``, ``unchanged``,
+                                                   ``invalid`` (spec fields or ``haproxy -c``),
+                                                   ``conflict`` (If-Match missing or stale),
+                                                   ``failed`` (anything else)
+``lbctl_reloads_total{result}``         counter    reloads asked of HAProxy: ``ok``, ``failed``
+``lbctl_apply_duration_seconds``        histogram  wall time of every apply that reached the
+                                                   controller (not those refused by field
+                                                   validation), seconds
+``lbctl_validation_errors_total``       counter    ``{stage="spec"}`` field errors in a PUT or
+                                                   validate body; ``{stage="policy"}`` texts the
+                                                   host policy refused (apply, rollback,
+                                                   validate, source, plan;
+                                                   :mod:`lbctl.spec.policy`);
+                                                   ``{stage="haproxy"}`` configs
+                                                   ``haproxy -c`` rejected (apply or dry run)
+``lbctl_haproxy_up``                    gauge      1 while the controller's HAProxy runs, else 0
+``lbctl_haproxy_restarts_total``        counter    restarts of a dead HAProxy by the supervisor
+``{result}``                                       since the agent started: ``ok``, ``failed``
+                                                   (:mod:`lbctl.control.recovery`)
+``lbctl_spec_version``                  gauge      the current spec version
+``lbctl_certificate_expiry_seconds``    gauge      seconds until each store object's
+``{name}``                                         not-after (negative once expired), read
+                                                   from the certificate store at each scrape
+                                                   (:mod:`lbctl.state.certs`); alert below
+                                                   14 days (health warns) and 3 (critical)
+======================================  =========  ===============================================
 
 HAProxy's own exporter (``haproxy_*`` metrics) is separate: ``global.prometheus_exporter`` in
 the spec serves it from HAProxy itself, on its own bind, without a token.
@@ -41,13 +46,14 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from lbctl.api.auth import require_role
-from lbctl.api.routes import AUTH_RESPONSES
+from lbctl.api.contract import problems
 from lbctl.control.controller import Controller
+from lbctl.state.certs import CertStore
 
 __all__ = ["APPLY_RESULTS", "VALIDATION_STAGES", "Metrics", "metrics_router"]
 
@@ -81,6 +87,7 @@ class Metrics:
         version = Gauge("lbctl_spec_version", "The current spec version.", registry=self.registry)
         version.set_function(lambda: float(controller.version))
         self.registry.register(_RestartCollector(controller))
+        self.registry.register(_CertificateCollector(controller))
         for result in APPLY_RESULTS:
             self.applies.labels(result=result)
         for result in ("ok", "failed"):
@@ -133,15 +140,34 @@ class _RestartCollector(Collector):
         yield family
 
 
-metrics_router = APIRouter(tags=["metrics"], responses=AUTH_RESPONSES)
+class _CertificateCollector(Collector):
+    """``lbctl_certificate_expiry_seconds{name}`` of every object of the certificate store,
+    read at each scrape (the store is the one source; an unreadable file is left out)."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("lbctl_certificate_expiry_seconds",
+                                   "Seconds until a stored certificate's not-after.",
+                                   labels=["name"])
+        for info in CertStore(self.controller.core.state.root).all():
+            family.add_metric([info.name], info.expires_in_s())
+        yield family
+
+
+metrics_router = APIRouter(tags=["probe"])
 
 
 @metrics_router.get(
     "/metrics",
     dependencies=[Depends(require_role("viewer"))],
     summary="The agent's metrics (Prometheus text format; viewer token)",
+    operation_id="get_metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    responses={200: {"description": "Prometheus text exposition format",
+                     "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+               **problems()},
 )
 def metrics(request: Request) -> Response:
     """``lbctl_*`` counters, histogram and gauges (module docstring) as ``text/plain``

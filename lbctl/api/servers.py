@@ -9,74 +9,52 @@ write it names the version it edits with ``If-Match`` and answers the new ``ETag
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
-from lbctl.api.auth import CallerDep, require_role
-from lbctl.api.routes import (
-    AUTH_RESPONSES,
-    PROBLEM_CONTENT,
-    ControllerDep,
-    etag,
-    header_text,
-    parse_if_match,
-)
+from lbctl.api.auth import require_role
+from lbctl.api.contract import SERVER_STATE_BODY, ok, problems
+from lbctl.api.deps import ControllerDep, WriteDep, server_state_body
+from lbctl.api.operations import run_write
+from lbctl.client.models import ServerOutcome, ServerStateChange
 
-__all__ = ["ServerStateBody", "servers_router"]
+__all__ = ["servers_router"]
 
-servers_router = APIRouter(tags=["servers"], responses=AUTH_RESPONSES)
-
-
-class ServerStateBody(BaseModel):
-    """The body: ``state`` and/or ``weight`` (at least one). ``drain`` sends no new traffic
-    (weight 0 at runtime, the spec keeps ``weight`` for ``ready``); ``maint`` stops all
-    traffic and health checks. ``weight`` is 0–256, relative to the other servers."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    state: Literal["ready", "drain", "maint"] | None = None
-    weight: int | None = Field(default=None, ge=0, le=256)
+servers_router = APIRouter(tags=["servers"])
 
 
 @servers_router.put(
     "/backends/{backend}/servers/{server}/state",
     dependencies=[Depends(require_role("operator"))],
+    operation_id="set_server_state",
     summary="Set a server's state and weight at runtime (no reload), as a new version",
-    responses={
-        404: {"description": "No such backend or server", **PROBLEM_CONTENT},
-        412: {"description": "If-Match names a stale version; nothing changed", **PROBLEM_CONTENT},
-        422: {"description": "Invalid state or weight", **PROBLEM_CONTENT},
-        428: {"description": "If-Match missing", **PROBLEM_CONTENT},
-        502: {"description": "HAProxy refused the change or the read-back disagrees; the "
-                             "runtime was reset and nothing was recorded", **PROBLEM_CONTENT},
-        503: {"description": "HAProxy is not running", **PROBLEM_CONTENT},
-    },
+    openapi_extra=SERVER_STATE_BODY,
+    responses={**ok(ServerOutcome, "Set and read back", etag_header=True, accepted=True),
+               **problems(400, 404, 412, 422, 428, 502, 503)},
 )
 def put_server_state(
+    request: Request,
     backend: str,
     server: str,
-    body: ServerStateBody,
+    body: Annotated[ServerStateChange, Depends(server_state_body)],
     controller: ControllerDep,
-    response: Response,
-    who: CallerDep,
-    if_match: Annotated[str | None, Header()] = None,
-    x_lbctl_author: Annotated[str | None, Header()] = None,
-    x_lbctl_message: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
+    write: WriteDep,
+) -> JSONResponse:
     """Apply ``body`` to ``backend``/``server`` over the version named by ``If-Match``.
 
-    Answers ``{"version", "changed", "server": {"backend", "server", "state", "weight",
-    "runtime_weight", "status", "status_raw", "check_status", "usable"}}`` (the server as
-    ``show stat`` reads it back) with the new ``ETag``; ``changed`` is false when the spec
-    already said so (the runtime is set again all the same). Recorded in the history and
-    audited like every write (``X-Lbctl-Author``, ``X-Lbctl-Message``).
+    Answers :class:`ServerOutcome` (the server as ``show stat`` reads it back) with the new
+    ``ETag``; ``changed`` is false when the spec already said so (the runtime is set again all
+    the same). ``drain`` sends no new traffic (weight 0 at runtime, the spec keeps ``weight``
+    for ``ready``); ``maint`` stops all traffic and health checks. Recorded in the history
+    and audited like every write (``X-Lbctl-Author``, ``X-Lbctl-Message``).
     """
-    result = controller.set_server(
-        backend, server, state=body.state, weight=body.weight,
-        if_match=parse_if_match(if_match), who=who, author=header_text(x_lbctl_author),
-        message=header_text(x_lbctl_message),
-    )
-    response.headers["ETag"] = etag(result.version)
-    return result.as_dict()
+    base = write.version(controller)
+
+    def apply() -> dict[str, object]:
+        return controller.set_server(
+            backend, server, state=body.state, weight=body.weight, if_match=base, who=write.who,
+            author=write.author, message=write.message).as_dict()
+
+    return run_write(request, controller, write, "server", base, apply)

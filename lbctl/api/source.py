@@ -15,45 +15,37 @@ may ``lua-load`` code (:mod:`lbctl.spec.lines`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
-from lbctl.api.auth import CallerDep, require_role
-from lbctl.api.routes import (
-    AUTH_RESPONSES,
-    PROBLEM_CONTENT,
-    ControllerDep,
-    audit_policy,
-    audit_refused,
-    etag,
-    header_text,
-    parse_if_match,
-    spec_from_body,
-)
+from lbctl.api.auth import require_role
+from lbctl.api.contract import ETAG, PLAN_BODY, TEXT_BODY, answer, ok, problems
+from lbctl.api.deps import ControllerDep, WriteDep, audit_refused, spec_from_body
+from lbctl.api.operations import run_write
+from lbctl.api.routes import AllowEmpty, audit_policy
+from lbctl.client.models import ApplyOutcome, PlanOutcome
 from lbctl.control import source as source_view
-from lbctl.errors import LbctlError, PolicyRefused, SpecError
+from lbctl.errors import LbctlError, PolicyRefused, SpecError, UnreadableBody
 from lbctl.spec import Spec
 
 __all__ = ["source_router"]
 
 _ADMIN = [Depends(require_role("admin"))]
-_TEXT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "text/plain": {"schema": {"type": "string"}, "example": "global\n    maxconn 100\n"}}}}
-_PLAN_BODY: dict[str, Any] = {"requestBody": {"required": True, "description": (
-    "A spec (JSON, or YAML with Content-Type: application/yaml), or a haproxy.cfg source "
-    "with Content-Type: text/plain."), "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/Spec"}},
-    "application/yaml": {"schema": {"type": "string"}},
-    "text/plain": {"schema": {"type": "string"}}}}}
 
-source_router = APIRouter(tags=["config"], responses=AUTH_RESPONSES)
+source_router = APIRouter(tags=["config"])
 
 
 async def _source_text(request: Request) -> str:
-    """The request body as text (:func:`lbctl.control.source.decode`: :class:`SpecError` for an
-    empty or non-UTF-8 body)."""
-    return source_view.decode(await request.body())
+    """The request body as text (:func:`lbctl.control.source.decode`: :class:`UnreadableBody`
+    for an empty or non-UTF-8 body)."""
+    try:
+        return source_view.decode(await request.body())
+    except UnreadableBody:
+        raise
+    except SpecError as exc:
+        raise UnreadableBody(exc.errors) from None
 
 
 def _refused(request: Request, exc: LbctlError, dry_run: bool) -> None:
@@ -69,39 +61,34 @@ def _refused(request: Request, exc: LbctlError, dry_run: bool) -> None:
 @source_router.put(
     "/config/source",
     dependencies=_ADMIN,
+    operation_id="put_config_source",
     summary="Apply a haproxy.cfg text (the source view): parse, import, check, apply",
-    openapi_extra=_TEXT_BODY,
-    responses={
-        403: {"description": "The token is not an admin token", **PROBLEM_CONTENT},
-        412: {"description": "If-Match names a stale version; nothing changed", **PROBLEM_CONTENT},
-        422: {"description": "Unreadable text, a line import cannot place, an invalid spec, or "
-                             "HAProxy rejected it; lines of the submitted text named",
-              **PROBLEM_CONTENT},
-        428: {"description": "If-Match missing (not needed with dry_run)", **PROBLEM_CONTENT},
-        409: {"description": "HAProxy refused the reload; the old config keeps serving",
-              **PROBLEM_CONTENT},
-    },
+    openapi_extra=TEXT_BODY,
+    responses={**ok(ApplyOutcome, "", etag_header=True, accepted=True),
+               200: {"description": "Applied (ApplyOutcome), or with dry_run the check "
+                                    "(SourceCheck)", "headers": ETAG, "content": {
+                         "application/json": {"schema": {"anyOf": [
+                             {"$ref": "#/components/schemas/ApplyOutcome"},
+                             {"$ref": "#/components/schemas/SourceCheck"}]}}}},
+               **problems(409, 412, 422, 428, 503)},
 )
 def put_source(
     request: Request,
     controller: ControllerDep,
     text: Annotated[str, Depends(_source_text)],
-    response: Response,
-    who: CallerDep,
+    write: WriteDep,
+    allow_empty: AllowEmpty = False,
     dry_run: Annotated[bool, Query(description="Validate only (the source view's "
                                                "'validate' button).")] = False,
-    if_match: Annotated[str | None, Header()] = None,
-    x_lbctl_message: Annotated[str | None, Header()] = None,
-    x_lbctl_author: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Apply a ``haproxy.cfg`` text as a new version (``If-Match`` required), or with
     ``dry_run=true`` only check it.
 
-    Answers, for an apply, ``ApplyResult.as_dict()`` with the new ``ETag`` (as ``PUT
-    /api/v1/config``); for a dry run ``{"ok", "diagnostics", "config", "spec", "changed"}``
-    (``ok`` false when HAProxy rejects it; ``config`` the text lbctl would write; ``changed``
-    whether applying it would make a new version). Diagnostics and errors name lines of the
-    submitted text. On every error nothing changes.
+    Answers, for an apply, :class:`ApplyOutcome` with the new ``ETag`` (as ``PUT
+    /api/v1/config``); for a dry run :class:`SourceCheck` (``ok`` false when HAProxy rejects
+    it; ``config`` the text lbctl would write; ``changed`` whether applying it would make a
+    new version). Diagnostics and errors name lines of the submitted text. On every error
+    nothing changes.
     """
     try:
         submitted = source_view.read(controller, text)
@@ -114,18 +101,20 @@ def put_source(
         except PolicyRefused as exc:
             audit_policy(request, exc, "validate")
             raise
-        response.headers["ETag"] = etag(checked.version)
-        return checked.as_dict()
-    result = source_view.apply(controller, submitted, if_match=parse_if_match(if_match), who=who,
-                               author=header_text(x_lbctl_author),
-                               message=header_text(x_lbctl_message))
-    response.headers["ETag"] = etag(result.version)
-    return result.as_dict()
+        return answer(checked.as_dict(), version=checked.version)
+    base = write.version(controller)
+
+    def apply() -> dict[str, object]:
+        return source_view.apply(controller, submitted, if_match=base, who=write.who,
+                                 author=write.author, message=write.message,
+                                 allow_empty=allow_empty).as_dict()
+
+    return run_write(request, controller, write, "source", base, apply)
 
 
 async def _plan_body(request: Request) -> Spec | str:
     """A ``text/plain`` body is a haproxy.cfg source; anything else a spec
-    (:func:`lbctl.api.routes.spec_from_body`)."""
+    (:func:`lbctl.api.deps.spec_from_body`)."""
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if ctype == "text/plain":
         return await _source_text(request)
@@ -135,23 +124,21 @@ async def _plan_body(request: Request) -> Spec | str:
 @source_router.post(
     "/config/plan",
     dependencies=_ADMIN,
+    operation_id="plan_config",
     summary="What applying a spec or a haproxy.cfg source would change",
-    openapi_extra=_PLAN_BODY,
-    responses={403: {"description": "The token is not an admin token", **PROBLEM_CONTENT},
-               422: {"description": "Invalid spec, unreadable source, or a line the host "
-                                    "policy refuses", **PROBLEM_CONTENT}},
+    openapi_extra=PLAN_BODY,
+    responses={**ok(PlanOutcome, "The plan", etag_header=True), **problems(422, 503)},
 )
 def plan(request: Request, controller: ControllerDep,
-         body: Annotated[Spec | str, Depends(_plan_body)], response: Response) -> dict[str, Any]:
-    """``{"version", "changed", "diff", "summary", "config"}``: the unified diff of the
-    rendered config against the live one, and what the spec adds, removes and changes
-    (:func:`lbctl.control.plan.summarize`). The rendered text is screened by the host policy
-    (a refusal is a 422 with an audit line); nothing is checked by HAProxy, nothing is
-    written."""
+         body: Annotated[Spec | str, Depends(_plan_body)]) -> JSONResponse:
+    """:class:`PlanOutcome`: the unified diff of the rendered config against the live one,
+    and what the spec adds, removes and changes (:func:`lbctl.control.plan.summarize`). The
+    rendered text is screened by the host policy (a refusal is a 422 with an audit line);
+    nothing is checked by HAProxy, nothing is written."""
     try:
         planned = source_view.plan(controller, body)
     except PolicyRefused as exc:
         audit_policy(request, exc, "plan")
         raise
-    response.headers["ETag"] = etag(planned.version)
-    return planned.as_dict()
+    return answer(planned.as_dict(), version=planned.version)
+

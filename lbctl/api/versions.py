@@ -15,92 +15,82 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 
-from lbctl.api.auth import CallerDep, require_role
-from lbctl.api.routes import (
-    AUTH_RESPONSES,
-    PROBLEM_CONTENT,
-    ControllerDep,
-    etag,
-    header_text,
-    parse_if_match,
-)
+from lbctl.api.auth import require_role
+from lbctl.api.contract import answer, ok, problems
+from lbctl.api.deps import MAX_ID, ControllerDep, WriteDep
+from lbctl.api.operations import run_write
+from lbctl.api.routes import AllowEmpty
+from lbctl.client.models import ApplyOutcome, HistoryEntryWithBodies, HistoryPage
 from lbctl.state.history import DEFAULT_LIMIT, MAX_LIMIT
 
 __all__ = ["versions_router"]
 
-versions_router = APIRouter(tags=["history"], responses=AUTH_RESPONSES)
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such version or entry", **PROBLEM_CONTENT}
-}
+versions_router = APIRouter(tags=["history"])
+_VIEWER = [Depends(require_role("viewer"))]
+#: A version number in a path: 1 … 2⁶³−1 (anything else is a 422, never an overflow).
+VersionPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a spec version")]
 
 
 @versions_router.get("/config/versions", summary="The config history, newest first (paged)",
-                     dependencies=[Depends(require_role("viewer"))])
+                     operation_id="list_versions", dependencies=_VIEWER,
+                     responses={**ok(HistoryPage, "A page of entries"), **problems(422)})
 def list_versions(
     controller: ControllerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    before: Annotated[int | None, Query(ge=1, description="an entry id: older entries only")
-                      ] = None,
-) -> dict[str, Any]:
-    """``{"entries": [{"id", "version", "base_version", "kind", "result", "at", "who",
-    "author", "message", "spec_sha256", "config_sha256", "diagnostics", "reload", "error",
-    "queued_ms", "duration_ms", "rollback_of"}], "next_before": int | null}``; ``at`` in epoch
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID,
+                                        description="an entry id: older entries only")] = None,
+) -> JSONResponse:
+    """:class:`HistoryPage`: ``{"entries": [...], "next_before": int | null}``; ``at`` in epoch
     seconds, durations in milliseconds."""
     entries = controller.history.entries(limit=limit + 1, before=before)
     page, more = entries[:limit], len(entries) > limit
-    return {
-        "entries": [e.as_dict() for e in page],
-        "next_before": page[-1].id if more and page else None,
-    }
+    return answer({"entries": [e.as_dict() for e in page],
+                   "next_before": page[-1].id if more and page else None})
 
 
 @versions_router.get("/config/versions/{version}", summary="One version: spec and rendered config",
-                     responses=_NOT_FOUND, dependencies=[Depends(require_role("viewer"))])
-def get_version(controller: ControllerDep, version: int) -> dict[str, Any]:
+                     operation_id="get_version", dependencies=_VIEWER,
+                     responses={**ok(HistoryEntryWithBodies, "The entry"), **problems(404, 422)})
+def get_version(controller: ControllerDep, version: VersionPath) -> JSONResponse:
     """The entry that made ``version`` with ``spec`` (a spec document) and ``config`` (the
     rendered ``haproxy.cfg``; its SHA-256 is ``config_sha256``)."""
-    return controller.history.version(version).as_dict(bodies=True)
+    return answer(controller.history.version(version).as_dict(bodies=True))
 
 
 @versions_router.get("/config/entries/{entry_id}", summary="One history entry, bodies included",
-                     responses=_NOT_FOUND, dependencies=[Depends(require_role("viewer"))])
-def get_entry(controller: ControllerDep, entry_id: int) -> dict[str, Any]:
+                     operation_id="get_entry", dependencies=_VIEWER,
+                     responses={**ok(HistoryEntryWithBodies, "The entry"), **problems(404, 422)})
+def get_entry(controller: ControllerDep,
+              entry_id: Annotated[int, Path(ge=1, le=MAX_ID, description="an entry id")]
+              ) -> JSONResponse:
     """Entry ``entry_id`` (e.g. a failed attempt) with its ``spec`` and ``config``."""
-    return controller.history.entry(entry_id).as_dict(bodies=True)
+    return answer(controller.history.entry(entry_id).as_dict(bodies=True))
 
 
 @versions_router.post(
     "/config/versions/{version}/rollback",
     dependencies=[Depends(require_role("admin"))],
+    operation_id="rollback_version",
     summary="Apply an earlier version's spec again, as a new version",
-    responses={
-        **_NOT_FOUND,
-        409: {"description": "HAProxy refused the reload; the old config keeps serving",
-              **PROBLEM_CONTENT},
-        412: {"description": "If-Match names a stale version; nothing changed", **PROBLEM_CONTENT},
-        422: {"description": "HAProxy rejected the config; nothing changed", **PROBLEM_CONTENT},
-        428: {"description": "If-Match missing", **PROBLEM_CONTENT},
-    },
+    responses={**ok(ApplyOutcome, "Rolled back (or unchanged)", etag_header=True, accepted=True),
+               **problems(404, 409, 412, 422, 428, 503)},
 )
-def rollback(
-    controller: ControllerDep,
-    version: int,
-    response: Response,
-    who: CallerDep,
-    if_match: Annotated[str | None, Header()] = None,
-    x_lbctl_message: Annotated[str | None, Header()] = None,
-    x_lbctl_author: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
+def rollback(request: Request, controller: ControllerDep, version: VersionPath, write: WriteDep,
+             allow_empty: AllowEmpty = False) -> JSONResponse:
     """Roll back to ``version`` over the version named by ``If-Match``: answers like
-    ``PUT /config`` (``{"version", "changed", "reload", ...}`` and the new ``ETag``);
-    ``changed`` is false when that spec is already current."""
-    result = controller.rollback(
-        version, if_match=parse_if_match(if_match), who=who, author=header_text(x_lbctl_author),
-        message=header_text(x_lbctl_message),
-    )
-    response.headers["ETag"] = etag(result.version)
-    return result.as_dict()
+    ``PUT /config`` (:class:`ApplyOutcome` and the new ``ETag``); ``changed`` is false when
+    that spec is already current."""
+    base = write.version(controller)
+    if not write.wait:
+        controller.history.version(version)  # a 404 now, not in the operation
+
+    def apply() -> dict[str, object]:
+        return controller.rollback(version, if_match=base, who=write.who, author=write.author,
+                                   message=write.message, allow_empty=allow_empty).as_dict()
+
+    return run_write(request, controller, write, "rollback", base, apply)

@@ -26,10 +26,11 @@ EXIT_CHANGES = 10
 EXIT_CODES: tuple[tuple[int, str, tuple[type[E.LbctlError], ...]], ...] = (
     (EXIT_OK, "success; for `plan`: nothing would change", ()),
     (1, "the spec or config is invalid (field errors, parse errors, `haproxy -c`, render)",
-     (E.SpecError, E.PolicyRefused, E.ParseError, E.ConfigRejected, E.RenderError)),
+     (E.SpecError, E.PolicyRefused, E.InvalidRequest, E.UnreadableBody, E.UnsupportedOnTarget,
+      E.ParseError, E.ConfigRejected, E.RenderError)),
     (EXIT_USAGE, "usage error: unknown option or command, missing argument", ()),
     (3, "`If-Match` names a stale version; nothing was changed", (E.VersionConflict,)),
-    (4, "no such backend, server, client, version or token", (E.NotFound,)),
+    (4, "no such backend, server, client, version, token or certificate", (E.NotFound,)),
     (5, "authentication or role: missing or wrong token, role not sufficient",
      (E.AuthError, E.Forbidden)),
     (6, "the HAProxy side failed: no binary, not running, start / reload / runtime API",
@@ -40,6 +41,9 @@ EXIT_CODES: tuple[tuple[int, str, tuple[type[E.LbctlError], ...]], ...] = (
     (9, "a write without `If-Match`: every write must name the version it edits",
      (E.PreconditionRequired,)),
     (EXIT_CHANGES, "`plan`: applying would change something", ()),
+    (11, "the write would leave no listener or empty a backend in use; confirm it with "
+         "`?allow_empty=true` (API) or `--allow-empty` (CLI)", (E.ConfirmationRequired,)),
+    (12, "the agent is busy: too many pings in flight; try again in a moment", (E.Busy,)),
 )
 
 

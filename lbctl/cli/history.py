@@ -14,7 +14,15 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from lbctl.cli.options import IfMatchOpt, JsonOpt, MessageOpt, agent_client, author, console
+from lbctl.cli.options import (
+    AllowEmptyOpt,
+    IfMatchOpt,
+    JsonOpt,
+    MessageOpt,
+    agent_client,
+    author,
+    console,
+)
 
 __all__ = ["diff", "history", "register", "rollback", "show", "unified_diff"]
 
@@ -132,13 +140,15 @@ def rollback(
     version: VersionArg,
     message: MessageOpt = "",
     if_match: IfMatchOpt = None,
+    allow_empty: AllowEmptyOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Apply version N's spec again, as a new version (validated and reloaded like an apply)."""
 
     with agent_client(ctx) as client:
         base = if_match if if_match is not None else client.get_config()[0]
-        result = client.rollback(version, if_match=base, message=message, author=author())
+        result = client.rollback(version, if_match=base, message=message, author=author(),
+                                 allow_empty=allow_empty)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

@@ -31,14 +31,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from lbctl.cli import certs as cli_certs
 from lbctl.cli import exit_codes as cli_exit_codes
 from lbctl.cli import history as cli_history
+from lbctl.cli import ping as cli_ping
 from lbctl.cli import runtime as cli_runtime
 from lbctl.cli import source as cli_source
 from lbctl.cli import status as cli_status
 from lbctl.cli import tokens as cli_tokens
 from lbctl.cli.errors import report_error
 from lbctl.cli.options import (
+    AllowEmptyOpt,
     BinOpt,
     IfMatchOpt,
     JsonOpt,
@@ -317,6 +320,7 @@ def apply(
     spec: SpecArg,
     message: MessageOpt = "",
     if_match: IfMatchOpt = None,
+    allow_empty: AllowEmptyOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Apply SPEC through the agent (validate, write, reload, verify)."""
@@ -325,7 +329,8 @@ def apply(
     parsed = load_spec(spec)
     with agent_client(ctx) as client:
         base = if_match if if_match is not None else client.get_config()[0]
-        result = client.put_config(parsed, if_match=base, message=message, author=author())
+        result = client.put_config(parsed, if_match=base, message=message, author=author(),
+                                   allow_empty=allow_empty)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -367,8 +372,10 @@ def demo(
 
 cli_status.register(app)
 cli_runtime.register(app)
+cli_ping.register(app)
 cli_history.register(app)
 cli_tokens.register(app)
+cli_certs.register(app)
 cli_source.register(app)
 cli_exit_codes.register(app)
 

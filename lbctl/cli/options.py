@@ -20,8 +20,8 @@ from lbctl.errors import Diagnostic
 if TYPE_CHECKING:
     from lbctl.client import AgentClient
 
-__all__ = ["BinOpt", "IfMatchOpt", "JsonOpt", "MessageOpt", "SpecArg", "StateOpt", "VersionOpt",
-           "agent_client", "author", "cell", "console", "diagnostic_lines"]
+__all__ = ["AllowEmptyOpt", "BinOpt", "IfMatchOpt", "JsonOpt", "MessageOpt", "SpecArg",
+           "StateOpt", "VersionOpt", "agent_client", "author", "cell", "console", "diagnostic_lines"]
 
 #: ``--json``: print the answer as JSON instead of a table or text.
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
@@ -47,6 +47,11 @@ SpecArg = Annotated[
 ]
 #: ``-m`` / ``--message``: why, kept with the change in the history.
 MessageOpt = Annotated[str, typer.Option("-m", "--message", help="Why (kept with the change).")]
+#: ``--allow-empty``: confirm a write that leaves no listener or empties a backend in use.
+AllowEmptyOpt = Annotated[bool, typer.Option(
+    "--allow-empty", help="Confirm a write that leaves HAProxy no frontend (no listener) or "
+    "removes every server of a backend in use (sent as ?allow_empty=true; recorded in the "
+    "history). Without it such a write is refused (exit 11).")]
 #: ``--if-match``: the version a write edits (default: the agent's current one).
 IfMatchOpt = Annotated[int | None, typer.Option(
     "--if-match", help="The version this write edits (default: the agent's current one).")]

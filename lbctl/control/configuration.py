@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from lbctl.control import guard
 from lbctl.control.core import Core, log
 from lbctl.control.results import ApplyResult, ValidateResult
 from lbctl.errors import (
@@ -47,16 +48,18 @@ __all__ = [
 
 
 def apply_write(
-    *, if_match: int | None, who: str = LOCAL, author: str = "", message: str = ""
+    *, if_match: int | None, who: str = LOCAL, author: str = "", message: str = "",
+    allow_empty: bool = False,
 ) -> Write:
     """The journal's record of an apply over version ``if_match`` (see :func:`apply`); after
     :func:`run`, its ``config`` is the text that was rendered (and checked)."""
-    return Write("apply", who=who, author=author, message=message, base_version=if_match)
+    return Write("apply", who=who, author=author, message=message, base_version=if_match,
+                 allow_empty=allow_empty)
 
 
 def apply(
     core: Core, spec: Spec, *, if_match: int | None, who: str = LOCAL, author: str = "",
-    message: str = "",
+    message: str = "", allow_empty: bool = False,
 ) -> ApplyResult:
     """Make ``spec`` the running config, as version ``if_match + 1``.
 
@@ -67,16 +70,19 @@ def apply(
     (``haproxy -c`` said no; diagnostics carry spec fields), :class:`ReloadFailed` /
     :class:`ProcessError` (HAProxy refused it at reload/start; the last-known-good file is
     back), :class:`BinaryNotFound`, :class:`StoreError` (state dir or history),
-    :class:`RenderError`. On every error the live file, the running HAProxy and the
-    version are unchanged. Every call is told to the listeners (``on_apply``).
+    :class:`RenderError`, :class:`ConfirmationRequired` (``spec`` would leave no listener or
+    empty a backend in use and ``allow_empty`` is false: :mod:`lbctl.control.guard`; with
+    it, what was confirmed is recorded). On every error the live file, the running HAProxy
+    and the version are unchanged. Every call is told to the listeners (``on_apply``).
     """
-    write = apply_write(if_match=if_match, who=who, author=author, message=message)
+    write = apply_write(if_match=if_match, who=who, author=author, message=message,
+                        allow_empty=allow_empty)
     return run(core, write, lambda: spec)
 
 
 def rollback(
     core: Core, version: int, *, if_match: int | None, who: str = LOCAL, author: str = "",
-    message: str = "",
+    message: str = "", allow_empty: bool = False,
 ) -> ApplyResult:
     """Apply the spec of history ``version`` again, as a new version (``if_match + 1``),
     through the same path as :func:`apply`: the config is rendered anew (byte-identical to
@@ -86,7 +92,7 @@ def rollback(
     entry has no spec."""
     write = Write("rollback", who=who, author=author, base_version=if_match,
                   message=message or f"rollback to version {version}",
-                  target=f"version {version}", rollback_of=version)
+                  target=f"version {version}", rollback_of=version, allow_empty=allow_empty)
     return run(core, write, lambda: _spec_of(core, version))
 
 
@@ -127,6 +133,7 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult
     with core.lock:
         core.lock_for(write)
         spec = write.spec = spec_of()
+        write.confirmed = guard.check(core.spec, spec, allow_empty=write.allow_empty)
         process = core.require_process()
         text = write.config = core.render(spec)
         live = core.state.read_config()

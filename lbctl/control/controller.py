@@ -150,23 +150,23 @@ class Controller:
     # -- configuration (lbctl.control.configuration) ------------------------------------
     def apply(
         self, spec: Spec, *, if_match: int | None, who: str = LOCAL, author: str = "",
-        message: str = "",
+        message: str = "", allow_empty: bool = False,
     ) -> ApplyResult:
         """Make ``spec`` the running config, as version ``if_match + 1``
         (:func:`lbctl.control.configuration.apply`: what it raises, and that on every error
         the live file, the running HAProxy and the version are unchanged)."""
         return configuration.apply(self.core, spec, if_match=if_match, who=who, author=author,
-                                   message=message)
+                                   message=message, allow_empty=allow_empty)
 
     def rollback(
         self, version: int, *, if_match: int | None, who: str = LOCAL, author: str = "",
-        message: str = "",
+        message: str = "", allow_empty: bool = False,
     ) -> ApplyResult:
         """Apply history ``version``'s spec again as a new version
         (:func:`lbctl.control.configuration.rollback`); raises what :meth:`apply` raises and
         :class:`NotFound`."""
         return configuration.rollback(self.core, version, if_match=if_match, who=who,
-                                      author=author, message=message)
+                                      author=author, message=message, allow_empty=allow_empty)
 
     def validate(self, spec: Spec) -> ValidateResult:
         """Dry run: render ``spec`` and ``haproxy -c`` the exact bytes; change nothing.

@@ -25,17 +25,19 @@ from lbctl.errors import (
     Diagnostic,
     PolicyRefused,
     PreconditionRequired,
+    StoreError,
     VersionConflict,
 )
 from lbctl.features import Capabilities
 from lbctl.haproxy.binary import HAProxyBinary
-from lbctl.haproxy.privileges import drop_to
+from lbctl.haproxy.privileges import drop_to, prepare_socket_dir, socket_dir
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.haproxy.runtime import RuntimeClient
 from lbctl.haproxy.validate import check_file
 from lbctl.render import RenderContext, peer_args, render
 from lbctl.spec import Spec
 from lbctl.spec.policy import HostOptions, HostPolicy
+from lbctl.state.certs import CertStore
 from lbctl.state.history import History
 from lbctl.state.journal import Journal, Write
 from lbctl.state.livefile import LiveFile
@@ -92,8 +94,9 @@ class Core:
         options = self.host or HostOptions()
         self.identity = drop_to(self.haproxy_user or options.haproxy_user)
         user, group = self.identity if self.identity is not None else (None, None)
+        sockets = socket_dir(self.state.run_dir) if self.identity is not None else None
         self.policy = HostPolicy.for_state(self.state.root, self.state.run_dir, options,
-                                           user=user, group=group)
+                                           user=user, group=group, socket_dir=sockets)
         self.history = History(self.state.history_path)
         self.journal = Journal(self.history)
         self.files = LiveFile(self.state, self.check, self.policy)
@@ -132,9 +135,21 @@ class Core:
 
     def render_context(self) -> RenderContext:
         """The state dir's render context (run dir: sockets, pid file, pacing sockets; the
-        ``user``/``group`` HAProxy drops to when the agent runs as root)."""
-        user, group = self.identity if self.identity is not None else (None, None)
-        return RenderContext(self.state.run_dir, user=user, group=group)
+        ``user``/``group`` HAProxy drops to when the agent runs as root, and then the socket
+        dir its workers can reach, :func:`lbctl.haproxy.privileges.socket_dir`). On a target
+        without the Lua pacing, whose smooth clients use the chained throttle's sockets, the
+        socket dir is prepared here (``root:<group>`` 0750); raises :class:`StoreError` when it
+        cannot be."""
+        if self.identity is None:
+            return RenderContext(self.state.run_dir)
+        user, group = self.identity
+        sockets = socket_dir(self.state.run_dir)
+        if self.caps is not None and not self.caps.lua_pacing:
+            try:
+                prepare_socket_dir(sockets, group)
+            except OSError as exc:
+                raise StoreError(f"cannot prepare the socket dir {sockets}: {exc}") from exc
+        return RenderContext(self.state.run_dir, user=user, group=group, socket_dir=sockets)
 
     def render_target(self) -> tuple[Capabilities, RenderContext]:
         """The binary's capabilities and the render context; raises :class:`BinaryNotFound`
@@ -145,8 +160,11 @@ class Core:
 
     def render(self, spec: Spec) -> str:
         """``spec`` as this binary's ``haproxy.cfg`` text (:func:`lbctl.render.render`).
-        Raises :class:`BinaryNotFound`, :class:`RenderError`."""
-        return render(spec, *self.render_target())
+        Raises :class:`BinaryNotFound`, :class:`RenderError`, :class:`SpecError` naming each
+        field that names a store object the certificate store lacks (:mod:`lbctl.state.certs`)."""
+        text = render(spec, *self.render_target())
+        CertStore(self.state.root).check_refs(spec)
+        return text
 
     def screen(self, spec: Spec, text: str) -> None:
         """The host policy on ``text`` (rendered from ``spec``) without ``haproxy -c``
@@ -169,7 +187,8 @@ class Core:
 
     def runtime(self) -> RuntimeClient:
         """A client of this HAProxy's stats socket (the runtime API, management.txt §9.3)."""
-        return RuntimeClient(self.render_context().stats_socket)
+        servers_state = self.caps.show_servers_state if self.caps is not None else True
+        return RuntimeClient(self.render_context().stats_socket, servers_state=servers_state)
 
     # -- events -----------------------------------------------------------------------------
     def notify(self, event: str, *args: Any) -> None:

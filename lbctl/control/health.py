@@ -3,31 +3,81 @@
 :func:`health_report` turns what the controller knows (is the master running, why not) and
 what the runtime API says (``show stat``: every backend and server, :mod:`lbctl.haproxy.runtime`)
 into one JSON-ready dict whose ``ok`` is false exactly when a monitor should page: HAProxy is
-down, its health cannot be read, or a backend has no usable server. ``reasons`` says which,
-in words.
+down, its health cannot be read, a backend has no usable server, or a certificate the spec
+uses expires within :data:`CERT_CRITICAL_DAYS` days. ``reasons`` says which, in words.
+A certificate expiring within :data:`CERT_WARNING_DAYS` days is a **warning**: it is in
+``warnings`` and its ``certificates`` entry says ``warning``, but ``ok`` stays true (nothing
+to page for yet; ``lbctl_certificate_expiry_seconds`` in :mod:`lbctl.api.metrics` is there
+for alerting rules).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from lbctl.errors import HAProxyError
 from lbctl.haproxy.runtime import RuntimeClient
+from lbctl.state.pem import CertInfo
 
-__all__ = ["health_report"]
+__all__ = ["CERT_CRITICAL_DAYS", "CERT_WARNING_DAYS", "certificate_health", "health_report"]
+
+#: A certificate the spec uses that expires within this many days makes health not ok.
+CERT_CRITICAL_DAYS = 3
+#: Within this many days: a warning (reported; ``ok`` stays true).
+CERT_WARNING_DAYS = 14
+DAY_S = 86400.0
+
+
+def certificate_health(certificates: Sequence[CertInfo], now: float | None = None,
+                       ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """``(entries, warnings, critical)`` of ``certificates`` (those the spec uses): one
+    ``{"name", "kind", "not_after", "expires_in_s", "status": ok|warning|critical}`` each,
+    sorted by name, and a sentence naming each certificate within :data:`CERT_WARNING_DAYS`
+    (``warnings``) or :data:`CERT_CRITICAL_DAYS` days, or expired (``critical``)."""
+    entries: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    critical: list[str] = []
+    at = time.time() if now is None else now
+    for info in sorted(certificates, key=lambda i: i.name):
+        left = info.not_after.timestamp() - at
+        when = info.not_after.isoformat()
+        if left <= 0:
+            status = "critical"
+            critical.append(f"certificate {info.name} expired on {when}")
+        elif left <= CERT_CRITICAL_DAYS * DAY_S:
+            status = "critical"
+            critical.append(f"certificate {info.name} expires in {left / DAY_S:.1f} days "
+                            f"({when}; critical within {CERT_CRITICAL_DAYS} days)")
+        elif left <= CERT_WARNING_DAYS * DAY_S:
+            status = "warning"
+            warnings.append(f"certificate {info.name} expires in {left / DAY_S:.1f} days "
+                            f"({when}; warning within {CERT_WARNING_DAYS} days)")
+        else:
+            status = "ok"
+        entries.append({"name": info.name, "kind": info.kind, "not_after": when,
+                        "expires_in_s": round(left, 3), "status": status})
+    return entries, warnings, critical
 
 
 def health_report(
-    running: bool, unavailable: str | None, runtime: RuntimeClient, supervision: dict[str, Any]
+    running: bool, unavailable: str | None, runtime: RuntimeClient, supervision: dict[str, Any],
+    *, listeners: int = 1, certificates: Sequence[CertInfo] = (),
 ) -> dict[str, Any]:
     """``{"ok", "haproxy": {"running", "unavailable"}, "backends": [...], "reasons",
-    "checked_at": epoch seconds, "supervision"}``.
+    "warnings", "certificates": [...], "checked_at": epoch seconds, "supervision"}``.
 
     ``running`` is whether a verified master runs; ``unavailable`` why HAProxy is not there
     (``None`` for "not running"); ``runtime`` reads ``show stat`` (each call bounded by its
     timeout); ``supervision`` is passed through (:meth:`lbctl.control.recovery.Recovery.report`).
     ``backends`` holds :meth:`lbctl.haproxy.runtime.BackendHealth.as_dict` per backend.
+    ``listeners`` counts the spec's frontends and ``listen`` sections: with none, HAProxy
+    answers on no port, and that is a reason too (a spec emptied with ``allow_empty``).
+    ``certificates`` are the store objects the spec uses (:func:`certificate_health`): one
+    expiring within :data:`CERT_CRITICAL_DAYS` days (or expired) is a reason, naming it, and
+    ``ok`` is false; within :data:`CERT_WARNING_DAYS` days it is only in ``warnings`` and ``ok``
+    stays true.
     Never raises: an unreadable runtime API is a reason (``health unknown: ...``).
     """
     reasons: list[str] = []
@@ -45,11 +95,18 @@ def health_report(
                     )
         except HAProxyError as exc:
             reasons.append(f"health unknown: runtime API: {exc}")
+        if listeners == 0:
+            reasons.append("the spec has no frontend and no listen section: HAProxy listens "
+                           "on no port")
+    cert_entries, warnings, critical = certificate_health(certificates)
+    reasons.extend(critical)
     return {
         "ok": not reasons,
         "haproxy": {"running": running, "unavailable": None if running else reasons[0]},
         "backends": backends,
         "reasons": reasons,
+        "warnings": warnings,
+        "certificates": cert_entries,
         "checked_at": time.time(),
         "supervision": supervision,
     }

@@ -23,6 +23,9 @@ from lbctl.haproxy.binary import detect
 from lbctl.haproxy.process import HAProxyProcess
 from lbctl.render import peer_args
 from lbctl.spec import load_spec
+from lbctl.spec.tls_checks import certificate_refs
+from lbctl.state.certs import CertStore
+from lbctl.state.pem import CertInfo
 
 __all__ = [
     "haproxy_fault",
@@ -33,6 +36,7 @@ __all__ = [
     "start",
     "status",
     "supervision",
+    "used_certificates",
 ]
 
 
@@ -195,10 +199,27 @@ def supervision(core: Core) -> dict[str, Any]:
 def health(core: Core) -> dict[str, Any]:
     """Health report (:func:`lbctl.control.health.health_report`): ``{"ok", "haproxy":
     {"running", "unavailable"}, "backends": [...], "reasons", "checked_at": epoch s,
-    "supervision"}``; ``ok`` is true when HAProxy runs and every backend has a usable
-    server. Never raises."""
+    "supervision"}``; ``ok`` is true when HAProxy runs, the spec has a listener and every
+    backend has a usable server (and no certificate the spec uses expires within 3 days:
+    :func:`used_certificates`). Never raises."""
+    spec = core.spec
+    listeners = len(spec.frontends) + sum(s.kind == "listen" for s in spec.sections)
     return health_report(haproxy_running(core), core.unavailable, core.runtime(),
-                         supervision(core))
+                         supervision(core), listeners=listeners,
+                         certificates=used_certificates(core))
+
+
+def used_certificates(core: Core) -> list[CertInfo]:
+    """The store objects the current spec names (each once; one the store cannot read is
+    left out: the spec's next apply names it). Never raises."""
+    store = CertStore(core.state.root)
+    out = []
+    for name in sorted({name for _loc, name, _kind in certificate_refs(core.spec)}):
+        try:
+            out.append(store.info(name))
+        except LbctlError as exc:
+            log.warning("health: certificate %s: %s", name, exc)
+    return out
 
 
 def status(core: Core) -> dict[str, Any]:

@@ -18,7 +18,8 @@ HAProxy refuses other weights (:class:`RuntimeAPIError`) and such a change needs
 
 Read back (management.txt §9.3): ``show servers state`` is the confirmation (the admin state
 bits and the user weight, exact even in maintenance, where 2.6's ``show stat`` keeps showing
-the old effective weight); ``show stat`` adds the status and the check for the answer.
+the old effective weight); ``show stat`` adds the status and the check for the answer. 1.5 has
+``set server`` but not ``show servers state``: there ``show stat`` alone is the read-back.
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def read_server(client: RuntimeClient, backend: str, server: str) -> tuple[Admin
     Raises :class:`NotFound` when HAProxy has no such backend or server, and
     :class:`RuntimeAPIError` / ``HAProxyUnavailable`` from the socket.
     """
+    if not client.servers_state:
+        return _read_server_from_stat(client, backend, server)
     row = next((r for r in client.show_servers_state(backend) if r.get("srv_name") == server), None)
     if row is None:
         raise NotFound(f"HAProxy has no server {backend}/{server}")
@@ -131,6 +134,25 @@ def read_server(client: RuntimeClient, backend: str, server: str) -> tuple[Admin
         if stat.get("pxname") == backend and stat.get("svname") == server:
             return admin, ServerHealth.from_row(stat)
     raise NotFound(f"HAProxy has no server {backend}/{server} in show stat")
+
+
+def _read_server_from_stat(client: RuntimeClient, backend: str,
+                           server: str) -> tuple[AdminState, ServerHealth]:
+    """:func:`read_server` on 1.5 (no ``show servers state``): ``show stat`` alone. Its
+    ``status`` is ``MAINT`` in maintenance and ``DRAIN`` both in the drain admin state and at
+    weight 0 (so only ``DRAIN`` at a weight above 0 is the admin state), and its ``weight``
+    follows ``set server ... weight`` in maintenance too (checked on 1.5.0)."""
+    for stat in client.show_stat():
+        if stat.get("pxname") == backend and stat.get("svname") == server:
+            try:
+                weight = int(stat.get("weight") or 0)
+            except ValueError as exc:
+                raise RuntimeAPIError(f"show stat {backend}/{server}: weight {stat!r}") from exc
+            status = stat.get("status", "")
+            admin = 0x01 if status.startswith("MAINT") else 0
+            admin |= 0x08 if status.startswith("DRAIN") and weight else 0
+            return AdminState(admin, weight), ServerHealth.from_row(stat)
+    raise NotFound(f"HAProxy has no server {backend}/{server}")
 
 
 def apply_server(client: RuntimeClient, backend: str, server: str, state: str, weight: int) -> None:

@@ -120,15 +120,17 @@ def check(controller: Controller, submitted: Submitted) -> SourceCheck:
 
 def apply(
     controller: Controller, submitted: Submitted, *, if_match: int | None, who: str = LOCAL,
-    author: str = "", message: str = "",
+    author: str = "", message: str = "", allow_empty: bool = False,
 ) -> ApplyResult:
     """*Validate and save*: apply the text's spec as version ``if_match + 1`` through
     :func:`lbctl.control.configuration.run` (rendered once; warnings name submitted lines).
-    Raises what :meth:`Controller.apply` raises; a :class:`ConfigRejected`'s diagnostics name
+    Raises what :meth:`Controller.apply` raises (``allow_empty``: :mod:`lbctl.control.guard`);
+    a :class:`ConfigRejected`'s diagnostics name
     submitted lines (the history and the audit line keep the rendered ones)."""
     version, current = controller.current()
     spec = _spec(submitted, current, controller.config_source(), same_version=if_match == version)
-    write = configuration.apply_write(if_match=if_match, who=who, author=author, message=message)
+    write = configuration.apply_write(if_match=if_match, who=who, author=author, message=message,
+                                      allow_empty=allow_empty)
     try:
         result = configuration.run(controller.core, write, lambda: spec)
     except PolicyRefused as exc:

@@ -33,6 +33,13 @@ ENV_VAR = "LBCTL_HAPROXY_BIN"
 
 _VERSION_LINE_RE = re.compile(r"(?:HA-Proxy|HAProxy) version (\S+)")
 _INSPECT_TIMEOUT_S = 10.0
+#: ``-vv`` sentences that name a feature on every release, including those before the
+#: "Feature list" line (1.5–1.8 print only these; 2.0+ print both): Lua since 1.6,
+#: the Prometheus exporter since 2.0 (addons/promex).
+_BUILT_WITH = (
+    ("Built with Lua version", "LUA"),
+    ("Built with the Prometheus exporter", "PROMEX"),
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,8 @@ class HAProxyBinary:
     ``path`` is absolute; ``version_line`` is the first line of ``-vv``
     (``"HAProxy version 2.8.25-5cf5d0683 2026/06/26 - https://haproxy.org/"``); ``features``
     holds the names flagged ``+`` in the "Feature list" line (``{"LUA", "PROMEX", "OPENSSL",
-    "THREAD", ...}``); builds older than 2.2 have no such line and give an empty set.
+    "THREAD", ...}``), plus ``LUA`` / ``PROMEX`` from the "Built with Lua version" / "Built with
+    the Prometheus exporter" sentences, the only form 1.5–1.8 print (they have no feature list).
     """
 
     path: str
@@ -133,9 +141,13 @@ def parse_vv(path: str, output: str) -> HAProxyBinary:
         raise BinaryNotFound(f"{path} -vv printed no HAProxy version line", output)
     features: set[str] = set()
     for line in lines:
-        if line.strip().startswith("Feature list"):
+        stripped = line.strip()
+        if stripped.startswith("Feature list"):
             _, _, flags = line.partition(":")
             features.update(tok[1:].upper() for tok in flags.split() if tok.startswith("+"))
+        for prefix, feature in _BUILT_WITH:
+            if stripped.startswith(prefix):
+                features.add(feature)
     return HAProxyBinary(path, version, version_line, frozenset(features))
 
 

@@ -4,17 +4,21 @@ The stats socket is declared in the ``global`` section
 (``stats socket <run dir>/haproxy.sock mode 600 level admin expose-fd listeners``,
 configuration.txt §3.1). ``show stat`` columns are described in management.txt §9.1 "CSV
 format"; ``set server`` / ``show table`` in §9.3.
+
+Size: over 300 lines because the stats socket's commands (``show stat``, ``show table``,
+server state, ``set ssl cert``) share one client, one lock, one deadline and their parsers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lbctl.errors import CommandRefused, NotFound, RuntimeAPIError
+from lbctl.errors import CommandRefused, LbctlError, NotFound, RuntimeAPIError
 from lbctl.haproxy.sockets import SocketClient, check_argument
 from lbctl.reserved import INTERNAL_PREFIX
 
@@ -165,10 +169,15 @@ def parse_table_entries(text: str) -> list[dict[str, str]]:
 
 
 class RuntimeClient:
-    """Client of the stats socket at ``socket_path``; ``timeout`` in seconds per round trip."""
+    """Client of the stats socket at ``socket_path``; ``timeout`` in seconds per round trip.
+    ``servers_state``: the HAProxy has ``show servers state`` (1.6+,
+    :attr:`lbctl.features.Capabilities.show_servers_state`); without it a server's admin state
+    is read from ``show stat`` (:mod:`lbctl.control.servers`)."""
 
-    def __init__(self, socket_path: str | Path, timeout: float = 2.0) -> None:
+    def __init__(self, socket_path: str | Path, timeout: float = 2.0, *,
+                 servers_state: bool = True) -> None:
         self.socket_path = Path(socket_path)
+        self.servers_state = servers_state
         self._client = SocketClient(self.socket_path, timeout)
 
     def command(self, cmd: str) -> str:
@@ -290,6 +299,28 @@ class RuntimeClient:
             raise CommandRefused(f"server state must be one of {', '.join(SERVER_STATES)}")
         target = f"{_name(backend)}/{_name(server)}"
         self._set(f"set server {target} state {state}")
+
+    def replace_ssl_cert(self, path: str | Path, pem: str) -> str:
+        """Replace the certificate HAProxy loaded from ``path`` with ``pem`` in memory, no
+        reload: ``set ssl cert <path> <<`` + the bundle, then ``commit ssl cert <path>``
+        (management.txt 2.1+ §9.3; new handshakes use it at once, the file is not read).
+        On a refusal the transaction is aborted (``abort ssl cert``) and
+        ``RuntimeAPIError`` raised with HAProxy's answer; ``CommandRefused`` for a path with
+        whitespace. Returns the commit's answer."""
+        name = _name(str(path))
+        answer = self._client.command_with_payload(f"set ssl cert {name}", pem)
+        if "Transaction" not in answer:
+            self._abort(name)
+            raise RuntimeAPIError(f"set ssl cert {name}: {answer.strip()[:300]}")
+        answer = self.command(f"commit ssl cert {name}")
+        if "Success" not in answer:
+            self._abort(name)
+            raise RuntimeAPIError(f"commit ssl cert {name}: {answer.strip()[:300]}")
+        return answer
+
+    def _abort(self, name: str) -> None:
+        with contextlib.suppress(LbctlError):
+            self.command(f"abort ssl cert {name}")
 
     def set_server_weight(self, backend: str, server: str, weight: int) -> None:
         """``set server BACKEND/SERVER weight N`` (0-256, absolute; management.txt §9.3).

@@ -62,15 +62,29 @@ class SocketClient:
         with self._lock:
             return self._round_trip(cmd)
 
-    def _round_trip(self, cmd: str) -> str:
+    def command_with_payload(self, cmd: str, payload: str) -> str:
+        """Send ``cmd <<`` followed by ``payload`` lines and the empty line that ends them
+        (management.txt 2.1+ §9.3: "a command with a payload ... needs to end with an empty
+        line"); return the answer. ``cmd`` is checked as :meth:`command` does; ``payload``
+        may hold newlines but no empty line, CR, NUL or ``<<`` (it would end early or be
+        misread). Raises what :meth:`command` raises."""
+        check_argument(cmd)
+        lines = payload.strip("\n").split("\n")
+        if any(not line.strip() for line in lines) or any(c in payload for c in "\r\x00"):
+            raise CommandRefused(f"runtime API payload of {cmd!r} refused: an empty line, CR or NUL")
+        with self._lock:
+            return self._round_trip(cmd, "\n".join(lines) + "\n\n")
+
+    def _round_trip(self, cmd: str, payload: str | None = None) -> str:
         deadline = time.monotonic() + self.timeout
         where = f"{cmd!r} on {self.path}"
         chunks: list[bytes] = []
+        wire = cmd.encode() + b"\n" if payload is None else (cmd + " <<\n" + payload).encode()
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(self.timeout)
                 sock.connect(str(self.path))
-                sock.sendall(cmd.encode() + b"\n")
+                sock.sendall(wire)
                 # Half-close: the master CLI keeps the connection open until the client's
                 # side is shut, the stats socket does not mind (both answer then close).
                 sock.shutdown(socket.SHUT_WR)

@@ -16,7 +16,8 @@ from lbctl import paths
 from lbctl.features import Capabilities
 
 __all__ = ["LOCAL_PEER", "PEERS_SECTION", "PROMETHEUS_FRONTEND", "RenderContext", "client_acl",
-           "peer_args", "route_acl", "stick_table_name"]
+           "peer_args", "refuse_backend", "route_acl", "stick_table_name", "throttle_backend",
+           "throttle_frontend"]
 
 
 #: Name of the local peer (``peer <name>`` / ``localpeer`` / ``haproxy -L``); the process and
@@ -43,12 +44,16 @@ class RenderContext:
     action and the 429 error file (the installed ``haproxy/`` assets by default). ``user`` /
     ``group``: who HAProxy drops privileges to (``global`` ``user``/``group``, configuration.txt
     §3.1), set when the agent runs as root (:func:`lbctl.haproxy.privileges.drop_to`).
+    ``socket_dir``: where the UNIX sockets the workers connect to live when they cannot enter
+    ``run_dir`` (they dropped privileges; :func:`lbctl.haproxy.privileges.socket_dir`);
+    ``None``: the run dir.
     """
 
     run_dir: Path
     assets_dir: Path = field(default_factory=paths.assets_dir)
     user: str | None = None
     group: str | None = None
+    socket_dir: Path | None = None
 
     @property
     def stats_socket(self) -> Path:
@@ -59,6 +64,20 @@ class RenderContext:
     def lua_script(self) -> Path:
         """The Lua file that registers ``lua.lbctl_pace``."""
         return self.assets_dir / "lua" / "lbctl_pace.lua"
+
+    def throttle_path(self, name: str) -> Path:
+        """``<socket_dir or run_dir>/<name>.sock``: the UNIX socket of a chained throttle.
+        A file, not an abstract socket (``abns@``): HAProxy binds a socket file under a
+        temporary name and renames it (configuration.txt 1.5 §5.1), so every reload style
+        rebinds it, whereas 1.5's ``-sf`` cannot rebind an abstract socket and 1.8.0's
+        ``-x`` does not pass one on (measured: "cannot listen to socket []", no new worker)."""
+        return (self.socket_dir or self.run_dir) / f"{name}.sock"
+
+    @property
+    def empty_map(self) -> Path:
+        """An empty map file: ``<fetch>,map(<it>,<name>)`` is the constant ``<name>``, the
+        stick-table key of a client before ``str()`` (1.6; configuration.txt 1.5 §7.3.1)."""
+        return self.assets_dir / "maps" / "empty.map"
 
     @property
     def errorfile_429(self) -> Path:
@@ -79,3 +98,19 @@ def client_acl(client: str) -> str:
 def route_acl(index: int) -> str:
     """The ACL of the route at ``index`` of a frontend's ``routes`` (``lbctl_route_<i>``)."""
     return f"lbctl_route_{index}"
+
+
+def throttle_backend(frontend: str, client: str) -> str:
+    """The backend queueing a smooth client's requests for its chained throttle (no Lua)."""
+    return f"lbctl_pace_{frontend}_{client}"
+
+
+def throttle_frontend(frontend: str, client: str) -> str:
+    """The internal frontend of a smooth client's chained throttle (binds its UNIX socket)."""
+    return f"lbctl_paced_{frontend}_{client}"
+
+
+def refuse_backend(frontend: str) -> str:
+    """The serverless backend answering a frontend's 429s where ``deny_status`` does not exist
+    (before 1.7): its ``errorfile 503`` is the raw 429 response."""
+    return f"lbctl_429_{frontend}"

@@ -16,6 +16,7 @@ from lbctl import __version__, paths
 from lbctl.errors import RenderError
 from lbctl.features import Capabilities
 from lbctl.render.names import LOCAL_PEER, PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext
+from lbctl.render.tls import bind_tls, check_tls_gates, server_tls
 from lbctl.render.view import build_view
 from lbctl.spec import Backend, Frontend, HealthCheck, Server, Spec
 from lbctl.spec.types import format_duration
@@ -49,6 +50,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["duration"] = format_duration
+    env.globals.update(bind_tls=bind_tls, server_tls=server_tls)
     return env
 
 
@@ -69,7 +71,7 @@ def render_proxy(proxy: Frontend | Backend, caps: Capabilities, ctx: RenderConte
     env = _environment()
     try:
         if isinstance(proxy, Backend):
-            return env.get_template("backend.j2").render(be=proxy, caps=caps)
+            return env.get_template("backend.j2").render(be=proxy, caps=caps, ctx=ctx)
         view = build_view(Spec.model_construct(frontends=[proxy]), caps)
         return env.get_template("frontend.j2").render(fe=view.frontends[0], caps=caps, ctx=ctx)
     except jinja2.TemplateError as exc:
@@ -83,6 +85,7 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
     fails or the spec needs a form the target lacks.
     """
     view = build_view(spec, caps)
+    check_tls_gates(spec, caps)
     try:
         text = _environment().get_template("haproxy.cfg.j2").render(
             spec=spec,

@@ -10,11 +10,19 @@ Rule ordering lives here so the templates stay simple:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
-from lbctl.errors import RenderError
-from lbctl.features import Capabilities
-from lbctl.render.names import client_acl, route_acl, stick_table_name
+from lbctl.errors import UnsupportedOnTarget
+from lbctl.features import GATES, Capabilities
+from lbctl.render.names import (
+    client_acl,
+    refuse_backend,
+    route_acl,
+    stick_table_name,
+    throttle_backend,
+    throttle_frontend,
+)
 from lbctl.spec import Client, Frontend, Spec
 
 __all__ = ["Acl", "ClientRule", "FrontendView", "RouteRule", "View", "build_view", "prefix_acls"]
@@ -48,20 +56,82 @@ class RouteRule:
     condition: str
 
 
+#: A smooth client of the chained throttle gets ceil(rate / 5) slots, each held rate / slots
+#: seconds (about 200 ms): at most slots × ceil(rate / slots) <= 1.2 × rate + 1 arrivals in any
+#: sliding second, and a backend answering in L seconds costs a factor hold / (hold + L).
+_THROTTLE_SLOTS_PER_RATE = 5
+#: Seconds a request may wait in the throttle's queue beyond its expected wait.
+_QUEUE_MARGIN_S = 5
+
+
+@dataclass(frozen=True)
+class ThrottleView:
+    """The chained throttle of one ``mode: smooth`` client on a target without the Lua pacing
+    (no Lua, or older than 2.0)
+    (``templates/throttle.j2``; DESIGN.md "Versions").
+
+    The main frontend sends the client's requests to ``backend``, whose one server is the UNIX
+    socket ``socket`` (a file of the run dir) with ``maxconn slots``: requests wait in that
+    backend's queue, in order, for at most ``queue_timeout_s`` seconds. ``frontend`` binds the
+    socket with ``rate-limit sessions <rate>`` and holds each request ``hold_ms``
+    milliseconds (``tcp-request inspect-delay`` + ``WAIT_END``) before routing it as the main
+    frontend would: each slot lets one request through per hold, so at most ``slots`` per
+    ``hold_ms``. A request arriving while ``admitted`` (burst + slots) are already in the
+    backend (``burst + 1``: as many as the Lua pacing serves of a simultaneous burst) is
+    answered 429 with ``Retry-After: 1``.
+    """
+
+    client: ClientRule
+    backend: str
+    frontend: str
+    socket: str
+    slots: int
+    hold_ms: int
+    admitted: int
+    queue_timeout_s: int
+
+
 @dataclass(frozen=True)
 class FrontendView:
-    """What the frontend template needs beyond the spec: ACLs, ordered rules, its table."""
+    """What the frontend template needs beyond the spec: ACLs, ordered rules, its table, the
+    chained throttles of its smooth clients (targets without Lua) and the serverless backend
+    that answers 429 where ``deny_status`` does not exist."""
 
     spec: Frontend
     acls: list[Acl]
     clients: list[ClientRule]
     routes: list[RouteRule]
     table: str
+    throttles: list[ThrottleView] = field(default_factory=list)
+    refuse_backend: str = ""
 
     @property
     def has_smooth(self) -> bool:
         """True when a client of this frontend uses ``mode: smooth``."""
         return any(c.mode == "smooth" for c in self.clients)
+
+    @property
+    def route_acls(self) -> list[Acl]:
+        """The ACLs of the routes only (what a chained throttle's internal frontend needs)."""
+        names = {r.condition for r in self.routes}
+        return [a for a in self.acls if a.name in names]
+
+    @property
+    def refusals(self) -> list[str]:
+        """The conditions under which a client's request is answered 429, in rule order: a
+        throttled client once ``admitted`` requests are in its throttle backend
+        (``be_conn``, configuration.txt 1.5 §7.3.2), a ``mode: reject`` client over its rate
+        (``sc_http_req_rate(0)``, §7.3.2)."""
+        out = [f"{t.client.condition} {{ be_conn({t.backend}) ge {t.admitted} }}"
+               for t in self.throttles]
+        out += [f"{c.condition} {{ sc_http_req_rate(0) gt {c.rate} }}"
+                for c in self.clients if c.mode == "reject"]
+        return out
+
+    @property
+    def has_lua_pacing(self) -> bool:
+        """True when a smooth client is paced by the Lua action (no chained throttle)."""
+        return self.has_smooth and not self.throttles
 
 
 @dataclass(frozen=True)
@@ -104,22 +174,28 @@ def _client_rules(fe: Frontend, acls: list[Acl]) -> list[ClientRule]:
     return rules
 
 
+def check_gates(spec: Spec, caps: Capabilities) -> None:
+    """Refuse every version-gated field of ``spec`` the target lacks (:data:`GATES`).
+
+    Raises :class:`UnsupportedOnTarget` (a 422) naming the field, the version and what would
+    work instead."""
+    gate = GATES["prometheus_exporter"]
+    if spec.global_.prometheus_exporter is not None and not gate.allowed(caps):
+        raise UnsupportedOnTarget.field("global.prometheus_exporter", str(caps.version),
+                                        gate.needs, gate.instead)
+
+
 def build_view(spec: Spec, caps: Capabilities) -> View:
     """Order the rules and decide which optional sections the config needs.
 
-    Raises :class:`RenderError` when a client's mode cannot be rendered for ``caps``
-    (``mode: smooth`` needs HAProxy 1.6+ built with Lua; client limits need 1.6+), or when
-    ``global.prometheus_exporter`` is set for a target without the exporter (``caps.promex``).
-    """
-    if spec.global_.prometheus_exporter is not None and not caps.promex:
-        raise RenderError(
-            f"global.prometheus_exporter needs HAProxy 2.0 or newer built with the Prometheus "
-            f"exporter (+PROMEX in haproxy -vv); target {caps.version} has none"
-        )
+    ``mode: smooth`` is the Lua pacing action where the target has it (2.0+ built with Lua,
+    :attr:`Capabilities.lua_pacing`), else the chained throttle (:class:`ThrottleView`).
+    Raises :class:`UnsupportedOnTarget` (:func:`check_gates`)."""
+    check_gates(spec, caps)
     frontends = []
     tables = []
     uses_lua = False
-    for fe in spec.frontends:
+    for fe_index, fe in enumerate(spec.frontends):
         acls: list[Acl] = []
         clients = _client_rules(fe, acls)
         routes = []
@@ -130,21 +206,25 @@ def build_view(spec: Spec, caps: Capabilities) -> View:
             name = route_acl(i)
             acls.extend(prefix_acls(name, route.path_prefix))
             routes.append(RouteRule(route.backend, name))
+        throttles: list[ThrottleView] = []
         if clients:
-            if not caps.http_rules_16:
-                raise RenderError(
-                    f"frontends {fe.name!r}: client limits need HAProxy 1.6 or newer "
-                    f"(target is {caps.version})"
-                )
             if any(c.mode == "smooth" for c in clients):
-                if not caps.lua:
-                    raise RenderError(
-                        f"frontends {fe.name!r}: mode smooth needs HAProxy built with Lua "
-                        f"(target {caps.version} has none); use mode reject"
-                    )
-                uses_lua = True
+                uses_lua = uses_lua or caps.lua_pacing
+                if not caps.lua_pacing:
+                    throttles = [_throttle(fe.name, fe_index, i, c)
+                                 for i, c in enumerate(clients) if c.mode == "smooth"]
             tables.append(stick_table_name(fe.name))
         frontends.append(
-            FrontendView(fe, acls, clients, routes, stick_table_name(fe.name))
+            FrontendView(fe, acls, clients, routes, stick_table_name(fe.name), throttles,
+                         refuse_backend(fe.name))
         )
     return View(frontends, tables, uses_lua)
+
+
+def _throttle(frontend: str, fe_index: int, index: int, client: ClientRule) -> ThrottleView:
+    slots = max(1, math.ceil(client.rate / _THROTTLE_SLOTS_PER_RATE))
+    hold_ms = max(1, round(1000 * slots / client.rate))
+    wait_s = math.ceil((client.burst + slots) / client.rate + hold_ms / 1000) + _QUEUE_MARGIN_S
+    return ThrottleView(client, throttle_backend(frontend, client.name),
+                        throttle_frontend(frontend, client.name), f"pace-{fe_index}-{index}",
+                        slots, hold_ms, client.burst + 1, wait_s)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from lbctl.errors import FieldError, SpecError
 from lbctl.spec.lines import PROXY_KINDS, check_comment, check_section_name, line_errors
 from lbctl.spec.models import Spec
+from lbctl.spec.tls_checks import tls_errors
 
 __all__ = ["format_loc", "validate_spec", "verbatim_errors"]
 
@@ -122,7 +123,7 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
         if parent is not None and parent != spec.defaults.name:
             errors.append(FieldError(f"{where}.from", f"no defaults section named {parent!r} "
                                      f"(defaults.name is {spec.defaults.name!r})"))
-    return errors + verbatim_errors(spec)
+    return errors + tls_errors(spec) + verbatim_errors(spec)
 
 
 def _name_errors(spec: Spec) -> list[FieldError]:

@@ -28,6 +28,10 @@ Durations accept HAProxy time strings (``500ms``, ``5s``, ``1m``; configuration.
 or plain integers in milliseconds, and are normalised to integer milliseconds. Every error
 names the field path, e.g. ``frontends[0].clients[1].path_prefix``; :func:`load_spec` raises
 :class:`SpecError`.
+
+Size: over 300 lines because the pydantic models of the spec are one document: each model
+refers to the others, and the JSON Schema is generated from them together (TLS models and
+checks live in :mod:`lbctl.spec.tls`).
 """
 
 from __future__ import annotations
@@ -40,10 +44,12 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
 )
 
 from lbctl.spec.address import Address
 from lbctl.spec.lines import GENERIC_KINDS
+from lbctl.spec.tls import BindTLS, Hsts, ServerTLS
 from lbctl.spec.types import (
     DurationMs,
     Host,
@@ -68,14 +74,21 @@ def _from_field() -> Any:
 class Bind(_Model):
     """A listening address: ``address`` (IP literal, host name, or ``*`` for all IPv4) and
     ``port``. Written in specs as the string ``"127.0.0.1:80"``, ``"[::1]:80"`` or ``"*:80"``
-    (configuration.txt §4.2 "bind")."""
+    (configuration.txt §4.2 "bind"). A bind that terminates TLS is the mapping
+    ``{address: "*:443", tls: {...}}`` (:class:`lbctl.spec.tls.BindTLS`)."""
 
     address: str
     port: Port
+    tls: BindTLS | None = None
 
     @classmethod
     def parse(cls, value: Any) -> Any:
-        """Turn ``"host:port"`` into ``{"address": ..., "port": ...}``; pass dicts through."""
+        """Turn ``"host:port"`` into ``{"address": ..., "port": ...}``, and
+        ``{"address": "host:port", "tls": ...}`` into ``{"address", "port", "tls"}``; pass
+        other dicts through."""
+        if isinstance(value, dict) and "port" not in value and isinstance(value.get("address"), str):
+            return {**cls.parse(value["address"]), **{k: v for k, v in value.items()
+                                                        if k != "address"}}
         if not isinstance(value, str):
             return value
         no_forbidden(value)
@@ -94,7 +107,31 @@ class Bind(_Model):
         return Address(self.address, self.port).haproxy()
 
 
-BindSpec = Annotated[Bind, BeforeValidator(Bind.parse), PlainSerializer(str, return_type=str)]
+#: The JSON Schema of a bind: the ``"host:port"`` string specs and the API's answers carry
+#: (one shape in, out and in the published schema).
+BIND_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^(\*|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+|[0-9A-Fa-f:]+):[0-9]{1,5}$",
+    "examples": ["127.0.0.1:11223", "[::1]:8080", "*:80"],
+    "description": "host:port (an IP literal, a host name, or * for all IPv4 addresses)",
+}
+
+
+def _bind_out(bind: Bind) -> str | dict[str, Any]:
+    """A bind as specs carry it: ``"host:port"``, or ``{"address": "host:port", "tls"}``."""
+    if bind.tls is None:
+        return str(bind)
+    return {"address": str(bind), "tls": bind.tls.model_dump(mode="json", exclude_defaults=True)}
+
+
+#: A TLS bind: ``{"address": "host:port", "tls": {...}}``.
+TLS_BIND_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["address", "tls"], "additionalProperties": False,
+    "properties": {"address": BIND_SCHEMA, "tls": BindTLS.model_json_schema()},
+}
+BindSpec = Annotated[Bind, BeforeValidator(Bind.parse),
+                     PlainSerializer(_bind_out, return_type=str | dict[str, Any]),
+                     WithJsonSchema({"anyOf": [BIND_SCHEMA, TLS_BIND_SCHEMA]})]
 
 
 class Timeouts(_Model):
@@ -200,6 +237,11 @@ class Frontend(_Model):
     default_backend: Name | None = None
     routes: list[Route] = []
     clients: list[Client] = []
+    #: ``http-request redirect scheme https code <redirect_code> unless { ssl_fc }``
+    #: (configuration.txt §4.2 "http-request redirect"): plain HTTP requests go to https.
+    redirect_http_to_https: bool = False
+    redirect_code: Literal[301, 302, 303, 307, 308] = 301
+    hsts: Hsts | None = None
     extra: list[Line] = []
 
 
@@ -230,6 +272,7 @@ class Server(_Model):
     backup: bool = False
     state: Literal["ready", "drain", "maint"] = "ready"
     check: bool = True
+    tls: ServerTLS | None = None
     comment: list[Line] = []
 
 
@@ -285,7 +328,9 @@ class Spec(_Model):
         return next((b for b in self.backends if b.name == name), None)
 
 
-_OMITTED_WHEN_EMPTY: dict[str, Any] = {"comment": [], "extra": [], "sections": [], "from": None, "name": None}
+_OMITTED_WHEN_EMPTY: dict[str, Any] = {"comment": [], "extra": [], "sections": [], "from": None, "name": None,
+                                       "tls": None, "hsts": None, "redirect_http_to_https": False,
+                                       "redirect_code": 301}
 
 
 def _compact(data: Any) -> Any:

@@ -14,7 +14,8 @@ line (issue 14, README "Security model"):
   files, ``map_*()`` files, ``http-request return ... file``, ...) and every UNIX socket path of
   an address (``bind /x``, ``server s unix@/x``, ``log /dev/log``) must resolve — after ``..``
   and symlinks, :func:`os.path.realpath` — under an allowed root. Files: lbctl's asset dir,
-  ``<state dir>/files`` and the operator's roots. Sockets: the run dir and the operator's roots.
+  ``<state dir>/files``, the certificate store ``<state dir>/certs`` and the operator's
+  roots. Sockets: the run dir and the operator's roots.
   The state dir itself is no file root: it holds the agent's token in plain text.
 
 Only the host operator widens it, when the agent starts (:class:`HostOptions`:
@@ -137,14 +138,18 @@ class HostPolicy:
     @classmethod
     def for_state(cls, state_root: Path, run_dir: Path, options: HostOptions | None = None, *,
                   user: str | None = None, group: str | None = None,
-                  assets_dir: Path | None = None) -> HostPolicy:
-        """The policy of a state dir: file roots = assets, ``<state>/files``, the operator's;
-        socket roots = ``run_dir``, the operator's."""
+                  assets_dir: Path | None = None, socket_dir: Path | None = None) -> HostPolicy:
+        """The policy of a state dir: file roots = assets, ``<state>/files``, ``<state>/certs``
+        (the certificate store), the operator's;
+        socket roots = ``run_dir``, ``socket_dir`` (lbctl's sockets the workers reach after
+        dropping privileges, :func:`lbctl.haproxy.privileges.socket_dir`), the operator's."""
         options = options or HostOptions()
         assets = assets_dir or paths.assets_dir()
         extra = options.allow_paths
-        return cls(cwd=Path(state_root), file_roots=(assets, Path(state_root) / "files", *extra),
-                   socket_roots=(Path(run_dir), *extra), allowed=options.allow_directives,
+        own = (Path(run_dir),) if socket_dir is None else (Path(run_dir), Path(socket_dir))
+        root = Path(state_root)  # <state>/certs: the certificate store (lbctl.render.tls)
+        return cls(cwd=root, file_roots=(assets, root / "files", root / "certs", *extra),
+                   socket_roots=(*own, *extra), allowed=options.allow_directives,
                    own_lua=assets / "lua" / "lbctl_pace.lua", own_socket=Path(run_dir) /
                    "haproxy.sock", user=user, group=group, operator_roots=extra)
 

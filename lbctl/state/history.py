@@ -20,7 +20,8 @@ a power cut). One row per *entry*::
             error         TEXT             -- "ReloadFailed: ..." when it failed
             queued_ms     REAL             -- time spent waiting for the controller's lock
             duration_ms   REAL             -- wall time of the write until recorded, queue included
-            rollback_of   INTEGER)         -- a rollback's source version
+            rollback_of   INTEGER          -- a rollback's source version
+            confirmed     TEXT)            -- what an ``allow_empty`` write confirmed it loses
     blobs(sha256 TEXT PRIMARY KEY, body TEXT)   -- each distinct spec / config stored once
 
 A write that fails (``haproxy -c`` said no, HAProxy refused the reload, the disk is full) is an
@@ -28,6 +29,9 @@ entry with ``version`` NULL, ``result`` ``invalid`` or ``failed``, and ``base_ve
 version that stayed current; its spec and config are kept too. Versions only ever come from
 successful entries, so ``version`` is unique and versions have no holes. Every
 ``sqlite3.Error`` (and ``OSError``) becomes :class:`lbctl.errors.StoreError`.
+
+Size: over 300 lines because the history is one SQLite schema (versions, attempts, reloads,
+operations' records, migrations of older databases) read and written in one place.
 """
 
 from __future__ import annotations
@@ -72,12 +76,13 @@ CREATE TABLE IF NOT EXISTS entries (
     error TEXT,
     queued_ms REAL NOT NULL DEFAULT 0,
     duration_ms REAL NOT NULL DEFAULT 0,
-    rollback_of INTEGER
+    rollback_of INTEGER,
+    confirmed TEXT
 );
 """
 _SUMMARY_COLUMNS = ("id", "version", "base_version", "kind", "result", "at", "who", "author",
                     "message", "spec_sha256", "config_sha256", "diagnostics", "reload", "error",
-                    "queued_ms", "duration_ms", "rollback_of")
+                    "queued_ms", "duration_ms", "rollback_of", "confirmed")
 
 
 def sha256_text(text: str) -> str:
@@ -116,6 +121,7 @@ class Entry:
     queued_ms: float = 0.0
     duration_ms: float = 0.0
     rollback_of: int | None = None
+    confirmed: str | None = None
     at: float = field(default_factory=time.time)
     id: int | None = None
     spec_sha256: str | None = None
@@ -177,6 +183,9 @@ class History:
         with self._init_lock:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(entries)")}
+            if "confirmed" not in columns:  # a history.db from before the column existed
+                conn.execute("ALTER TABLE entries ADD COLUMN confirmed TEXT")
             self._ready = True
 
     def open(self) -> None:
@@ -205,12 +214,13 @@ class History:
             cur = conn.execute(
                 "INSERT INTO entries (version, base_version, kind, result, at, who, author, "
                 "message, spec_sha256, config_sha256, diagnostics, reload, error, queued_ms, "
-                "duration_ms, rollback_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "duration_ms, rollback_of, confirmed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (entry.version, entry.base_version, entry.kind, entry.result, entry.at,
                  entry.who, entry.author, entry.message, spec_sha, config_sha,
                  json.dumps(entry.diagnostics),
                  json.dumps(entry.reload) if entry.reload is not None else None,
-                 entry.error, entry.queued_ms, entry.duration_ms, entry.rollback_of),
+                 entry.error, entry.queued_ms, entry.duration_ms, entry.rollback_of,
+                 entry.confirmed),
             )
             assert cur.lastrowid is not None
             return int(cur.lastrowid)
@@ -297,5 +307,5 @@ class History:
             config_sha256=row["config_sha256"], diagnostics=json.loads(row["diagnostics"]),
             reload=json.loads(row["reload"]) if row["reload"] is not None else None,
             error=row["error"], queued_ms=row["queued_ms"], duration_ms=row["duration_ms"],
-            rollback_of=row["rollback_of"],
+            rollback_of=row["rollback_of"], confirmed=row["confirmed"],
         )

@@ -102,6 +102,9 @@ class Write:
     base_version: int | None = None
     target: str | None = None
     rollback_of: int | None = None
+    #: ``allow_empty`` was sent (:mod:`lbctl.control.guard`); ``confirmed`` what it confirmed.
+    allow_empty: bool = False
+    confirmed: str | None = None
     spec: Spec | None = None
     config: str | None = None
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
@@ -137,6 +140,7 @@ class Write:
             diagnostics=list(self.diagnostics),
             reload=self.reload.as_dict() if self.reload is not None else None, error=error,
             queued_ms=self.queued_ms, duration_ms=self.duration_ms, rollback_of=self.rollback_of,
+            confirmed=self.confirmed,
         )
 
 

@@ -13,7 +13,8 @@ counts, whether its 429s carry ``Retry-After``, and client2's p50/p99 latency wi
 client1's burst. Mechanisms (DESIGN.md "Burst smoothing"):
 
 * ``lbctl smooth``: the config :func:`lbctl.render.render` writes for client1 at R req/s,
-  burst B, ``mode: smooth`` (Lua pacing), on the bundled HAProxy 2.8 and Debian's 2.6;
+  burst B, ``mode: smooth`` (Lua pacing), on the bundled HAProxy 2.8 and Debian's 2.6, and on
+  every ``--haproxy PATH`` (the old builds: the chained throttle where there is no Lua);
 * ``Zato recipe``: the hand-written baseline (``fe_sess_rate`` + ``tcp-request inspect-delay``)
   on the same two binaries;
 * ``nginx limit_req``: Debian's nginx with ``limit_req zone=client1 burst=B``, rate R r/s, keyed
@@ -282,14 +283,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=40.0, help="per-request bound, seconds")
     parser.add_argument("--only", choices=["lbctl", "zato", "nginx"], nargs="+",
                         default=["lbctl", "zato", "nginx"])
+    parser.add_argument("--haproxy", nargs="+", default=[], metavar="PATH",
+                        help="more HAProxy binaries, e.g. the builds of python -m "
+                             "tests.haproxy_builds (without Lua: the chained throttle)")
     args = parser.parse_args(argv)
 
-    haproxies = [p for p in (bundled_haproxy(), DEBIAN_HAPROXY) if p and os.access(p, os.X_OK)]
+    haproxies = [p for p in (bundled_haproxy(), DEBIAN_HAPROXY, *args.haproxy)
+                 if p and os.access(p, os.X_OK)]
     plans: list[tuple[str, str, Launcher]] = []
     for path in haproxies:
-        version = f"HAProxy {inspect_binary(path).version}"
+        binary = inspect_binary(path)
+        version = f"HAProxy {binary.version}{'' if binary.has('LUA') else ' (no Lua)'}"
+        how = "Lua pacing" if binary.capabilities().lua else "chained throttle"
         if "lbctl" in args.only:
-            plans.append(("lbctl smooth (Lua pacing)", version, lbctl_launcher(path, args.rate, args.burst)))
+            plans.append((f"lbctl smooth ({how})", version,
+                          lbctl_launcher(path, args.rate, args.burst)))
         if "zato" in args.only:
             plans.append(("Zato blog recipe", version, zato_launcher(path, args.rate)))
     if "nginx" in args.only:
