@@ -62,14 +62,15 @@ async def post_server_ping(
 
     ``method`` HEAD (default), GET or OPTIONS; ``path`` defaults to the backend's
     health-check path, else ``/``; ``timeout_s`` (default 2, at most 10) bounds the whole
-    ping. ``tls`` ``inherit`` means the server's TLS settings — servers have none in the
-    spec yet, so today the ping is plain HTTP. Raises :class:`NotFound` (404) for a backend
-    or server the spec does not have, :class:`Busy` (429).
+    ping. ``tls`` ``inherit`` means the server's TLS settings: over TLS when the server has
+    ``tls``, verified against its ``ca`` from the certificate store, with its ``sni``.
+    Raises :class:`NotFound` (404) for a backend or server the spec does not have,
+    :class:`Busy` (429).
     """
     asked = body or ServerPing()
     _, spec = await run_in_threadpool(controller.current)  # waits for a write under way
     target = server_target(spec, backend, server, method=asked.method, path=asked.path,
-                           timeout_s=asked.timeout_s)
+                           timeout_s=asked.timeout_s, state_root=controller.state.root)
     result = await run_ping(target, _gate(request), who=note.who, author=note.author,
                             message=note.message)
     return answer(result.as_dict())

@@ -29,10 +29,11 @@ calls: gate → ping → exactly one audit line (``what`` ``ping``, ``target`` t
 ``error`` ``"phase kind: message"``, or ``"Busy: ..."`` when refused;
 :mod:`lbctl.state.journal`). Nothing is written to the spec or the history.
 
-TLS: ``tls=True`` verifies the server's certificate against the system CA bundle (OpenSSL's
-default paths, :func:`ssl.create_default_context`) and sends the host name as SNI. Servers in
-the spec have no TLS settings yet, so a spec server is pinged over plain HTTP
-(:func:`server_target`); the server's own CA and SNI come with the spec's TLS fields.
+TLS: an address ping with ``tls=True`` verifies the server's certificate against the system
+CA bundle (OpenSSL's default paths, :func:`ssl.create_default_context`) and sends the host
+name as SNI. A spec server with ``tls`` is pinged as HAProxy reaches it (:func:`server_target`):
+its ``ca`` from the certificate store, its ``verify``, its ``sni`` (the host name is checked
+only against the SNI, as HAProxy's ``verify required`` does); without ``tls``, plain HTTP.
 
 Size: over 300 lines because one ping is one request traced phase by phase (resolve,
 connect, TLS, first byte) with a failure kind per phase; the phases share the deadline
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import functools
 import ipaddress
@@ -52,12 +54,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 
 from lbctl import __version__
 from lbctl.errors import Busy, NotFound
+from lbctl.render.tls import certificate_path
 from lbctl.spec import Spec
 from lbctl.state.journal import audit
 
@@ -118,6 +122,12 @@ class PingTarget:
     tls: bool = False
     backend: str | None = None
     server: str | None = None
+    #: A spec server's TLS: the CA file of its ``tls.ca`` in the certificate store (``None``:
+    #: the system CA bundle), whether to verify (``tls.verify``), and the SNI (``tls.sni``;
+    #: the host name is checked against the certificate only when it is set, as HAProxy does).
+    ca_file: Path | None = None
+    verify: bool = True
+    sni: str | None = None
 
     @property
     def url(self) -> str:
@@ -198,10 +208,13 @@ class PingGate:
 
 
 def server_target(spec: Spec, backend: str, server: str, *, method: Method = "HEAD",
-                  path: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> PingTarget:
+                  path: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                  state_root: Path | None = None) -> PingTarget:
     """The :class:`PingTarget` of ``backend``/``server`` in ``spec``: its address and port;
-    ``path`` defaults to the backend's health-check path, else ``/``. Plain HTTP: servers
-    have no TLS fields in the spec yet (module docstring). Raises :class:`NotFound`."""
+    ``path`` defaults to the backend's health-check path, else ``/``. A server with ``tls``
+    is pinged over TLS as HAProxy reaches it: its ``ca`` from the certificate store under
+    ``state_root`` (required when it has a ``ca``), its ``verify`` and its ``sni``. Raises
+    :class:`NotFound`."""
     found = next((b for b in spec.backends if b.name == backend), None)
     if found is None:
         raise NotFound(f"no backend {backend!r} in the spec")
@@ -209,8 +222,30 @@ def server_target(spec: Spec, backend: str, server: str, *, method: Method = "HE
     if srv is None:
         raise NotFound(f"no server {server!r} in backend {backend!r}")
     default = found.health_check.path if found.health_check else "/"
-    return PingTarget(srv.address, srv.port, method, path or default, timeout_s, False,
-                      backend, server)
+    target = PingTarget(srv.address, srv.port, method, path or default, timeout_s, False,
+                        backend, server)
+    if srv.tls is None:
+        return target
+    ca = (certificate_path(state_root, srv.tls.ca)
+          if srv.tls.ca is not None and state_root is not None else None)
+    return dataclasses.replace(target, tls=True, ca_file=ca,
+                               verify=srv.tls.verify == "required", sni=srv.tls.sni)
+
+
+def _client_context(target: PingTarget) -> ssl.SSLContext:
+    """The TLS client context of ``target``: no verification for ``verify: none``; the
+    store's CA file when it names one; else the system bundle. Host names are checked for
+    an address ping and, for a spec server, only against its ``sni``."""
+    if not target.verify:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if target.ca_file is None and target.backend is None:
+        return _system_ca()
+    ctx = ssl.create_default_context(cafile=str(target.ca_file) if target.ca_file else None)
+    ctx.check_hostname = target.sni is not None or target.backend is None
+    return ctx
 
 
 @functools.cache
@@ -317,10 +352,11 @@ async def _exchange(target: PingTarget, result: PingResult, trace: _Trace) -> No
     if target.port == default_port:
         host_header = host_header.rsplit(":", 1)[0]
     extensions: dict[str, Any] = {"trace": trace}
-    if target.tls and target.host != ip:
-        extensions["sni_hostname"] = target.host
+    if target.tls and (target.sni or target.host != ip):
+        extensions["sni_hostname"] = target.sni or target.host
     headers = {"Host": host_header, "User-Agent": f"lbctl-ping/{__version__}", "Accept": "*/*"}
-    client = httpx.AsyncClient(verify=_system_ca(), trust_env=False, follow_redirects=False,
+    client = httpx.AsyncClient(verify=_client_context(target), trust_env=False,
+                               follow_redirects=False,
                                timeout=httpx.Timeout(target.timeout_s))
     async with client, client.stream(target.method, url, headers=headers,
                                      extensions=extensions) as resp:
