@@ -16,10 +16,11 @@ them with a 422 naming the field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from lbctl.errors import UnsupportedOnTarget
-from lbctl.features import GATES, Capabilities, Gate
+from lbctl.features import GATES, Capabilities
 from lbctl.spec import Bind, Server, Spec
 
 __all__ = ["CERTS_DIR", "bind_tls", "certificate_path", "certs_dir",
@@ -48,25 +49,26 @@ def hot_update(caps: Capabilities) -> bool:
 def check_tls_gates(spec: Spec, caps: Capabilities) -> None:
     """Refuse the first TLS field of ``spec`` the target lacks (:data:`lbctl.features.GATES`): raises
     :class:`UnsupportedOnTarget` naming the field."""
-    def refuse(loc: str, gate: Gate) -> None:
-        raise UnsupportedOnTarget.field(loc, str(caps.version), gate.needs, gate.instead)
+    for loc, used, name in _gated_uses(spec):
+        gate = GATES[name]
+        if used and not gate.allowed(caps):
+            raise UnsupportedOnTarget.field(loc, str(caps.version), gate.needs, gate.instead)
 
+
+def _gated_uses(spec: Spec) -> Iterator[tuple[str, bool, str]]:
+    """Every version-gated TLS field of ``spec``: ``(location, set?, gate name)``."""
     for fi, fe in enumerate(spec.frontends):
         for bi, bind in enumerate(fe.bind):
-            tls = bind.tls
-            where = f"frontends[{fi}].bind[{bi}].tls"
-            if tls is not None and tls.min_version and not GATES["min_version"].allowed(caps):
-                refuse(f"{where}.min_version", GATES["min_version"])
-            if tls is not None and tls.ciphersuites and not GATES["ciphersuites"].allowed(caps):
-                refuse(f"{where}.ciphersuites", GATES["ciphersuites"])
+            if bind.tls is not None:
+                where = f"frontends[{fi}].bind[{bi}].tls"
+                yield f"{where}.min_version", bool(bind.tls.min_version), "min_version"
+                yield f"{where}.ciphersuites", bool(bind.tls.ciphersuites), "ciphersuites"
     for bi, be in enumerate(spec.backends):
         for si, server in enumerate(be.servers):
-            stls = server.tls
-            where = f"backends[{bi}].servers[{si}].tls"
-            if stls is not None and stls.sni and not GATES["sni"].allowed(caps):
-                refuse(f"{where}.sni", GATES["sni"])
-            if stls is not None and stls.alpn and not GATES["server_alpn"].allowed(caps):
-                refuse(f"{where}.alpn", GATES["server_alpn"])
+            if server.tls is not None:
+                where = f"backends[{bi}].servers[{si}].tls"
+                yield f"{where}.sni", bool(server.tls.sni), "sni"
+                yield f"{where}.alpn", bool(server.tls.alpn), "server_alpn"
 
 
 def bind_tls(bind: Bind, state_root: Path) -> str:
