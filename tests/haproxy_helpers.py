@@ -229,3 +229,25 @@ def _is_haproxy(pid: int) -> bool:
         return os.path.basename(psutil.Process(pid).exe()) == "haproxy"
     except psutil.Error:
         return False
+
+
+def thread_count(socket_path: str | Path) -> int:
+    """The threads of the running HAProxy (``Nbthread`` of ``show info``; 1 on 1.5–1.7, which
+    have no threads), read through its stats socket."""
+    from lbctl.haproxy.runtime import RuntimeClient
+
+    return int(RuntimeClient(socket_path).show_info().get("Nbthread", "1"))
+
+
+def reject_floor(rate: int, threads: int) -> int:
+    """The fewest requests a ``mode: reject`` client at ``rate`` requests/s passes of a
+    simultaneous burst larger than ``rate``, on an HAProxy running ``threads`` threads.
+
+    ``track-sc0`` adds the request to ``http_req_rate`` and the next rule reads it back (two
+    separate stick-table lock sections, configuration.txt §7.3.2 / §4.2 ``track-sc0``). A
+    thread does both without yielding, so when the count first passes ``rate`` at most one
+    request per *other* thread sits between its increment and its read; it reads the higher
+    count and is refused. Never more than ``rate`` pass (each request reads at least its own
+    rank), at least ``rate - (threads - 1)`` do.
+    """
+    return max(0, rate - (threads - 1))

@@ -49,7 +49,7 @@ from lbctl.haproxy.validate import check_text
 from lbctl.render import RenderContext, peer_args, render
 from lbctl.spec import validate_spec
 from tests import haproxy_builds
-from tests.haproxy_helpers import wait_for
+from tests.haproxy_helpers import reject_floor, thread_count, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -281,11 +281,14 @@ def test_story_on_every_version(binary_path: str, short_dir: Path, agent_factory
         figures["max_per_s"] = max(first, second)
         rejected = fire(front, {"client3": ("/client3", 20)})["client3"]
         # 5 a second pass (http_req_rate(1s)); a burst the loaded machine spreads over more
-        # than a second gets 5 more per extra second begun (measured once: 6 on 3.2.0).
+        # than a second gets 5 more per extra second begun (measured once: 6 on 3.2.0). With
+        # N threads, up to N - 1 of the first 5 read a count another thread raised meanwhile
+        # and are refused (measured once: 4 on 2.8 with 2 threads, the burst within 6 ms).
         counts = status_counts(rejected)
         span = max(r.sent_at + r.latency_s for r in rejected) - min(r.sent_at for r in rejected)
-        assert set(counts) == {200, 429} and 5 <= counts[200] <= 5 * (1 + math.ceil(span)), \
-            (counts, span)
+        floor = reject_floor(5, thread_count(short_dir / "haproxy.sock"))
+        assert set(counts) == {200, 429}, counts
+        assert floor <= counts[200] <= 5 * (1 + math.ceil(span)), (counts, span, floor)
         assert {r.retry_after for r in rejected if r.status == 429} == {"1"}
 
         # 4. a second apply reloads; traffic still flows.
