@@ -135,6 +135,31 @@ def test_unreadable_and_unplaceable_text_name_their_lines(agent: Agent) -> None:
     assert versions(agent) == [1]
 
 
+def test_a_misspelled_keyword_is_named_at_its_line_first(agent: Agent) -> None:
+    """``htp-request`` for ``http-request`` in client c1's pacing line: c1 no longer reads back,
+    so its stick table and peers section cannot be placed either; the first error names the
+    typo's line and the keyword it resembles, the others follow, nothing is applied."""
+    source = agent.api.get("/api/v1/config/source").text
+    typo = source.replace("    http-request lua.lbctl_pace", "    htp-request lua.lbctl_pace")
+    assert typo != source
+    wanted = line_no(typo, "htp-request")
+    for dry_run in (True, False):
+        resp = put_source(agent, typo, dry_run=dry_run)
+        errors = resp.json()["errors"]
+        assert resp.status_code == 422 and resp.json()["error"] == "SpecError", resp.json()
+        assert errors[0]["line"] == wanted, errors
+        assert errors[0]["message"] == ("unknown keyword 'htp-request' in frontend web; "
+                                        "did you mean 'http-request'?")
+        assert len(errors) > 1 and all(e["line"] != wanted for e in errors[1:]), errors
+    assert versions(agent) == [1]
+    assert agent.state.config_path.read_text() == source
+    # The same keyword in a text that imports is HAProxy's to judge (a diagnostic at its line).
+    extra = source.replace("\nbackend app\n", "\nbackend app\n    htp-request deny\n")
+    checked = put_source(agent, extra, if_match=None, dry_run=True).json()
+    assert checked["ok"] is False
+    assert any(d["line"] == line_no(extra, "htp-request deny") for d in checked["diagnostics"])
+
+
 def test_writes_name_their_version_and_a_dry_run_needs_none(agent: Agent) -> None:
     source = agent.api.get("/api/v1/config/source").text
     edited = source.replace("    retries 3\n", "    retries 2\n")

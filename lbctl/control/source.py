@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbctl.config import Document, loads
+from lbctl.config.spelling import misspelled
 from lbctl.control import configuration
 from lbctl.control.controller import Controller
 from lbctl.control.plan import Plan, make_plan
@@ -88,10 +89,18 @@ def decode(raw: bytes) -> str:
 def read(controller: Controller, text: str) -> Submitted:
     """Parse and import ``text`` for the controller's target. Raises :class:`ParseError`
     (line and column), :class:`SpecError` (the submitted line of each field),
-    :class:`BinaryNotFound`. Nothing reaches HAProxy."""
+    :class:`BinaryNotFound`; when the import fails, the lines whose keyword looks misspelled
+    (:func:`lbctl.config.spelling.misspelled`) come first. Nothing reaches HAProxy."""
     caps, ctx = controller.render_target()
     doc = loads(text)
-    imported = import_config(doc, caps=caps, ctx=ctx)
+    try:
+        imported = import_config(doc, caps=caps, ctx=ctx)
+    except SpecError as exc:
+        # A misspelled keyword is the likely cause: name its line before what it broke.
+        hints = [FieldError("", m.message(), m.line) for m in misspelled(doc)]
+        if not hints:
+            raise
+        raise SpecError([*hints, *exc.errors]) from None
     return Submitted(text, doc, imported.spec, imported.line_of)
 
 
