@@ -13,13 +13,17 @@ contracts in ``pyproject.toml`` enforce the exact layers:
   mapping and the table of every code (``cli/errors.py``)
 - ``demo/``      ``lbctl demo``: the recording backend, the burst load, the pacing judge
 - ``api/``       the agent's FastAPI app: routers, bearer auth and roles, the one error → HTTP
-  mapping, metrics
+  mapping, metrics; the admin UI's session cookie (CSRF-guarded), its static files at ``/ui/``
+  under a strict CSP, and offline ``/docs``
+- ``fleet/``     ``lbctl serve --fleet``: N agents, one desired state in etcd (etcd3gw); propose →
+  every live node's ``haproxy -c`` → commit by compare-revision → each node applies; leases,
+  the fleet status
 - ``client.py``  the httpx client of the agent's API (the CLI uses it): a problem+json answer
   is raised as the agent's own error class
 - ``control/``   the one place that applies (lock → render → validate → write → reload →
   verify → record or roll back); runtime operations, recovery, supervision, health, plans
 - ``state/``     the state dir: atomic writes, the live file, history (SQLite), journal and
-  audit log, tokens
+  audit log, tokens, UI sessions
 - ``haproxy/``   the HAProxy process: binary and features, ``haproxy -c``, start / reload /
   adopt, master CLI, stats socket; imports no spec or render code
 - ``importer/``  a parsed ``haproxy.cfg`` document → a spec, without losing a line
@@ -33,10 +37,10 @@ contracts in ``pyproject.toml`` enforce the exact layers:
   tree; time units; the one table of version-gated forms; bundled asset paths; the reserved
   ``lbctl`` name prefix
 
-Top-level folders beside the package: ``templates/`` (the Jinja templates of ``haproxy.cfg``)
-and ``haproxy/`` (HAProxy-side assets: the Lua pacing action, error files, example specs, the
-container image), both shipped in the wheel. ``lbctl/haproxy/`` (code) and ``haproxy/``
-(assets) are unrelated.
+Top-level folders beside the package: ``templates/`` (the Jinja templates of ``haproxy.cfg``),
+``haproxy/`` (HAProxy-side assets: the Lua pacing action, error files, example specs, the
+container image) and ``ui/`` (the admin web UI's static files), all shipped in the wheel.
+``lbctl/haproxy/`` (code) and ``haproxy/`` (assets) are unrelated.
 """
 
 from __future__ import annotations

@@ -14,14 +14,18 @@ status mapping lives in ``lbctl/api/errors.py``; the single error → exit code 
     │   └── UnsupportedOnTarget   a field the target HAProxy cannot render      422 / exit 1
     ├── ParseError                haproxy.cfg text the parser cannot read       422 / exit 1
     ├── ConfigRejected            ``haproxy -c`` rejected the rendered config   422 / exit 1
+    │   └── FleetRefused          a fleet node refused a proposed version       422 / exit 1
     ├── RenderError               a template failed (a bug or a bad target)     500 / exit 1
     ├── PreconditionRequired      a write without ``If-Match``                  428 / exit 9
     ├── ConfirmationRequired      a write would leave no listener or empty a    409 / exit 11
     │                             backend in use, and was not confirmed
     ├── VersionConflict           ``If-Match`` names a stale version            412 / exit 3
     ├── NotFound                  no such backend / server / version            404 / exit 4
+    ├── NameTaken                 a token name already in use                   409 / exit 1
     ├── AuthError                 missing or wrong bearer token                 401 / exit 5
     │   └── Forbidden             token role not sufficient                     403 / exit 5
+    │       └── CsrfRefused       a cookie-authenticated write without its CSRF 403 / exit 5
+    │                             token, or from another origin
     ├── HAProxyError              the HAProxy side failed                       502 / exit 6
     │   ├── BinaryNotFound        no usable haproxy binary                      503 / exit 6
     │   ├── HAProxyUnavailable    HAProxy is not running / not reachable        503 / exit 6
@@ -31,6 +35,10 @@ status mapping lives in ``lbctl/api/errors.py``; the single error → exit code 
     │       └── CommandRefused    argument with ``;`` or newline refused        400 / exit 6
     ├── StoreError                state dir write / read failed (disk full ..)  500 / exit 7
     ├── Busy                      too many pings in flight; retry shortly       429 / exit 12
+    ├── FleetUnavailable          the fleet's store (etcd) cannot be reached    503 / exit 13
+    ├── FileUnreadable            a file named on the command line cannot be    422 / exit 14
+    │                             read (missing, a directory, no permission)
+    ├── ListenError               ``lbctl serve`` cannot listen (port taken)    500 / exit 15
     └── AgentError                the CLI could not talk to the agent           502 / exit 8
 
 Size: over 300 lines because it is the one exception tree (STYLE.md): every class with its
@@ -225,6 +233,26 @@ class ConfigRejected(LbctlError):
         return {"diagnostics": [d.as_dict() for d in self.diagnostics]}
 
 
+class FleetRefused(ConfigRejected):
+    """A proposed fleet version was refused: a live node's ``haproxy -c`` (on its own rendering,
+    for its own binary) said no, or a live node gave no verdict before the deadline; no node
+    applied it. ``nodes`` maps each refusing node to why; ``diagnostics`` are every refusing
+    node's diagnostics, each message prefixed with ``node <name>:``."""
+
+    title = "A fleet node refused the configuration"
+
+    def __init__(self, diagnostics: list[Diagnostic], output: str = "",
+                 nodes: dict[str, str] | None = None) -> None:
+        super().__init__(diagnostics, output)
+        self.nodes = dict(nodes or {})
+        why = "; ".join(f"node {name}: {reason}" for name, reason in sorted(self.nodes.items()))
+        self.message = f"the fleet refused the change, no node applied it: {why or 'no verdict'}"
+        self.args = (self.message,)
+
+    def details(self) -> dict[str, Any]:
+        return {**super().details(), "nodes": self.nodes}
+
+
 class RenderError(LbctlError):
     """A template could not be rendered (undefined variable, unsupported target version)."""
 
@@ -287,6 +315,14 @@ class NotFound(LbctlError):
     title = "Not found"
 
 
+class NameTaken(LbctlError):
+    """A new object's name is already in use (a token: ``POST /api/v1/tokens``,
+    ``lbctl token create``); nothing was created. Exit 1, as any refused input."""
+
+    http_status = 409
+    title = "Name already taken"
+
+
 class AuthError(LbctlError):
     """Missing or wrong bearer token."""
 
@@ -308,6 +344,15 @@ class Forbidden(AuthError):
 
     def details(self) -> dict[str, Any]:
         return {"required_role": self.required_role} if self.required_role else {}
+
+
+class CsrfRefused(Forbidden):
+    """A write authenticated by the UI's session cookie came without the session's
+    ``X-CSRF-Token``, or from another origin (``Origin``, else ``Referer``, is not the agent's
+    own): refused as a possible cross-site request forgery (:mod:`lbctl.api.session`);
+    nothing was done. A request with a bearer token needs neither."""
+
+    title = "Cross-site request refused"
 
 
 class HAProxyError(LbctlError):
@@ -372,6 +417,25 @@ class StoreError(LbctlError):
     title = "State store error"
 
 
+class FileUnreadable(LbctlError):
+    """A file named on the command line cannot be read — missing, a directory, no permission,
+    not UTF-8 (``lbctl import``, ``validate``, ``render``, ``apply``, ``plan``); nothing was
+    done. Not an invalid spec: the file never got that far."""
+
+    http_status = 422
+    exit_code = 14
+    title = "File unreadable"
+
+
+class ListenError(LbctlError):
+    """``lbctl serve`` cannot listen on its ``--listen`` address (the port is taken, or the
+    address is not this host's); the message names the port and, when it can tell, the
+    process holding it. Raised before HAProxy starts: nothing was started."""
+
+    exit_code = 15
+    title = "Cannot listen"
+
+
 class Busy(LbctlError):
     """Too many bounded operations (pings: :mod:`lbctl.control.ping`) are in flight; nothing
     was done, send it again in a moment (``retry_after_s``)."""
@@ -386,6 +450,23 @@ class Busy(LbctlError):
 
     def details(self) -> dict[str, Any]:
         return {"retry_after_s": self.retry_after_s}
+
+
+class FleetUnavailable(LbctlError):
+    """The fleet's store (etcd, ``lbctl serve --fleet URL``) cannot be reached, so a fleet write
+    cannot be proposed or committed; nothing was changed and every node keeps serving its last
+    applied version. ``endpoint`` is the etcd URL."""
+
+    http_status = 503
+    exit_code = 13
+    title = "Fleet store (etcd) unavailable"
+
+    def __init__(self, message: str, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+    def details(self) -> dict[str, Any]:
+        return {"etcd": self.endpoint} if self.endpoint else {}
 
 
 class AgentError(LbctlError):

@@ -1,8 +1,9 @@
-"""Where lbctl's bundled files are: Jinja templates and HAProxy-side assets.
+"""Where lbctl's bundled files are: Jinja templates, HAProxy-side assets, the admin web UI,
+and the Swagger UI files of ``/docs`` (from the ``fastapi-offline`` package).
 
-In a source checkout they are the top-level ``templates/`` and ``haproxy/`` folders; in an
-installed wheel they are the packages ``lbctl._templates`` and ``lbctl._assets`` (see
-``pyproject.toml``). Both functions return a real directory path.
+In a source checkout they are the top-level ``templates/``, ``haproxy/`` and ``ui/`` folders;
+in an installed wheel they are the packages ``lbctl._templates``, ``lbctl._assets`` and
+``lbctl._ui`` (see ``pyproject.toml``). Each function returns a real directory path.
 """
 
 from __future__ import annotations
@@ -39,6 +40,31 @@ def templates_dir() -> Path:
 def assets_dir() -> Path:
     """Directory of the HAProxy-side assets: ``lua/``, ``errors/``, ``specs/``, Dockerfile."""
     return _package_dir("lbctl._assets", _REPO_ROOT / "haproxy", "lua/lbctl_pace.lua")
+
+
+@cache
+def ui_dir() -> Path:
+    """Directory of the admin web UI's static files (``index.html``, scripts, styles, vendored
+    assets), served by the agent at ``/ui/`` (:mod:`lbctl.api.ui`). Raises
+    ``FileNotFoundError`` when lbctl has no UI files."""
+    return _package_dir("lbctl._ui", _REPO_ROOT / "ui", "index.html")
+
+
+#: The Swagger UI files ``/docs`` serves (:mod:`lbctl.api.docs`), from ``fastapi-offline``.
+SWAGGER_UI_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
+
+
+@cache
+def swagger_ui_dir() -> Path:
+    """Directory of Swagger UI's files (:data:`SWAGGER_UI_FILES`) in the installed
+    ``fastapi-offline`` package (a dependency: Swagger UI 5, MIT / Apache-2.0). Raises
+    ``FileNotFoundError`` when it is not installed."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        static = Path(location) / "static"
+        if (static / SWAGGER_UI_FILES[0]).is_file():
+            return static
+    raise FileNotFoundError("the fastapi-offline package (Swagger UI's files) is not installed")
 
 
 def default_spec_path() -> Path:

@@ -32,8 +32,10 @@ INSTANCES: list[E.LbctlError] = [
     E.PreconditionRequired("send If-Match"),
     E.VersionConflict(1, 2),
     E.NotFound("no backend b"),
+    E.NameTaken("a token named 'ci' exists: revoke it first"),
     E.AuthError("wrong bearer token"),
     E.Forbidden("read-only token"),
+    E.CsrfRefused("X-CSRF-Token is missing"),
     E.HAProxyError("it broke", "stderr text"),
     E.BinaryNotFound("no haproxy"),
     E.HAProxyUnavailable("not running"),
@@ -49,6 +51,11 @@ INSTANCES: list[E.LbctlError] = [
                                 "built with the Prometheus exporter", "leave it unset"),
     E.ConfirmationRequired(["backend app is in use and would lose all its servers (s1)"]),
     E.Busy("4 pings already in flight"),
+    E.FleetRefused([E.Diagnostic("alert", "node c: unknown keyword 'tune.h2.fe.x'", 5, "x", None)],
+                   "", {"c": "haproxy -c rejected the config (line 5)"}),
+    E.FleetUnavailable("etcd at http://127.0.0.1:2379 is unreachable", "http://127.0.0.1:2379"),
+    E.FileUnreadable("cannot read live.cfg: No such file or directory"),
+    E.ListenError("cannot listen on 127.0.0.1:9900: the port is taken by pid 42 (lbctl)"),
 ]
 
 

@@ -94,7 +94,15 @@ def test_validate_exit_codes(spec_file: Path, haproxy_bin: str) -> None:
 
 def test_validate_missing_file(tmp_path: Path) -> None:
     result = invoke("validate", str(tmp_path / "nope.yaml"))
-    assert result.exit_code == 1 and "cannot read" in result.stderr
+    assert result.exit_code == 14, result.stderr
+    assert result.stderr.startswith(f"FileUnreadable: cannot read {tmp_path / 'nope.yaml'}: "
+                                    "No such file or directory")
+
+
+def test_import_missing_file_is_not_an_invalid_spec(tmp_path: Path) -> None:
+    result = invoke("import", str(tmp_path / "live.cfg"))
+    assert result.exit_code == 14, result.stderr
+    assert result.stderr.startswith(f"FileUnreadable: cannot read {tmp_path / 'live.cfg'}: ")
 
 
 @pytest.fixture

@@ -121,8 +121,9 @@ def test_serve_busy_port_fails_before_haproxy_starts(short_dir: Path, tmp_path: 
              "--state-dir", str(short_dir), "--haproxy-bin", _bundled()],
             capture_output=True, text=True, timeout=30, env={**os.environ, "LBCTL_TOKEN": "t"},
         )
-    assert proc.returncode == 1
-    assert proc.stderr.startswith(f"LbctlError: cannot listen on 127.0.0.1:{port}")
+    assert proc.returncode == 15, proc.stderr
+    assert proc.stderr.startswith(f"ListenError: cannot listen on 127.0.0.1:{port}: Address "
+                                  f"already in use (held by pid {os.getpid()} (")
     assert not (short_dir / "haproxy.pid").exists() and not (short_dir / "haproxy.cfg").exists()
 
 

@@ -45,7 +45,8 @@ def compose() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return dict(compose["services"])
+    """The services ``docker compose up`` starts (a profile's: tests/fleet/test_compose_fleet.py)."""
+    return {name: svc for name, svc in compose["services"].items() if not svc.get("profiles")}
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +237,7 @@ def test_dockerfile_base_and_copy_sources(dockerfile: Path) -> None:
             for src in sources:
                 assert (ROOT / src).exists(), f"COPY {src}: no such file in the build context"
     run = " ".join(args for word, args in instr if word == "RUN")
-    assert "pip install --no-cache-dir /src" in run
+    assert "pip install --no-cache-dir '/src[fleet]'" in run  # with etcd3gw: the fleet profile
     assert [w for w, _ in instr].count("USER") == 1
 
 

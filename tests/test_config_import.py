@@ -216,10 +216,11 @@ def test_a_hand_written_config_maps_what_renders_back_and_keeps_the_rest() -> No
     # Rendering keeps every directive of every section, lbctl's own lines aside.
     before, after = section_directives(loads(HAND_WRITTEN)), section_directives(loads(render(spec, caps("2.8.25"), CTX)))
     own = {("stats", "socket", "/run/lbctl/haproxy.sock", "mode", "600", "level", "admin", "expose-fd", "listeners"),
-           ("stats", "timeout", "30s")}
+           ("stats", "timeout", "30s"), ("log", "/run/lbctl/log.sock", "local0")}
     assert after[("global", None)] - Counter(own) == before[("global", None)]
+    assert after[("defaults", None)] - Counter({("log", "global"): 1}) == before[("defaults", None)]
     for key in before:
-        if key != ("global", None):
+        if key not in (("global", None), ("defaults", None)):
             assert after[key] == before[key], key
     # ...and every comment.
     comments = Counter(ln.comment.strip() for ln in loads(HAND_WRITTEN).lines() if ln.comment)

@@ -4,7 +4,7 @@ For every corpus file Debian's HAProxy 2.6 accepts (``SOURCES.tsv``, column
 ``haproxy_c_2_6`` = ``valid``), on each HAProxy binary that accepts the original here too:
 ``render(import(file))`` passes ``haproxy -c``, and per section the multiset of normalised
 directives (:mod:`lbctl.config.normal`) is the original's — lbctl's own lines (its stats
-socket, ``stats timeout 30s``, ``option idle-close-on-response``, ``peers lbctl``, the
+socket, ``stats timeout 30s``, its log lines, ``option idle-close-on-response``, ``peers lbctl``, the
 ``lbctl_*`` sections) excluded on both sides — and every comment is still there. A file the
 binary rejects in a bare temp dir (it needs side files: certificates, Lua files, error files;
 or that version refuses it) is skipped with HAProxy's reason; which files those are, per
@@ -76,8 +76,10 @@ def _own(key: SectionKey, words: tuple[str, ...], ctx: RenderContext) -> bool:
     if kind == "global":
         return (words[:3] == ("stats", "socket", str(ctx.stats_socket))
                 or words == ("stats", "timeout", "30s") or words[:1] == ("localpeer",)
+                or words == ("log", str(ctx.log_socket), "local0")
                 or (words[:1] == ("lua-load",) and words[-1].endswith("lbctl_pace.lua")))
-    return kind == "defaults" and words == ("option", "idle-close-on-response")
+    return kind == "defaults" and words in (("option", "idle-close-on-response"),
+                                            ("log", "global"), ("option", "httplog"))
 
 
 def _directives(doc: Document, ctx: RenderContext) -> dict[SectionKey, Counter[tuple[str, ...]]]:

@@ -1,4 +1,5 @@
-"""The built wheel carries lbctl's templates and HAProxy assets and works from any directory.
+"""The built wheel carries lbctl's templates, HAProxy assets and admin web UI, and works from any
+directory.
 
 Builds the wheel from a copy of the project's sources (so nothing left in the work tree, such
 as ``build/``, leaks in), installs it with its dependencies into a fresh venv (pip fetches
@@ -22,12 +23,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "lbctl", "templates", "haproxy")
+SOURCES = ("pyproject.toml", "README.md", "lbctl", "templates", "haproxy", "ui")
 #: Files the wheel must carry beside the Python modules (DESIGN.md: assets inside the wheel).
 ASSETS = (
     "lbctl/_assets/lua/lbctl_pace.lua",
     "lbctl/_assets/errors/429.http",
     "lbctl/_assets/specs/default.yaml",
+    "lbctl/_assets/lbctl.service",
+    "lbctl/_ui/index.html",
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -106,6 +109,10 @@ def test_wheel_carries_templates_and_assets(installed: Installed) -> None:
     assert {f"lbctl/_templates/{t}" for t in templates} <= names
     for asset in ASSETS:
         assert asset in names
+    # Every file of ui/ (pages, scripts, styles, vendored assets and their licences).
+    ui_files = {f"lbctl/_ui/{p.relative_to(installed.source / 'ui')}"
+                for p in (installed.source / "ui").rglob("*") if p.is_file()}
+    assert ui_files and ui_files <= names, sorted(ui_files - names)
     # Every module and subpackage of the checkout is in the wheel (the package list in
     # pyproject.toml is explicit: a new subpackage must be added there).
     modules = {
@@ -120,12 +127,13 @@ def test_wheel_carries_templates_and_assets(installed: Installed) -> None:
 def test_installed_package_finds_its_files_in_the_venv(installed: Installed) -> None:
     code = (
         "from lbctl import paths; "
-        "print(paths.templates_dir()); print(paths.assets_dir()); print(paths.default_spec_path())"
+        "print(paths.templates_dir()); print(paths.assets_dir()); print(paths.default_spec_path()); "
+        "print(paths.ui_dir() / 'index.html'); print(paths.swagger_ui_dir() / 'swagger-ui.css')"
     )
     proc = installed.run("python", "-c", code)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.split()
-    assert len(lines) == 3
+    assert len(lines) == 5
     for line in lines:
         path = Path(line)
         assert path.exists()

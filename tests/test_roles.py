@@ -37,6 +37,7 @@ from .tls_helpers import make_ca
 #: The role each route needs. A route of the app not listed here must be ``admin``-only.
 EXPECTED: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/config"): "viewer",
+    ("GET", "/api/v1/fleet"): "viewer",
     ("PUT", "/api/v1/config"): "admin",
     ("POST", "/api/v1/config/validate"): "admin",
     ("GET", "/api/v1/config/source"): "viewer",
@@ -53,11 +54,18 @@ EXPECTED: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/operations/{operation_id}"): "viewer",
     ("DELETE", "/api/v1/clients/{name}/counters"): "operator",
     ("GET", "/api/v1/certificates"): "viewer",
+    ("GET", "/api/v1/logs"): "viewer",
+    ("GET", "/api/v1/logs/stream"): "viewer",
     ("GET", "/api/v1/certificates/{name}"): "viewer",
     ("GET", "/metrics"): "viewer",
 }
 #: Routes open to anyone (no token).
 OPEN = {("GET", "/healthz")}
+#: The admin UI's session routes: they authenticate themselves (a token in the login's body,
+#: then the session cookie only; a bearer token is no session), so they declare no role;
+#: tests/test_sessions.py covers them. Here: without a session they are 401, whatever token.
+SESSION = {("POST", "/api/v1/session"), ("GET", "/api/v1/session"),
+           ("DELETE", "/api/v1/session")}
 
 runner = CliRunner()
 
@@ -118,7 +126,7 @@ def _protected_routes(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path) of every route in the app's OpenAPI document but the open ones."""
     paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
     return {(method.upper(), path) for path, ops in paths.items() for method in ops
-            if (method.upper(), path) not in OPEN}
+            if (method.upper(), path) not in OPEN | SESSION}
 
 
 def _declared_roles(app: FastAPI) -> dict[tuple[str, str], list[Role]]:
@@ -199,6 +207,8 @@ def _request(live: LiveAgent, api: httpx.Client, method: str, path: str) -> http
         return api.post(concrete, headers=match_)
     if path.endswith("/state"):
         return api.put(concrete, json={"state": "ready"}, headers=match_)
+    if path.endswith("/logs/stream"):  # a stream that ends after max_s
+        return api.get(concrete, params={"max_s": 0.2})
     return api.request(method, concrete)
 
 
@@ -286,6 +296,24 @@ def test_token_created_while_running_works_and_revoked_is_401(live: LiveAgent) -
         resp = api.get("/api/v1/haproxy")
         assert resp.status_code == 401 and resp.json()["error"] == "AuthError"
     assert "late" not in {r.name for r in live.store.records()}
+
+
+def test_session_routes_need_a_session_not_a_role(live: LiveAgent) -> None:
+    paths: dict[str, dict[str, Any]] = live.app.openapi()["paths"]
+    assert {(m.upper(), p) for p, ops in paths.items() for m in ops if "session" in p} == SESSION
+    for name in ("ann", "ops", "admin"):
+        with live.client(live.tokens[name]) as api:
+            assert api.get("/api/v1/session").status_code == 401
+            assert api.delete("/api/v1/session").status_code == 401
+    with live.client(None) as anon:
+        login = anon.post("/api/v1/session", json={"token": live.tokens["ann"]})
+        assert login.status_code == 200 and login.json()["role"] == "viewer"
+        # The session has the token's role: the role table holds for the cookie too.
+        assert anon.get("/api/v1/haproxy").status_code == 200
+        resp = anon.post("/api/v1/haproxy/reload", headers={
+            "X-CSRF-Token": login.json()["csrf_token"], "Origin": live.url})
+        assert resp.status_code == 403 and resp.json()["required_role"] == "operator"
+        assert anon.post("/api/v1/session", json={"token": "nope"}).status_code == 401
 
 
 def test_roles_in_openapi(live: LiveAgent) -> None:

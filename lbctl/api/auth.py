@@ -1,9 +1,11 @@
 """Bearer-token authentication and role checks of the agent's ``/api`` routes.
 
 Every ``/api/v1`` call (and ``/metrics``) needs ``Authorization: Bearer <token>`` (RFC 6750
-§2.1). The app's :class:`lbctl.state.tokens.Authenticator` (``app.state.authenticator``) maps the
-token to a :class:`lbctl.state.tokens.Principal` (name, role), in constant time. A missing,
-malformed or unknown token raises :class:`lbctl.errors.AuthError` (401 with
+§2.1), or the admin UI's session cookie, which stands for the token it was opened with
+(:mod:`lbctl.api.cookie`: CSRF-guarded writes). The app's
+:class:`lbctl.state.tokens.Authenticator` (``app.state.authenticator``) maps the token to a
+:class:`lbctl.state.tokens.Principal` (name, role), in constant time. A missing, malformed or
+unknown token raises :class:`lbctl.errors.AuthError` (401 with
 ``WWW-Authenticate: Bearer``); a known token whose role is not enough raises
 :class:`lbctl.errors.Forbidden` (403, naming the role needed; a refused write also leaves an
 audit line, ``what`` ``denied``). Both go through the one error mapping
@@ -32,6 +34,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from lbctl.api.cookie import cookie_principal
 from lbctl.errors import AuthError, Forbidden
 from lbctl.state.journal import audit
 from lbctl.state.tokens import ADMIN_NAME, Authenticator, Principal, Role, parse_role
@@ -70,13 +73,22 @@ def authenticate(request: Request) -> Principal:
     """The principal of ``request``'s bearer token (kept in ``request.state.principal``).
 
     Asks ``request.app.state.authenticator`` (set by :func:`lbctl.api.app.create_app`).
-    Raises :class:`AuthError` (401) for a missing, malformed or unknown token.
+    Without an ``Authorization`` header, the admin UI's session cookie counts as its token
+    (:func:`lbctl.api.cookie.cookie_principal`). Raises :class:`AuthError` (401) for a
+    missing, malformed or unknown token or a dead session, :class:`CsrfRefused` (403) for a
+    cookie write without its CSRF token or from another origin.
     """
     known = getattr(request.state, "principal", None)
     if isinstance(known, Principal):
         return known
+    header = request.headers.get("authorization")
+    if header is None:  # the admin UI's session cookie, CSRF-guarded (lbctl.api.session)
+        by_cookie = cookie_principal(request)
+        if by_cookie is not None:
+            request.state.principal = by_cookie
+            return by_cookie
     authenticator: Authenticator = request.app.state.authenticator
-    found = authenticator.authenticate(_presented_token(request.headers.get("authorization")))
+    found = authenticator.authenticate(_presented_token(header))
     if found is None:
         raise AuthError("wrong bearer token: unknown or revoked")
     request.state.principal = found

@@ -54,7 +54,9 @@ _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _MEANING: dict[int, str] = {
     400: "A runtime API argument was refused before it reached HAProxy (CommandRefused)",
     401: "Missing or wrong bearer token (AuthError)",
-    403: "The token's role is not enough; required_role names the one needed (Forbidden)",
+    403: "The token's role is not enough; required_role names the one needed (Forbidden), or a "
+         "write authenticated by the UI's session cookie came without its X-CSRF-Token or "
+         "from another origin (CsrfRefused)",
     404: "No such backend, server, client, version, entry or operation (NotFound)",
     409: "HAProxy refused the reload (ReloadFailed; the old config keeps serving), or the "
          "write would leave no listener or empty a backend in use (ConfirmationRequired: "
@@ -63,13 +65,14 @@ _MEANING: dict[int, str] = {
          "is current (VersionConflict); nothing changed",
     422: "An invalid spec (errors[] with field paths), request parameter (InvalidRequest) or "
          "body (UnreadableBody), or HAProxy rejected the config (ConfigRejected, "
-         "diagnostics[]); nothing changed",
+         "diagnostics[]; on a fleet: FleetRefused, nodes names each refusing node); "
+         "nothing changed",
     428: "If-Match is missing or *: every write names the version it edits "
          "(PreconditionRequired)",
     500: "The state dir or history failed (StoreError), or a bug (see the agent log)",
     502: "An HAProxy runtime API round trip failed (RuntimeAPIError, HAProxyError)",
     503: "HAProxy is not running or its binary is missing (HAProxyUnavailable, "
-         "BinaryNotFound)",
+         "BinaryNotFound), or a fleet's etcd cannot be reached (FleetUnavailable)",
 }
 
 #: The ``ETag`` response header: the version now current.
@@ -93,6 +96,11 @@ TAGS: list[dict[str, str]] = [
                                             "the spec names"},
     {"name": "haproxy", "description": "The HAProxy process: status, reload, health"},
     {"name": "operations", "description": "Asynchronous writes (?wait=false): their outcome"},
+    {"name": "session", "description": "The admin UI's login: a token exchanged for an HttpOnly "
+                                       "session cookie, accepted wherever the token is (writes "
+                                       "then need X-CSRF-Token and a same-origin Origin)"},
+    {"name": "fleet", "description": "The nodes sharing one desired state in etcd (--fleet)"},
+    {"name": "logs", "description": "HAProxy's log lines, collected by the agent"},
     {"name": "probe", "description": "Liveness of the agent and Prometheus metrics"},
 ]
 

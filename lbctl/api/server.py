@@ -15,6 +15,7 @@ shutdown always runs and the process exits 0.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import os
@@ -31,11 +32,14 @@ from typing import Any
 import uvicorn
 
 from lbctl.api.app import create_app
+from lbctl.api.notify import sd_notify
 from lbctl.control.controller import Controller
 from lbctl.control.supervisor import Supervisor
-from lbctl.errors import LbctlError
+from lbctl.errors import LbctlError, ListenError
+from lbctl.fleet.member import FleetMember, FleetOptions
 from lbctl.spec.address import Address
 from lbctl.spec.policy import HostOptions
+from lbctl.state.sessions import DEFAULT_TTL_S
 from lbctl.state.store import StateDir
 
 __all__ = ["DEFAULT_LISTEN", "AgentThread", "Listen", "check_bind_safety", "parse_listen", "serve"]
@@ -112,7 +116,8 @@ def agent_token(state: StateDir) -> tuple[str, bool]:
 
 def bind_socket(listen: Listen) -> socket.socket:
     """A listening TCP socket on ``listen`` (bound before HAProxy starts, so a busy port fails
-    fast). Not inheritable: HAProxy never holds the agent's port. Raises :class:`LbctlError`.
+    fast). Not inheritable: HAProxy never holds the agent's port. Raises :class:`ListenError`
+    naming the port and, when psutil can tell, the process holding it (:func:`port_holder`).
 
     The socket is made with ``IPPROTO_TCP`` as its protocol, not 0: accepted connections
     inherit it, and asyncio only sets ``TCP_NODELAY`` on a socket whose ``proto`` is
@@ -126,8 +131,32 @@ def bind_socket(listen: Listen) -> socket.socket:
         sock.listen(2048)
     except OSError as exc:
         sock.close()
-        raise LbctlError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
+        held = port_holder(listen.port) if exc.errno == errno.EADDRINUSE else None
+        raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}"
+                          + (f" (held by {held})" if held else "")) from exc
     return sock
+
+
+def port_holder(port: int) -> str | None:
+    """``"pid 1234 (lbctl serve --listen ...)"``: the process listening on TCP ``port``,
+    found with psutil; ``"another user's process"`` when the kernel hides its pid (not
+    root); ``None`` when nothing listens there or the table cannot be read."""
+    import psutil
+
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return None
+    for conn in conns:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            if conn.pid is None:
+                return "another user's process"
+            try:
+                command = " ".join(psutil.Process(conn.pid).cmdline())[:120]
+            except psutil.Error:
+                command = "?"
+            return f"pid {conn.pid} ({command})"
+    return None
 
 
 class AgentThread:
@@ -164,6 +193,32 @@ class AgentThread:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
+
+
+def found_line(controller: Controller) -> str:
+    """What ``lbctl serve`` found and did, for its start-up line: ``"HAProxy running
+    (adopted master pid 12, started before this agent)"`` or ``"HAProxy running (started
+    master pid 12)"`` — adopted when the master process is older than this agent's own
+    process (both ages from ``/proc``, so they compare exactly) — or ``"HAProxy
+    unavailable: <why>"``; then where HAProxy's logs arrive (or why they do not)."""
+    import psutil
+
+    started_at = psutil.Process().create_time()
+
+    health = controller.health()
+    if not health["haproxy"]["running"]:
+        line = f"HAProxy unavailable: {health['haproxy']['unavailable']}"
+    else:
+        master = controller.status()["haproxy"].get("master_pid")
+        try:
+            adopted = master is not None and psutil.Process(master).create_time() < started_at
+        except psutil.Error:
+            adopted = False
+        line = ("HAProxy running (adopted master pid {}, started before this agent)" if adopted
+                else "HAProxy running (started master pid {})").format(master)
+    logs = controller.logs
+    return line + (f"; HAProxy's logs at {logs.path}" if logs.is_open
+                   else f"; {logs.unavailable or 'HAProxy logs not collected'}")
 
 
 class _StopSignals:
@@ -205,35 +260,52 @@ def serve(
     announce: Callable[[str], None] = print,
     host: HostOptions | None = None,
     haproxy_user: str | None = None,
+    fleet: FleetOptions | None = None,
+    peer_address: str | None = None,
+    session_ttl_s: float = DEFAULT_TTL_S,
+    haproxy_log: Path | None = None,
 ) -> int:
     """Start the controller, serve the API until SIGTERM / SIGINT, then shut down.
 
     Must run in the main thread (signal handlers). ``announce`` receives one line once the
     controller is up. Returns the exit status (0). Raises :class:`LbctlError` for an unsafe
-    or busy ``listen`` (before HAProxy starts) and :class:`StoreError` for an unusable state
-    dir; HAProxy-side failures do not stop the agent (health reports them).
+    ``listen``, :class:`ListenError` for a busy one (both before HAProxy starts) and
+    :class:`StoreError` for an unusable state dir; HAProxy-side failures do not stop the
+    agent (health reports them).
 
     ``host`` is what the host operator allows beyond the default host policy
     (:meth:`lbctl.spec.policy.HostOptions.gather`: ``--allow-path``, ``--allow-directive``
     and their environment variables) and ``haproxy_user`` who HAProxy's workers run as when
     the agent runs as root; both are fixed for the agent's life (the API cannot change them).
     An ``haproxy_user`` that names no user of this host is a :class:`LbctlError`.
+
+    ``fleet``: take part in a fleet (:class:`lbctl.fleet.member.FleetMember`: started after
+    the controller, so a node catches up before it counts as live; stopped first);
+    ``peer_address``: ``host:port`` of this node's local peer (``None``: the spec's port on
+    127.0.0.1).
+    ``session_ttl_s``: the lifetime of an admin UI session in seconds (:mod:`lbctl.api.session`).
+    ``haproxy_log``: a rotating file that also gets HAProxy's log lines (the controller's
+    collector, :mod:`lbctl.control.logs`). uvicorn's own lines go through the root logger
+    (``log_config=None``), in the format ``lbctl serve --log-format`` set up.
     """
     check_bind_safety(listen, tls_cert, tls_key)
     try:
         controller = Controller(state, haproxy_bin=haproxy_bin, host=host,
-                                haproxy_user=haproxy_user)
+                                haproxy_user=haproxy_user, peer_address=peer_address)
+        member = FleetMember(controller, fleet) if fleet is not None else None
     except ValueError as exc:
         raise LbctlError(str(exc)) from None
     sock = bind_socket(listen)
     supervisor = Supervisor(controller)
     with _StopSignals() as stop, sock:
         try:
-            controller.start()
+            controller.start(haproxy_log=haproxy_log)
             if stop.received:
                 return 0
+            if member is not None:
+                member.start()
             supervisor.start()
-            app = create_app(controller, token=token)
+            app = create_app(controller, token=token, session_ttl_s=session_ttl_s)
             config = uvicorn.Config(
                 app,
                 host=listen.host,
@@ -243,16 +315,18 @@ def serve(
                 ssl_keyfile=str(tls_key) if tls_key else None,
                 lifespan="off",
                 server_header=False,
+                log_config=None,
             )
             scheme = "https" if tls_cert else "http"
-            health = controller.health()
-            state_line = "HAProxy running" if health["haproxy"]["running"] else (
-                f"HAProxy unavailable: {health['haproxy']['unavailable']}"
-            )
+            state_line = found_line(controller)
             announce(f"lbctl agent on {scheme}://{listen} (state dir {state.root}; {state_line})")
+            sd_notify("READY=1", f"STATUS=serving on {scheme}://{listen}; {state_line}")
             server = uvicorn.Server(config)
             server.run(sockets=[sock])
         finally:
+            sd_notify("STOPPING=1")
+            if member is not None:
+                member.stop()  # its lease goes: the others stop waiting for this node
             supervisor.stop()  # first: a deliberate stop of HAProxy is not a fault
             controller.shutdown(keep_haproxy=keep_haproxy)
     return 0

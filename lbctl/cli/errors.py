@@ -25,14 +25,15 @@ EXIT_CHANGES = 10
 #: ``(code, meaning, error classes)``: every exit code of ``lbctl``, each with one meaning.
 EXIT_CODES: tuple[tuple[int, str, tuple[type[E.LbctlError], ...]], ...] = (
     (EXIT_OK, "success; for `plan`: nothing would change", ()),
-    (1, "the spec or config is invalid (field errors, parse errors, `haproxy -c`, render)",
+    (1, "the spec or config is invalid (field errors, parse errors, `haproxy -c`, render), "
+        "or a name is taken (a token)",
      (E.SpecError, E.PolicyRefused, E.InvalidRequest, E.UnreadableBody, E.UnsupportedOnTarget,
-      E.ParseError, E.ConfigRejected, E.RenderError)),
+      E.ParseError, E.ConfigRejected, E.FleetRefused, E.RenderError, E.NameTaken)),
     (EXIT_USAGE, "usage error: unknown option or command, missing argument", ()),
     (3, "`If-Match` names a stale version; nothing was changed", (E.VersionConflict,)),
     (4, "no such backend, server, client, version, token or certificate", (E.NotFound,)),
     (5, "authentication or role: missing or wrong token, role not sufficient",
-     (E.AuthError, E.Forbidden)),
+     (E.AuthError, E.Forbidden, E.CsrfRefused)),
     (6, "the HAProxy side failed: no binary, not running, start / reload / runtime API",
      (E.HAProxyError, E.BinaryNotFound, E.HAProxyUnavailable, E.ProcessError, E.ReloadFailed,
       E.RuntimeAPIError, E.CommandRefused)),
@@ -44,6 +45,12 @@ EXIT_CODES: tuple[tuple[int, str, tuple[type[E.LbctlError], ...]], ...] = (
     (11, "the write would leave no listener or empty a backend in use; confirm it with "
          "`?allow_empty=true` (API) or `--allow-empty` (CLI)", (E.ConfirmationRequired,)),
     (12, "the agent is busy: too many pings in flight; try again in a moment", (E.Busy,)),
+    (13, "the fleet's store (etcd) cannot be reached: no fleet write was made",
+     (E.FleetUnavailable,)),
+    (14, "a file named on the command line cannot be read (missing, a directory, no "
+         "permission)", (E.FileUnreadable,)),
+    (15, "`lbctl serve` cannot listen: the port is taken (the message names by what)",
+     (E.ListenError,)),
 )
 
 

@@ -33,7 +33,9 @@ from typer.core import TyperGroup
 
 from lbctl.cli import certs as cli_certs
 from lbctl.cli import exit_codes as cli_exit_codes
+from lbctl.cli import fleet as cli_fleet
 from lbctl.cli import history as cli_history
+from lbctl.cli import logs as cli_logs
 from lbctl.cli import ping as cli_ping
 from lbctl.cli import runtime as cli_runtime
 from lbctl.cli import source as cli_source
@@ -54,7 +56,12 @@ from lbctl.cli.options import (
     console,
     diagnostic_lines,
 )
-from lbctl.errors import ConfigRejected, Diagnostic, FieldError, LbctlError, SpecError
+from lbctl.errors import (
+    ConfigRejected,
+    Diagnostic,
+    FileUnreadable,
+    LbctlError,
+)
 from lbctl.features import Capabilities, HAProxyVersion
 
 if TYPE_CHECKING:
@@ -150,7 +157,15 @@ def serve(
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="TLS private key (PEM).")
                        ] = None,
     haproxy_bin: BinOpt = None,
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help="The agent's own log lines: debug, info, warning, error.")] = "info",
+    log_format: Annotated[str, typer.Option(
+        "--log-format", help="The agent's own log lines on stderr: text, or json (one object "
+        "a line).")] = "text",
+    haproxy_log: Annotated[Path | None, typer.Option(
+        "--haproxy-log", metavar="FILE",
+        help="Also write HAProxy's log lines to FILE (rotated at 10 MiB, 5 kept); the agent "
+        "keeps the last 1000 in memory either way (lbctl logs).")] = None,
     allow_path: Annotated[list[str] | None, typer.Option(
         "--allow-path", metavar="DIR",
         help="Host policy: also allow config files (certificates, error files, maps, Lua) and "
@@ -168,18 +183,29 @@ def serve(
         "(its group: the group of the same name, else the user's own). Default: haproxy "
         "if it exists, else nobody/nogroup. HAProxy binds its ports (privileged ones too) "
         "and opens its files before dropping. Ignored when not root.")] = None,
+    session_ttl: Annotated[int, typer.Option(
+        "--session-ttl", metavar="SECONDS", min=60, max=30 * 86400,
+        help="Lifetime of an admin UI session (the cookie a token is exchanged for at "
+        "/ui/), from login; not extended by use.")] = 8 * 3600,
+    fleet: cli_fleet.FleetOpt = None,
+    node: cli_fleet.NodeOpt = None,
+    fleet_name: cli_fleet.FleetNameOpt = "default",
+    fleet_ttl: cli_fleet.FleetTtlOpt = 10,
+    fleet_deadline: cli_fleet.FleetDeadlineOpt = 10.0,
+    peer_address: cli_fleet.PeerAddressOpt = None,
 ) -> None:
     """Run the agent: start (or adopt) HAProxy and serve the API until SIGTERM / Ctrl-C."""
-    import logging
-
     from lbctl.api.server import agent_token, check_bind_safety, parse_listen
     from lbctl.api.server import serve as run_agent
+    from lbctl.cli.agentlog import configure_logging
     from lbctl.haproxy.privileges import drop_to
     from lbctl.spec.policy import HostOptions
     from lbctl.state.store import StateDir, resolve_state_dir
 
     where = parse_listen(listen)
     check_bind_safety(where, tls_cert, tls_key)  # before anything is created
+    member = cli_fleet.fleet_options(fleet, node, fleet_name, str(where), ttl_s=fleet_ttl,
+                                     deadline_s=fleet_deadline)
     try:
         host = HostOptions.gather(allow_path or (), allow_directive or (), haproxy_user)
     except ValueError as exc:
@@ -194,10 +220,16 @@ def serve(
     if created:
         err.print(f"Generated the agent token (saved in {state.token_path}, mode 0600):")
         err.print(f"  {token}")
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        configure_logging(log_level, log_format)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     code = run_agent(state, where, token=token, haproxy_bin=haproxy_bin,
                      keep_haproxy=keep_haproxy, tls_cert=tls_cert, tls_key=tls_key,
-                     log_level=log_level, announce=err.print, host=host)
+                     log_level=log_level, announce=err.print, host=host,
+                     session_ttl_s=session_ttl,
+                     haproxy_log=haproxy_log, fleet=member,
+                     peer_address=cli_fleet.peer_address(peer_address))
     raise typer.Exit(code)
 
 
@@ -259,7 +291,7 @@ def import_cmd(
     try:
         doc = load(config)
     except OSError as exc:
-        raise SpecError([FieldError("", f"cannot read {config}: {exc.strerror}")]) from None
+        raise FileUnreadable(f"cannot read {config}: {exc.strerror}") from None
     imported = import_config(doc, caps=caps)
     sys.stdout.write(dump_spec(imported.spec, "json" if fmt == "json" else "yaml"))
     if stats:
@@ -373,11 +405,13 @@ def demo(
 cli_status.register(app)
 cli_runtime.register(app)
 cli_ping.register(app)
+cli_logs.register(app)
 cli_history.register(app)
 cli_tokens.register(app)
 cli_certs.register(app)
 cli_source.register(app)
 cli_exit_codes.register(app)
+cli_fleet.register(app)
 
 
 def main() -> None:

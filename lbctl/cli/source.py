@@ -24,7 +24,7 @@ import typer
 
 from lbctl.cli.errors import EXIT_CHANGES, EXIT_OK, report_error
 from lbctl.cli.options import JsonOpt, agent_client, console
-from lbctl.errors import FieldError, LbctlError, SpecError
+from lbctl.errors import FileUnreadable, LbctlError
 
 __all__ = ["plan", "register"]
 _MARKS = (("added", "+", "green"), ("changed", "~", "yellow"), ("removed", "-", "red"))
@@ -96,7 +96,7 @@ def plan(
                 try:
                     text = spec.read_text(encoding="utf-8")
                 except (OSError, UnicodeError) as exc:
-                    raise SpecError([FieldError("", f"cannot read {spec}: {exc}")]) from None
+                    raise FileUnreadable(f"cannot read {spec}: {exc}") from None
                 result = client.plan(source=text)
             else:
                 from lbctl.spec import load_spec

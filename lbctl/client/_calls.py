@@ -232,6 +232,10 @@ class calls:
         return Call("GET", "/api/v1/clients", M.ClientsReport)
 
     @staticmethod
+    def fleet() -> Call:
+        return Call("GET", "/api/v1/fleet", M.FleetStatus)
+
+    @staticmethod
     def clear_client(name: str, frontend: str | None = None) -> Call:
         return Call("DELETE", f"/api/v1/clients/{_seg(name)}/counters", M.ClearedCounters,
                     {"frontend": frontend} if frontend else {})

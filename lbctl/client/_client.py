@@ -201,6 +201,10 @@ class Client:
         """Rate-limit counters per client."""
         return self.send(calls.clients())
 
+    def fleet(self) -> Result[M.FleetStatus]:
+        """The fleet as the agent sees it (``mode`` ``single`` without ``--fleet``)."""
+        return self.send(calls.fleet())
+
     def clear_client(self, name: str, frontend: str | None = None) -> Result[M.ClearedCounters]:
         """Clear client ``name``'s counters."""
         return self.send(calls.clear_client(name, frontend))

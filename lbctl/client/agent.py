@@ -117,6 +117,10 @@ class AgentClient:
         return dict(self._run(calls.set_server(backend, server, if_match, state=state,
                                                weight=weight, author=author)))
 
+    def fleet(self) -> dict[str, Any]:
+        """The fleet as the agent sees it (``mode`` ``single`` without ``--fleet``)."""
+        return dict(self._run(calls.fleet()))
+
     def clients(self) -> dict[str, Any]:
         """Rate-limit counters per client."""
         return dict(self._run(calls.clients()))

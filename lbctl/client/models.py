@@ -33,6 +33,11 @@ __all__ = [
     "ClientsReport",
     "ConfigDocument",
     "Diagnostic",
+    "FleetApplyResult",
+    "FleetEtcd",
+    "FleetNode",
+    "FleetStatus",
+    "FleetSummary",
     "HAProxyLiveness",
     "HAProxyStatus",
     "HealthReport",
@@ -53,6 +58,8 @@ __all__ = [
     "ServerOutcome",
     "ServerReadBack",
     "ServerStateChange",
+    "SessionInfo",
+    "SessionLogin",
     "SourceCheck",
     "Supervision",
     "ValidateOutcome",
@@ -397,6 +404,26 @@ class Liveness(_Doc):
     status: Literal["ok"]
 
 
+class SessionLogin(_Doc):
+    """The body of ``POST /api/v1/session``: the token to exchange for a UI session."""
+
+    token: str = Field(min_length=1, max_length=512,
+                       description="An agent token (the bearer token), any role")
+
+
+class SessionInfo(_Doc):
+    """``POST`` / ``GET /api/v1/session``: who the session acts as (the token's name and
+    current role), the ``csrf_token`` every cookie-authenticated write sends as
+    ``X-CSRF-Token``, and ``expires_at``, unlike the other ``*_at`` members an ISO 8601 UTC
+    time (``2026-12-02T09:00:00Z``), as the UI shows it."""
+
+    role: Literal["viewer", "operator", "admin"]
+    token_name: str
+    csrf_token: str
+    expires_at: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+                            examples=["2026-12-02T09:00:00Z"])
+
+
 class ProblemFieldError(_Doc):
     """One bad field or parameter: ``loc`` its path (``frontends[0].bind[0]``,
     ``query.before``), ``line`` the submitted line, ``directive`` what the policy refused."""
@@ -428,6 +455,9 @@ class Problem(BaseModel):
     column: int | None = None
     reasons: list[str] | None = None
     confirm: str | None = None
+    nodes: dict[str, str] | None = Field(default=None, description="FleetRefused: why each "
+                                         "refusing node said no")
+    etcd: str | None = Field(default=None, description="FleetUnavailable: the etcd endpoint")
 
 
 class Operation(_Doc):
@@ -443,6 +473,74 @@ class Operation(_Doc):
     who: str
     result: ApplyOutcome | ServerOutcome | None
     problem: Problem | None
+
+
+class FleetEtcd(_Doc):
+    """The fleet's etcd as this node sees it: ``reachable`` false (and ``error``, and
+    ``down_since`` in epoch seconds) while it cannot be reached."""
+
+    endpoint: str
+    reachable: bool
+    error: str | None = None
+    down_since: float | None = None
+
+
+class FleetApplyResult(_Doc):
+    """A node's last apply of a committed version: ``result`` ``changed`` | ``unchanged`` |
+    ``failed`` (``error`` says why), ``reload_ok`` (``null``: no reload, e.g. a start),
+    ``at`` epoch seconds, ``duration_s`` seconds."""
+
+    version: int
+    ok: bool
+    result: str
+    error: str | None = None
+    reload_ok: bool | None = None
+    at: float
+    duration_s: float
+
+
+class FleetNode(_Doc):
+    """One node: ``live`` while its lease is held; ``applied_version`` the version it runs,
+    ``lagging`` when that is not the committed one (live nodes only); ``healthy`` and
+    ``reasons`` its own health; ``reported_at`` epoch seconds of its last report."""
+
+    name: str
+    live: bool
+    agent: str
+    peer: str | None = Field(default=None, description="host:port of its local peer")
+    applied_version: int | None
+    haproxy: str | None
+    healthy: bool
+    reasons: list[str]
+    last_result: FleetApplyResult | None
+    lagging: bool
+    reported_at: float | None
+
+
+class FleetSummary(_Doc):
+    """``ok`` false when etcd is away or a live node lags or is unhealthy; ``live`` / ``nodes``
+    counts; the names of the lagging, unhealthy and failed (last apply) live nodes."""
+
+    ok: bool
+    live: int
+    nodes: int
+    lagging: list[str]
+    unhealthy: list[str]
+    failed: list[str]
+
+
+class FleetStatus(_Doc):
+    """``GET /api/v1/fleet``: ``mode`` ``single`` (no ``--fleet``: no nodes, this agent alone)
+    or ``fleet`` with this ``node``'s view of every node and the ``committed_version``."""
+
+    mode: Literal["single", "fleet"]
+    fleet: str | None
+    node: str | None
+    etcd: FleetEtcd | None
+    committed_version: int | None
+    nodes: list[FleetNode]
+    summary: FleetSummary
+    checked_at: float | None = None
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

@@ -84,10 +84,13 @@ def error_from_problem(status: int, body: dict[str, Any]) -> E.LbctlError:
         else:
             err = cls(errors or [E.FieldError("", detail)])
     elif issubclass(cls, E.ConfigRejected):
+        nodes: dict[str, Any] = body["nodes"] if isinstance(body.get("nodes"), dict) else {}
         diags = [E.Diagnostic(str(d.get("severity", "alert")), str(d.get("message", "")),
                               d.get("line"), d.get("text"), d.get("field"))
                  for d in body.get("diagnostics") or [] if isinstance(d, dict)]
-        err = cls(diags, str(body.get("output", "")))
+        err = (E.FleetRefused(diags, str(body.get("output", "")),
+                              {str(k): str(v) for k, v in nodes.items()})
+               if issubclass(cls, E.FleetRefused) else cls(diags, str(body.get("output", ""))))
     elif issubclass(cls, E.ParseError):
         err = cls(str(body.get("reason", detail)), int(body.get("line") or 0),
                   int(body.get("column") or 0))
@@ -95,6 +98,8 @@ def error_from_problem(status: int, body: dict[str, Any]) -> E.LbctlError:
         err = cls(None, int(body.get("current_version", -1)))
     elif issubclass(cls, E.ConfirmationRequired):
         err = cls([str(r) for r in body.get("reasons") or [detail]])
+    elif issubclass(cls, E.FleetUnavailable):
+        err = cls(detail, str(body.get("etcd", "")))
     elif issubclass(cls, E.HAProxyError):
         err = cls(detail, str(body.get("output", "")))
     else:

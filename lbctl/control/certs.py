@@ -93,6 +93,7 @@ def put_certificate(core: Core, name: str, data: bytes, *, if_match: int | None,
     write = Write("certificate", who=who, author=author, base_version=if_match,
                   message=message or f"put certificate {name}", target=f"certificate {name}")
     with core.journal.track(write, lambda: core.version):
+        core.require_single_node("a certificate store change")
         core.require_if_match(write)
         check_name(name)
         bundle = parse_bundle(name, data)
@@ -162,6 +163,7 @@ def remove_certificate(core: Core, name: str, *, if_match: int | None, who: str 
     write = Write("certificate", who=who, author=author, base_version=if_match,
                   message=message or f"remove certificate {name}", target=f"certificate {name}")
     with core.journal.track(write, lambda: core.version):
+        core.require_single_node("a certificate store change")
         core.require_if_match(write)
         check_name(name)
         with core.lock:

@@ -40,6 +40,7 @@ __all__ = [
     "apply_write",
     "reload_now",
     "reload_or_restore",
+    "rerender",
     "rollback",
     "run",
     "start_or_restore",
@@ -103,16 +104,23 @@ def _spec_of(core: Core, version: int) -> Spec:
     return validate_spec(spec)
 
 
-def run(core: Core, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult:
+def run(core: Core, write: Write, spec_of: Callable[[], Spec], *,
+        version: int | None = None) -> ApplyResult:
     """The apply pipeline for ``write`` (an ``apply`` or ``rollback`` :class:`Write`) with the
     spec ``spec_of()`` gives under the lock, inside the journal, told to the listeners
     (``on_apply``; ``on_validation_error``: ``"haproxy"`` when ``haproxy -c`` refuses,
     ``"policy"`` when the host policy does). Raises what
-    :func:`apply` raises; ``write`` keeps what was done (``config``: the rendered text)."""
+    :func:`apply` raises; ``write`` keeps what was done (``config``: the rendered text).
+
+    ``version``: the number the new version takes (a fleet version decided by
+    ``core.coordinator``); ``None``: ``If-Match + 1``, and on a fleet member the write goes to
+    the coordinator, which proposes, commits and then calls back here with the version."""
+    if version is None and core.coordinator is not None:
+        return core.coordinator.write(write, spec_of)
     outcome = "failed"
     try:
         with core.journal.track(write, lambda: core.version):
-            result = _apply(core, write, spec_of)
+            result = _apply(core, write, spec_of, version)
         outcome = write.result
         return result
     except BaseException as exc:
@@ -126,7 +134,7 @@ def run(core: Core, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult:
         core.notify("on_apply", outcome, write.duration_ms / 1000)
 
 
-def _apply(core: Core, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult:
+def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int | None) -> ApplyResult:
     base = core.require_if_match(write)
     if base < core.version:  # stale already: no need to wait for the lock
         raise VersionConflict(base, core.version)
@@ -137,7 +145,8 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult
         process = core.require_process()
         text = write.config = core.render(spec)
         live = core.state.read_config()
-        if spec == core.spec and live == text.encode() and process.is_running():
+        same = version is None or version == core.version
+        if same and spec == core.spec and live == text.encode() and process.is_running():
             write.result = "unchanged"
             return ApplyResult(core.version, False, None, [], write.duration_ms / 1000,
                                write.queued_ms / 1000)
@@ -147,7 +156,7 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult
         reload = reload_or_restore(core, live, write) if process.is_running() else None
         if reload is None:
             start_or_restore(core, live)
-        new = core.version + 1
+        new = core.version + 1 if version is None else version
         try:
             core.journal.commit_version(write, new)
             core.state.write_current(new, spec)
@@ -203,6 +212,31 @@ def reload_now(core: Core, *, who: str = LOCAL, author: str = "", message: str =
         result = core.reload(process, write)
         if not result.ok:
             raise ReloadFailed("HAProxy refused to reload", result.output)
+        return result
+
+
+def rerender(core: Core, *, who: str = LOCAL, message: str = "") -> ReloadResult | None:
+    """Render the current spec again after its render context changed (a fleet's membership:
+    ``core.share``) and, when the bytes differ from the live file, check, swap and reload
+    them: no new version (recorded and audited as a reload). ``None`` when nothing changed
+    or HAProxy is not running (its next start or apply renders anew). Raises
+    :class:`ConfigRejected`, :class:`ReloadFailed` (the previous bytes are back),
+    :class:`BinaryNotFound`, :class:`StoreError`."""
+    write = Write("reload", who=who, message=message)
+    with core.journal.track(write, lambda: core.version), core.lock:
+        write.lock_taken(core.version)
+        write.base_version = core.version
+        process = core.require_process()
+        text = core.render(core.spec)
+        live = core.state.read_config()
+        if live == text.encode() or not process.is_running():
+            write.result = "unchanged"
+            return None
+        write.attempted, write.spec, write.config = True, core.spec, text
+        diagnostics = core.files.install(core.spec, text)
+        write.diagnostics = [d.as_dict() for d in diagnostics]
+        result = reload_or_restore(core, live, write)
+        core.files.save_lkg()
         return result
 
 

@@ -20,13 +20,16 @@ with :func:`lbctl.state.livefile.with_fields`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lbctl.control import configuration, process, runtime
 from lbctl.control.core import Core
+from lbctl.control.logs import log_socket, open_collector
 from lbctl.control.recovery import Recovery
 from lbctl.control.results import ApplyResult, ControllerListener, ServerResult, ValidateResult
 from lbctl.features import Capabilities
+from lbctl.haproxy.logs import LogCollector
 from lbctl.haproxy.process import ReloadResult
 from lbctl.render import RenderContext
 from lbctl.spec import Spec
@@ -58,13 +61,19 @@ class Controller:
     ``LBCTL_ALLOW_PATHS``/``LBCTL_ALLOW_DIRECTIVES``); nothing the API does changes it.
     ``haproxy_user`` (or ``host.haproxy_user``) is who HAProxy's workers run as when the
     agent runs as root (:func:`lbctl.haproxy.privileges.drop_to`). Raises :class:`ValueError`
-    when it names no user of this host.
+    when it names no user of this host. ``peer_address``: ``host:port`` of this node's local
+    peer (a fleet member's per-node setting, ``lbctl serve --peer-address``; ``None``:
+    ``127.0.0.1:<global.peers_port>``).
     """
 
     def __init__(self, state: StateDir, *, haproxy_bin: str | None = None,
-                 host: HostOptions | None = None, haproxy_user: str | None = None) -> None:
+                 host: HostOptions | None = None, haproxy_user: str | None = None,
+                 peer_address: str | None = None) -> None:
         #: The state the control modules share (:mod:`lbctl.control.source` uses it too).
-        self.core = Core(state, haproxy_bin, host=host, haproxy_user=haproxy_user)
+        self.core = Core(state, haproxy_bin, host=host, haproxy_user=haproxy_user,
+                         peer_address=peer_address)
+        #: HAProxy's logs (:mod:`lbctl.control.logs`): open from :meth:`start` to :meth:`shutdown`.
+        self.logs = LogCollector(log_socket(state, self.core.identity))
 
     # -- the shared parts ---------------------------------------------------------------
     @property
@@ -108,14 +117,21 @@ class Controller:
         return self.core.recovery
 
     # -- life cycle (lbctl.control.process) ---------------------------------------------
-    def start(self) -> None:
-        """:func:`lbctl.control.process.start`: load the current spec, adopt or start HAProxy
-        (never a second one). Raises :class:`StoreError`."""
+    def start(self, *, haproxy_log: Path | None = None) -> None:
+        """Open the collector of HAProxy's logs (``haproxy_log``: its rotating file; see
+        :func:`lbctl.control.logs.open_collector`), then :func:`lbctl.control.process.start`:
+        load the current spec, adopt or start HAProxy (never a second one). Raises
+        :class:`StoreError`."""
+        self.logs = open_collector(self.state, self.core.identity, file=haproxy_log)
         process.start(self.core)
 
     def shutdown(self, *, keep_haproxy: bool = False) -> None:
-        """Stop HAProxy (soft-stop) unless ``keep_haproxy``; a later start adopts it then."""
-        process.shutdown(self.core, keep_haproxy=keep_haproxy)
+        """Stop HAProxy (soft-stop) unless ``keep_haproxy``; a later start adopts it then.
+        The log collector closes either way (its socket file is removed)."""
+        try:
+            process.shutdown(self.core, keep_haproxy=keep_haproxy)
+        finally:
+            self.logs.close()
 
     # -- reading ------------------------------------------------------------------------
     @property

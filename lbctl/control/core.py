@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lbctl.control.recovery import Recovery
-from lbctl.control.results import ControllerListener
+from lbctl.control.results import ApplyResult, ControllerListener
 from lbctl.errors import (
     BinaryNotFound,
     Diagnostic,
+    FieldError,
+    InvalidRequest,
     PolicyRefused,
     PreconditionRequired,
     StoreError,
@@ -34,7 +37,7 @@ from lbctl.haproxy.privileges import drop_to, prepare_socket_dir, socket_dir
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.haproxy.runtime import RuntimeClient
 from lbctl.haproxy.validate import check_file
-from lbctl.render import RenderContext, peer_args, render
+from lbctl.render import LOCAL_PEER, RenderContext, peer_args, render
 from lbctl.spec import Spec
 from lbctl.spec.policy import HostOptions, HostPolicy
 from lbctl.state.certs import CertStore
@@ -43,13 +46,27 @@ from lbctl.state.journal import Journal, Write
 from lbctl.state.livefile import LiveFile
 from lbctl.state.store import StateDir
 
-__all__ = ["Core", "log"]
+__all__ = ["Core", "WriteCoordinator", "log"]
 
 #: The one logger of the controller's own lines (apply, server changes, start, adopt).
 log = logging.getLogger("lbctl.controller")
 
 _IF_MATCH_REQUIRED = ('every write must name the version it edits: send If-Match: "<version>" '
                       "(the current version is {}; GET /api/v1/config gives it in ETag)")
+
+
+class WriteCoordinator(Protocol):
+    """Who decides a new version when this node is not alone: a fleet member
+    (:class:`lbctl.fleet.member.FleetMember`). :func:`lbctl.control.configuration.run` hands
+    it every apply-pipeline write (apply, rollback); it proposes the spec to every
+    live node, commits it, and applies it here with ``run(..., version=<fleet version>)``."""
+
+    def write(self, write: Write, spec_of: Callable[[], Spec]) -> ApplyResult:
+        """Decide ``write`` fleet-wide and apply it on this node; raises what an apply raises,
+        :class:`FleetRefused`, :class:`FleetUnavailable`."""
+
+    def health_warnings(self) -> list[str]:
+        """Lines for the health report's ``warnings`` (``fleet-degraded: ...``); never raises."""
 
 
 @dataclass(eq=False)
@@ -69,6 +86,11 @@ class Core:
     rendered into ``global`` (``None`` when the agent is not root); ``policy`` the
     :class:`~lbctl.spec.policy.HostPolicy` in force. Raises :class:`ValueError` when
     ``haproxy_user`` names no user of this host.
+
+    ``coordinator``: the fleet member deciding versions (``None``: single node, the default);
+    ``peer_address``, ``local_peer``, ``peers`` (the other live nodes' peers) and ``share``
+    (the live nodes a smooth client's rate is split over): :class:`lbctl.render.RenderContext`;
+    the coordinator sets all but the address.
     """
 
     state: StateDir
@@ -89,6 +111,11 @@ class Core:
     haproxy_user: str | None = None
     identity: tuple[str, str] | None = field(init=False, default=None)
     policy: HostPolicy = field(init=False)
+    coordinator: WriteCoordinator | None = None
+    peer_address: str | None = None
+    local_peer: str = LOCAL_PEER
+    peers: tuple[tuple[str, str], ...] = ()
+    share: int = 1
 
     def __post_init__(self) -> None:
         options = self.host or HostOptions()
@@ -126,6 +153,15 @@ class Core:
             raise PreconditionRequired(_IF_MATCH_REQUIRED.format(self.version))
         return write.base_version
 
+    def require_single_node(self, what: str) -> None:
+        """Raise :class:`InvalidRequest` when this node is a fleet member (``coordinator``
+        set): ``what`` (a runtime server change, a certificate) would make a version on this
+        node alone, outside the fleet's; a fleet changes it through the spec."""
+        if self.coordinator is not None:
+            raise InvalidRequest([FieldError("", f"this agent is a fleet member: {what} would "
+                                                 "make a version on this node alone; change the "
+                                                 "spec instead (PUT /api/v1/config)")])
+
     def lock_for(self, write: Write) -> None:
         """Called with :attr:`lock` just taken: note it in ``write`` and raise
         :class:`VersionConflict` when its ``If-Match`` is not the current version."""
@@ -141,7 +177,7 @@ class Core:
         socket dir is prepared here (``root:<group>`` 0750); raises :class:`StoreError` when it
         cannot be."""
         if self.identity is None:
-            return RenderContext(self.state.run_dir)
+            return RenderContext(self.state.run_dir, **self._fleet_context())
         user, group = self.identity
         sockets = socket_dir(self.state.run_dir)
         if self.caps is not None and not self.caps.lua_pacing:
@@ -149,7 +185,12 @@ class Core:
                 prepare_socket_dir(sockets, group)
             except OSError as exc:
                 raise StoreError(f"cannot prepare the socket dir {sockets}: {exc}") from exc
-        return RenderContext(self.state.run_dir, user=user, group=group, socket_dir=sockets)
+        return RenderContext(self.state.run_dir, user=user, group=group, socket_dir=sockets,
+                             **self._fleet_context())
+
+    def _fleet_context(self) -> dict[str, Any]:
+        return {"peer_address": self.peer_address, "local_peer": self.local_peer,
+                "peers": self.peers, "share": self.share}
 
     def render_target(self) -> tuple[Capabilities, RenderContext]:
         """The binary's capabilities and the render context; raises :class:`BinaryNotFound`
@@ -178,7 +219,7 @@ class Core:
 
     def extra_args(self) -> list[str]:
         """Command-line arguments every ``haproxy`` run needs (the local peer's name)."""
-        return peer_args(self.caps) if self.caps else []
+        return peer_args(self.caps, self.local_peer) if self.caps else []
 
     def check(self, path: Path) -> list[Diagnostic]:
         """``haproxy -c`` on ``path`` with this binary and arguments: its warnings. Raises

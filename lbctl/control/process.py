@@ -21,7 +21,6 @@ from lbctl.control.recovery import start_known_good
 from lbctl.errors import BinaryNotFound, ConfigRejected, LbctlError
 from lbctl.haproxy.binary import detect
 from lbctl.haproxy.process import HAProxyProcess
-from lbctl.render import peer_args
 from lbctl.spec import load_spec
 from lbctl.spec.tls_checks import certificate_refs
 from lbctl.state.certs import CertStore
@@ -78,7 +77,7 @@ def _start_haproxy(core: Core) -> None:
         core.binary,
         config_path=core.state.config_path,
         run_dir=core.state.run_dir,
-        extra_args=peer_args(core.caps),
+        extra_args=core.extra_args(),
     )
     try:
         _bring_up(core, core.process)
@@ -204,9 +203,12 @@ def health(core: Core) -> dict[str, Any]:
     :func:`used_certificates`). Never raises."""
     spec = core.spec
     listeners = len(spec.frontends) + sum(s.kind == "listen" for s in spec.sections)
-    return health_report(haproxy_running(core), core.unavailable, core.runtime(),
-                         supervision(core), listeners=listeners,
-                         certificates=used_certificates(core))
+    report = health_report(haproxy_running(core), core.unavailable, core.runtime(),
+                           supervision(core), listeners=listeners,
+                           certificates=used_certificates(core))
+    if core.coordinator is not None:  # a fleet member: "fleet-degraded: ..." while etcd is away
+        report["warnings"] = [*report.get("warnings", []), *core.coordinator.health_warnings()]
+    return report
 
 
 def used_certificates(core: Core) -> list[CertInfo]:

@@ -48,6 +48,7 @@ def set_server(
     write = Write("server", who=who, author=author, message=message or asked,
                   base_version=if_match, target=f"{backend}/{server}")
     with core.journal.track(write, lambda: core.version):
+        core.require_single_node("a runtime server change")
         return _set_server(core, write, backend, server, state, weight)
 
 

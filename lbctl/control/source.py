@@ -135,7 +135,10 @@ def apply(
     :func:`lbctl.control.configuration.run` (rendered once; warnings name submitted lines).
     Raises what :meth:`Controller.apply` raises (``allow_empty``: :mod:`lbctl.control.guard`);
     a :class:`ConfigRejected`'s diagnostics name
-    submitted lines (the history and the audit line keep the rendered ones)."""
+    submitted lines (the history and the audit line keep the rendered ones). On a fleet
+    member it raises :class:`InvalidRequest`: the live text holds per-node lines (peers, the
+    rate share) that are not the fleet's spec; a fleet changes the spec."""
+    controller.core.require_single_node("a haproxy.cfg source write")
     version, current = controller.current()
     spec = _spec(submitted, current, controller.config_source(), same_version=if_match == version)
     write = configuration.apply_write(if_match=if_match, who=who, author=author, message=message,

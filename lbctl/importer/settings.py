@@ -13,7 +13,11 @@ stats socket (at ``ctx``'s run dir, or any ``.../haproxy.sock`` in lbctl's form 
 when the spec has (smooth) clients; ``user`` and ``group`` at ``ctx``'s values (any, without
 a ``ctx``: lbctl renders its own privilege drop, :mod:`lbctl.haproxy.privileges`);
 ``option idle-close-on-response`` in an ``http`` defaults
-on a target that has it.
+on a target that has it; the log target (``log <ctx's log socket> local0``, any
+``.../log.sock`` without a ``ctx``), ``log global`` in ``defaults`` and ``option httplog`` in an
+``http`` defaults (:mod:`lbctl.render.loglines`) where lbctl writes them: among the first lines
+(``mode``, ``option idle-close-on-response``), and with no later line of the section saying
+where logs go or in which format (then lbctl writes neither, and the lines stay extra).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from lbctl.config.document import Line
 from lbctl.features import Capabilities
 from lbctl.importer.words import number, plain
 from lbctl.render import LOCAL_PEER, RenderContext
+from lbctl.render.loglines import sets_log, sets_log_format
 from lbctl.spec import TIMEOUT_EVENTS
 from lbctl.spec.lines import trim_line
 from lbctl.spec.types import parse_duration_ms
@@ -92,6 +97,7 @@ def read_global(lines: Pending, part: dict[str, Any], origin: dict[str, int],
     """Fill ``part`` (the spec's ``global``) from the ``global`` section's ``lines``;
     ``clients`` / ``smooth``: the spec has rate-limited (smooth) clients."""
     sock = str(ctx.stats_socket) if ctx is not None else None
+    logs = str(ctx.log_socket) if ctx is not None else None
     expose = ("expose-fd", "listeners") if caps.master_worker else ()
 
     def classify(line: Line) -> str | None:
@@ -107,6 +113,9 @@ def read_global(lines: Pending, part: dict[str, Any], origin: dict[str, int],
             return "own:socket"
         if kw == "stats" and a == ("timeout", "30s"):
             return "own:stats-timeout"
+        if kw == "log" and len(a) == 2 and a[1] == "local0" \
+                and (a[0] == logs if logs else a[0].endswith("/log.sock")):
+            return "own:log"
         if kw == "localpeer" and a == (LOCAL_PEER,) and caps.localpeer and clients:
             return "own:localpeer"
         if kw == "lua-load" and len(a) == 1 and a[0].endswith("lbctl_pace.lua") and smooth:
@@ -123,12 +132,30 @@ def read_global(lines: Pending, part: dict[str, Any], origin: dict[str, int],
         part["hard_stop_after"] = taken["hard_stop_after"].args[0]
 
 
+def _own_log_lines(lines: list[Line]) -> set[int]:
+    """The ids of the ``log global`` / ``option httplog`` lines lbctl would write again: in
+    the leading run of ``mode`` / ``option idle-close-on-response`` / those two lines, with no
+    later line setting the same (:func:`lbctl.render.loglines.defaults_log_lines`)."""
+    texts = [" ".join(text_of(ln).split()) for ln in lines]
+    own: set[int] = set()
+    for i, (line, text) in enumerate(zip(lines, texts, strict=True)):
+        if line.keyword == "mode" or text == "option idle-close-on-response":
+            continue
+        if text not in ("log global", "option httplog"):
+            break
+        same = sets_log if text == "log global" else sets_log_format
+        if not any(same(later) for later in texts[i + 1:]):
+            own.add(id(line))
+    return own
+
+
 def read_defaults(lines: Pending, part: dict[str, Any], origin: dict[str, int],
                   caps: Capabilities) -> None:
     """Fill ``part`` (the spec's ``defaults``) from the ``defaults`` section's ``lines``."""
     modes = [ln.args[0] for ln, free in lines if free and plain(ln) and ln.keyword == "mode"
              and ln.args in (("http",), ("tcp",))]
     idle = bool(modes) and modes[0] == "http" and caps.idle_close_on_response
+    own_logs = _own_log_lines([ln for ln, _ in lines])
 
     def classify(line: Line) -> str | None:
         kw, a = line.keyword, line.args
@@ -140,6 +167,11 @@ def read_defaults(lines: Pending, part: dict[str, Any], origin: dict[str, int],
             return "retries"
         if kw == "option" and a == ("idle-close-on-response",) and idle:
             return "own:idle-close"
+        if kw == "log" and a == ("global",) and id(line) in own_logs:
+            return "own:log-global"
+        if kw == "option" and a == ("httplog",) and modes and modes[0] == "http" \
+                and id(line) in own_logs:
+            return "own:httplog"
         return None
 
     for field, line in settle(lines, part, "defaults", origin, classify).items():

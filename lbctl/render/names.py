@@ -30,10 +30,11 @@ PEERS_SECTION = "lbctl"
 PROMETHEUS_FRONTEND = "lbctl_prometheus"
 
 
-def peer_args(caps: Capabilities) -> list[str]:
-    """Command-line arguments naming the local peer: ``["-L", LOCAL_PEER]`` before 2.2, where
-    the config cannot say it (``localpeer``); empty otherwise (giving both makes 2.2+ warn)."""
-    return [] if caps.localpeer else ["-L", LOCAL_PEER]
+def peer_args(caps: Capabilities, name: str = LOCAL_PEER) -> list[str]:
+    """Command-line arguments naming the local peer ``name``: ``["-L", name]`` before 2.2,
+    where the config cannot say it (``localpeer``); empty otherwise (giving both makes 2.2+
+    warn)."""
+    return [] if caps.localpeer else ["-L", name]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,14 @@ class RenderContext:
     §3.1), set when the agent runs as root (:func:`lbctl.haproxy.privileges.drop_to`).
     ``socket_dir``: where the UNIX sockets the workers connect to live when they cannot enter
     ``run_dir`` (they dropped privileges; :func:`lbctl.haproxy.privileges.socket_dir`);
-    ``None``: the run dir.
+    ``None``: the run dir. ``peer_address``: ``host:port`` of this node's local peer, a
+    per-node setting of a fleet member (``lbctl serve --peer-address``) that replaces
+    ``127.0.0.1:<global.peers_port>``; ``local_peer`` its name (a fleet node's name);
+    ``peers``: the other fleet nodes' ``(name, host:port)``, listed in the ``peers`` section
+    so stick tables are shared (configuration.txt §3.5 "peers"). ``share``:
+    the number of live fleet nodes a ``mode: smooth`` client's ``rate`` and ``burst`` are split
+    over (each node paces at ``rate / share`` and queues ``burst / share``, so the fleet
+    paces at ``rate``); 1 for a single node.
     """
 
     run_dir: Path
@@ -54,11 +62,23 @@ class RenderContext:
     user: str | None = None
     group: str | None = None
     socket_dir: Path | None = None
+    peer_address: str | None = None
+    local_peer: str = LOCAL_PEER
+    peers: tuple[tuple[str, str], ...] = ()
+    share: int = 1
 
     @property
     def stats_socket(self) -> Path:
         """The runtime API socket (``stats socket``, ``level admin``)."""
         return self.run_dir / "haproxy.sock"
+
+    @property
+    def log_socket(self) -> Path:
+        """``<socket_dir or run_dir>/log.sock`` as an absolute path: the UNIX datagram socket
+        the agent reads HAProxy's logs from (``log <path> local0`` in ``global``; a log
+        address is a socket file only when it starts with ``/``, configuration.txt 1.5 §3.1
+        "log"). In the socket dir when the workers drop privileges: they send the logs."""
+        return (self.socket_dir or self.run_dir).absolute() / "log.sock"
 
     @property
     def lua_script(self) -> Path:

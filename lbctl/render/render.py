@@ -15,7 +15,8 @@ import jinja2
 from lbctl import __version__, paths
 from lbctl.errors import RenderError
 from lbctl.features import Capabilities
-from lbctl.render.names import LOCAL_PEER, PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext
+from lbctl.render.loglines import defaults_log_lines
+from lbctl.render.names import PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext
 from lbctl.render.tls import bind_tls, check_tls_gates, server_tls
 from lbctl.render.view import build_view
 from lbctl.spec import Backend, Frontend, HealthCheck, Server, Spec
@@ -50,7 +51,8 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["duration"] = format_duration
-    env.globals.update(bind_tls=bind_tls, server_tls=server_tls)
+    env.globals.update(bind_tls=bind_tls, server_tls=server_tls,
+                       defaults_log_lines=defaults_log_lines)
     return env
 
 
@@ -92,7 +94,7 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
             caps=caps,
             ctx=ctx,
             view=view,
-            local_peer=LOCAL_PEER,
+            local_peer=ctx.local_peer,
             peers_section=PEERS_SECTION,
             prometheus_frontend=PROMETHEUS_FRONTEND,
             lbctl_version=__version__,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import yaml
 
-from lbctl.errors import FieldError, SpecError
+from lbctl.errors import FieldError, FileUnreadable, SpecError
 from lbctl.spec.checks import validate_spec
 from lbctl.spec.models import Spec
 
@@ -33,12 +33,15 @@ def parse_spec_text(text: str, *, source: str = "<spec>") -> Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file (YAML or JSON). Raises :class:`SpecError`."""
+    """Read and validate a spec file (YAML or JSON). Raises :class:`FileUnreadable` when
+    the file cannot be read, :class:`SpecError` when it is not a valid spec."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SpecError([FieldError("", f"cannot read {p}: {exc.strerror}")]) from None
+        raise FileUnreadable(f"cannot read {p}: {exc.strerror}") from None
+    except UnicodeError as exc:
+        raise FileUnreadable(f"cannot read {p}: not UTF-8 text ({exc})") from None
     return parse_spec_text(text, source=str(p))
 
 

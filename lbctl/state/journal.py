@@ -19,11 +19,14 @@ as a :class:`Write` and runs it inside :meth:`Journal.track`. When it ends, well
   ``what`` is ``apply`` | ``rollback`` | ``server`` | ``reload`` (or ``denied``: a write
   refused for its token's role, by :mod:`lbctl.api.auth`; ``validate`` | ``plan``: a dry run
   the host policy refused, by :func:`lbctl.api.routes.audit_policy`, ``target`` naming each
-  refused directive and its field or line); ``result`` is ``changed`` |
-  ``unchanged`` | ``ok`` (a reload) | ``invalid`` (422) | ``conflict`` (428 / 412) |
-  ``forbidden`` (403) | ``failed`` (anything else); ``version`` is the version current after
-  the write (unchanged when it failed); ``error`` is ``"ClassName: message"``; ``entry`` the
-  history entry id or null; times in milliseconds. The same dict is on the record as ``record.audit``.
+  refused directive and its field or line; ``login`` | ``logout``: the admin UI's session,
+  by :mod:`lbctl.api.session`, ``target`` ``session``); ``result`` is ``changed`` |
+  ``unchanged`` | ``ok`` (a reload, a login) | ``invalid`` (422) | ``conflict`` (428 / 412) |
+  ``unauthorized`` (401: a wrong token at login) | ``forbidden`` (403; also a cookie write
+  refused by the CSRF guard, :mod:`lbctl.api.cookie`) | ``failed`` (anything else);
+  ``version`` is the version current after the write (unchanged when it failed); ``error``
+  is ``"ClassName: message"``; ``entry`` the history entry id or null; times in milliseconds.
+  The same dict is on the record as ``record.audit``.
 """
 
 from __future__ import annotations
@@ -49,13 +52,16 @@ from lbctl.haproxy.process import ReloadResult
 from lbctl.spec import Spec
 from lbctl.state.history import Entry, History
 
-__all__ = ["AGENT", "LOCAL", "Journal", "Write", "audit", "outcome_of"]
+__all__ = ["AGENT", "AUDIT_SINKS", "LOCAL", "Journal", "Write", "audit", "outcome_of"]
 
 #: ``who`` of the agent's own writes (first start) and of in-process callers.
 AGENT = "agent"
 LOCAL = "local"
 
 audit_log = logging.getLogger("lbctl.audit")
+#: Callables given every audit line's dict after it is logged (:mod:`lbctl.state.audit`
+#: registers one per agent); each must not raise.
+AUDIT_SINKS: list[Callable[[dict[str, Any]], None]] = []
 log = logging.getLogger("lbctl.journal")
 
 
@@ -80,6 +86,8 @@ def audit(what: str, *, who: str, author: str = "", message: str = "", target: s
         "entry": entry, "queued_ms": round(queued_ms, 3), "duration_ms": round(duration_ms, 3),
     }
     audit_log.info("%s", json.dumps(line, separators=(", ", ": ")), extra={"audit": line})
+    for sink in list(AUDIT_SINKS):  # the stored trail (lbctl.state.audit), whatever the log level
+        sink(line)
     return line
 
 

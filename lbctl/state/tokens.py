@@ -48,7 +48,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from lbctl.errors import LbctlError, NotFound, StoreError
+from lbctl.errors import LbctlError, NameTaken, NotFound, StoreError
 from lbctl.state.store import StateDir
 
 __all__ = [
@@ -151,8 +151,8 @@ class TokenStore:
         """A new token for ``name`` with ``role``: ``(token, record)``. The token is returned
         here only; the store keeps its hash.
 
-        Raises :class:`LbctlError` for a bad or taken name (``admin`` is the bootstrap
-        token's), :class:`StoreError` when the write fails.
+        Raises :class:`LbctlError` for a bad name (``admin`` is the bootstrap token's),
+        :class:`NameTaken` for a taken one, :class:`StoreError` when the write fails.
         """
         if not NAME_RE.match(name):
             raise LbctlError(f"bad token name {name!r}: use letters, digits and _.:- "
@@ -165,7 +165,7 @@ class TokenStore:
         with self._locked():
             records = self.records()
             if any(r.name == name for r in records):
-                raise LbctlError(f"a token named {name!r} exists: revoke it first")
+                raise NameTaken(f"a token named {name!r} exists: revoke it first")
             self._write([*records, record])
         return token, record
 
@@ -212,6 +212,7 @@ class Authenticator:
         if not bootstrap:
             raise ValueError("the agent token must not be empty")
         self._bootstrap = bootstrap.encode("utf-8")
+        self._bootstrap_digest = hash_token(bootstrap).encode("ascii")
         self._store = store
         self._lock = threading.Lock()
         self._seen: tuple[int, int, int] | None = None  # (inode, mtime ns, size) read last
@@ -229,6 +230,22 @@ class Authenticator:
         found: TokenRecord | None = None
         for record in self._current():
             if hmac.compare_digest(digest, record.sha256.encode("ascii")):
+                found = record
+        return Principal(found.name, found.role) if found else None
+
+    def authenticate_digest(self, digest: str) -> Principal | None:
+        """The principal of the token whose SHA-256 is ``digest`` (:func:`hash_token`, 64 hex
+        digits), or ``None`` when no such token exists (any more): what a UI session
+        (:mod:`lbctl.state.sessions`) re-checks on every request, so revoking a token ends its
+        sessions. Compared as :meth:`authenticate` does. Raises :class:`StoreError` when
+        ``tokens.json`` is unreadable or corrupt.
+        """
+        wanted = digest.encode("ascii", "replace")
+        if hmac.compare_digest(wanted, self._bootstrap_digest):
+            return Principal(ADMIN_NAME, "admin")
+        found: TokenRecord | None = None
+        for record in self._current():
+            if hmac.compare_digest(wanted, record.sha256.encode("ascii")):
                 found = record
         return Principal(found.name, found.role) if found else None
 

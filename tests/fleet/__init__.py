@@ -1,0 +1,1 @@
+"""Fleet tests: a real etcd, real ``lbctl serve --fleet`` agents and real HAProxies on 127.0.0.1."""
