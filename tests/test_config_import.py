@@ -207,10 +207,12 @@ def test_a_hand_written_config_maps_what_renders_back_and_keeps_the_rest() -> No
     assert [(s.name, s.weight, s.comment) for s in app_.servers] == [
         ("a1", 10, ["# the first one", "# rack 1"]), ("a2", 10, [])]
     assert app_.extra == []
-    # 2.8 writes `option httpchk` + `http-check send`: the old form and its servers stay as written
-    assert legacy.health_check is None and legacy.servers == [] and legacy.balance is None
-    assert legacy.extra == ["option httpchk GET /up", "server l1 10.0.0.21:8080 check",
-                            "server l2 10.0.0.22:8080"]
+    # 2.8 writes `option httpchk` + `http-check send`: the old form stays as written, a
+    # `custom` check (it writes no line), and the servers are structured
+    assert legacy.health_check is not None and legacy.health_check.type == "custom"
+    assert legacy.balance is None and legacy.extra == ["option httpchk GET /up"]
+    assert [(s.name, s.weight, s.check, s.inter) for s in legacy.servers] == [
+        ("l1", None, True, None), ("l2", None, False, None)]
     assert [(s.kind, s.name, s.lines) for s in spec.sections] == [
         ("listen", "admin", ["bind 127.0.0.1:9000", "stats enable"])]
     # Rendering keeps every directive of every section, lbctl's own lines aside.
@@ -232,7 +234,8 @@ def test_version_gated_forms_follow_the_target() -> None:
     legacy = HAND_WRITTEN[HAND_WRITTEN.index("backend legacy"):HAND_WRITTEN.index("listen admin")]
     old = import_spec(loads(legacy), caps=caps("2.0.0")).backends[0]
     assert old.health_check is not None and old.health_check.path == "/up"
-    assert old.extra == ["server l1 10.0.0.21:8080 check", "server l2 10.0.0.22:8080"]  # no inter: kept
+    assert old.health_check.inter is None and old.extra == []  # `check` without timings
+    assert [(s.name, s.check) for s in old.servers] == [("l1", True), ("l2", False)]
 
 
 @pytest.mark.parametrize("text,line,why", [

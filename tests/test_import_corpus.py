@@ -11,7 +11,8 @@ or that version refuses it) is skipped with HAProxy's reason; which files those 
 version, is pinned (``BARE_DIR_REJECTS`` in ``tests/config_corpus.py``).
 
 For every corpus file, valid or not: import either succeeds and keeps every directive and
-comment, or fails with errors that each name a line — never a line dropped silently. Which
+comment, and importing its rendering renders the same bytes, or fails with errors that each
+name a line — never a line dropped silently. Which
 files fail is pinned (``IMPORT_REFUSED``): a file going from "imports" to "refused" fails.
 """
 
@@ -138,6 +139,9 @@ def test_import_never_drops_a_line_silently(path: Path) -> None:
         assert exc.errors and all(e.line is not None for e in exc.errors), exc.errors
         return
     assert path.name not in IMPORT_REFUSED, f"{path.name} imports now: update IMPORT_REFUSED"
-    rendered = loads(render(imported.spec, caps, ctx))
+    text = render(imported.spec, caps, ctx)
+    rendered = loads(text)
     assert _directives(rendered, ctx) == _directives(doc, ctx)
     assert _comments(doc) - _comments(rendered) == Counter()
+    again = import_config(rendered, caps=caps, ctx=ctx).spec
+    assert render(again, caps, ctx) == text  # a second import changes nothing

@@ -71,9 +71,10 @@ def test_cli_prints_the_table_on_stderr(tmp_path: Path) -> None:
 @pytest.mark.skipif(not corpus_files(), reason="the haproxy-cfg corpus is absent")
 def test_corpus_figures() -> None:
     """Every directive line of every importable corpus file is classified once; the figures are
-    printed (issue "Importer fidelity" goals: ≥ 50 % of proxy directive lines as fields,
-    ≥ 80 % of server lines structured — not met yet, so what is asserted is the floor measured
-    when this test was written, to catch a regression)."""
+    printed (issue "Importer fidelity" goals: ≥ 80 % of server lines structured — met, 89.6 %
+    measured; ≥ 50 % of proxy directive lines as fields — not met: 41 % measured, the rest
+    mostly frontend rules and ``listen`` sections kept verbatim; what is asserted is the floor
+    measured, to catch a regression)."""
     total = ImportStats()
     for path in corpus_files():
         doc = loads(path.read_text(encoding="utf-8", errors="replace"))
@@ -91,5 +92,6 @@ def test_corpus_figures() -> None:
     proxies = ("frontend", "backend", "listen")
     print("\nimport --stats over the corpus:", *total.rows(), sep="\n  ")
     print(f"  server lines structured: {total.structured_servers} of {total.servers}")
-    assert total.share("field", proxies) >= 0.06
-    assert total.share("field") >= 0.12
+    assert total.structured_servers >= 0.85 * total.servers
+    assert total.share("field", proxies) >= 0.40
+    assert total.share("field") >= 0.36

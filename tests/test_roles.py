@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -58,6 +59,10 @@ EXPECTED: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/logs/stream"): "viewer",
     ("GET", "/api/v1/certificates/{name}"): "viewer",
     ("GET", "/metrics"): "viewer",
+    ("GET", "/api/v1/audit"): "operator",
+    ("GET", "/api/v1/tokens"): "admin",
+    ("POST", "/api/v1/tokens"): "admin",
+    ("DELETE", "/api/v1/tokens/{name}"): "admin",
 }
 #: Routes open to anyone (no token).
 OPEN = {("GET", "/healthz")}
@@ -209,6 +214,12 @@ def _request(live: LiveAgent, api: httpx.Client, method: str, path: str) -> http
         return api.put(concrete, json={"state": "ready"}, headers=match_)
     if path.endswith("/logs/stream"):  # a stream that ends after max_s
         return api.get(concrete, params={"max_s": 0.2})
+    if path.startswith("/api/v1/tokens") and method != "GET":  # a fresh name: make, revoke
+        name = f"rt-{secrets.token_hex(6)}"
+        if method == "POST":
+            return api.post(path, json={"name": name, "role": "viewer"})
+        live.store.create(name, "viewer")
+        return api.delete(path.replace("{name}", name))
     return api.request(method, concrete)
 
 

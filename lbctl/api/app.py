@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from lbctl import __version__
+from lbctl.api.audit import audit_router
 from lbctl.api.auth import require_token
 from lbctl.api.certs import certs_router
 from lbctl.api.clients import clients_router
@@ -34,10 +35,12 @@ from lbctl.api.routes import api_router, open_router
 from lbctl.api.servers import servers_router
 from lbctl.api.session import session_router
 from lbctl.api.source import source_router
+from lbctl.api.tokens import tokens_router
 from lbctl.api.ui import install_ui
 from lbctl.api.versions import versions_router
 from lbctl.control.controller import Controller
 from lbctl.errors import LbctlError
+from lbctl.state.audit import AuditTrail, attach
 from lbctl.state.operations import Operations
 from lbctl.state.sessions import DEFAULT_TTL_S, SessionStore
 from lbctl.state.tokens import Authenticator, TokenStore
@@ -64,7 +67,8 @@ def create_app(
     response with a strict CSP; OpenAPI docs at ``/docs``, offline (:mod:`lbctl.api.docs`,
     :mod:`lbctl.api.contract`); ``HEAD`` and ``OPTIONS`` work on every path
     (:mod:`lbctl.api.methods`). Asynchronous writes still pending from an earlier run of the
-    agent are marked failed (:mod:`lbctl.api.operations`).
+    agent are marked failed (:mod:`lbctl.api.operations`). Every audit line is stored in the
+    state dir's ``audit.db`` (:mod:`lbctl.state.audit`, read by ``GET /api/v1/audit``).
     """
     app = FastAPI(
         title="lbctl agent",
@@ -76,7 +80,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.controller = controller
-    app.state.authenticator = Authenticator(token, tokens or TokenStore(controller.state))
+    app.state.tokens = tokens or TokenStore(controller.state)
+    app.state.authenticator = Authenticator(token, app.state.tokens)
+    app.state.audit = AuditTrail(controller.state)  # every audit line, stored (GET /audit)
+    attach(app.state.audit)
     app.state.metrics = Metrics(controller)
     app.state.operations = Operations(controller.state.history_path)
     app.state.sessions = SessionStore(controller.state, ttl_s=session_ttl_s)
@@ -87,7 +94,7 @@ def create_app(
     app.include_router(session_router, prefix=API_PREFIX, dependencies=[Depends(known_query)])
     for router in (api_router, versions_router, servers_router, clients_router, source_router,
                    operations_router, ping_router, certs_router, logs_router,
-                   fleet_router):
+                   fleet_router, tokens_router, audit_router):
         app.include_router(router, prefix=API_PREFIX,
                            dependencies=[Depends(require_token), Depends(known_query)])
     app.include_router(metrics_router, dependencies=[Depends(require_token), Depends(known_query)])

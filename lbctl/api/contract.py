@@ -57,10 +57,10 @@ _MEANING: dict[int, str] = {
     403: "The token's role is not enough; required_role names the one needed (Forbidden), or a "
          "write authenticated by the UI's session cookie came without its X-CSRF-Token or "
          "from another origin (CsrfRefused)",
-    404: "No such backend, server, client, version, entry or operation (NotFound)",
+    404: "No such backend, server, client, version, entry, operation or token (NotFound)",
     409: "HAProxy refused the reload (ReloadFailed; the old config keeps serving), or the "
          "write would leave no listener or empty a backend in use (ConfirmationRequired: "
-         "send allow_empty=true)",
+         "send allow_empty=true), or a token of that name exists (NameTaken)",
     412: "If-Match names a stale version or no version at all; current_version says which "
          "is current (VersionConflict); nothing changed",
     422: "An invalid spec (errors[] with field paths), request parameter (InvalidRequest) or "
@@ -99,6 +99,8 @@ TAGS: list[dict[str, str]] = [
     {"name": "session", "description": "The admin UI's login: a token exchanged for an HttpOnly "
                                        "session cookie, accepted wherever the token is (writes "
                                        "then need X-CSRF-Token and a same-origin Origin)"},
+    {"name": "tokens", "description": "The named API tokens and their roles: create (the "
+                                      "secret is shown once), list, revoke"},
     {"name": "fleet", "description": "The nodes sharing one desired state in etcd (--fleet)"},
     {"name": "logs", "description": "HAProxy's log lines, collected by the agent"},
     {"name": "probe", "description": "Liveness of the agent and Prometheus metrics"},

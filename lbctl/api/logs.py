@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from lbctl.api.auth import require_role
@@ -87,10 +87,16 @@ def get_logs(
     response_class=StreamingResponse,
     responses={200: {"description": "text/event-stream: `id: <seq>`, `event: log`, `data:` a "
                                     "LogLine as JSON; ends after max_s seconds",
-                     "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                     "content": {"text/event-stream": {"schema": {
+                         "type": "object", "required": ["data"],
+                         "properties": {"id": {"type": "string", "pattern": r"^\d+$"},
+                                        "event": {"type": "string", "enum": ["log"]},
+                                        "data": {"type": "string",
+                                                 "description": "a LogLine, as JSON"}}}}}},
                **problems(422)},
 )
 async def stream_logs(
+    request: Request,
     controller: ControllerDep,
     frontend: Frontend = None,
     backend: Backend = None,
@@ -104,13 +110,16 @@ async def stream_logs(
     ``after_seq`` (or ``Last-Event-ID``) come first."""
     logs: LogCollector = controller.logs
     start = max(after_seq, int(last_event_id) if last_event_id else 0)
-    return StreamingResponse(_events(logs, _filter(frontend, backend, status, None, start),
-                                     max_s),
+    return StreamingResponse(_events(request, logs,
+                                     _filter(frontend, backend, status, None, start), max_s),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-async def _events(logs: LogCollector, where: LogFilter, max_s: float) -> AsyncIterator[str]:
+async def _events(request: Request, logs: LogCollector, where: LogFilter,
+                  max_s: float) -> AsyncIterator[str]:
+    """The stream's text: pending lines, then each new one, until ``max_s`` or the client
+    goes away (checked on every wake-up and keep-alive)."""
     loop = asyncio.get_running_loop()
     woken = asyncio.Event()
 
@@ -129,7 +138,7 @@ async def _events(logs: LogCollector, where: LogFilter, max_s: float) -> AsyncIt
                     yield f"id: {record.seq}\nevent: log\ndata: {json.dumps(_line(record))}\n\n"
             where.after_seq = max(where.after_seq, top)
             left = end - time.monotonic()
-            if left <= 0:
+            if left <= 0 or await request.is_disconnected():
                 return
             try:
                 await asyncio.wait_for(woken.wait(), timeout=min(left, KEEP_ALIVE_S))

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic_core import to_json
 
 from lbctl.api.auth import caller, require_role
 from lbctl.api.contract import ETAG, SPEC_BODY, answer, ok, problems
@@ -144,10 +145,15 @@ def config_source(controller: ControllerDep) -> PlainTextResponse:
                                     "why)", "model": HealthReport},
                **problems()},
 )
-def health(controller: ControllerDep) -> JSONResponse:
-    """:class:`HealthReport`; 200 when ``ok``, 503 otherwise, with the same body."""
+def health(controller: ControllerDep) -> Response:
+    """:class:`HealthReport`; 200 when ``ok``, 503 otherwise, with the same body.
+
+    Serialised by pydantic-core's ``to_json`` (Rust) rather than :func:`answer`'s ``json``:
+    the same JSON, about 3 × faster, which counts at 50,000 servers (tests/bench/README.md,
+    "Health and clients at scale")."""
     report = controller.health()
-    return answer(report, status=200 if report.get("ok") else 503)
+    return Response(to_json(report), status_code=200 if report.get("ok") else 503,
+                    media_type="application/json")
 
 
 @api_router.get("/haproxy", tags=["haproxy"], summary="HAProxy process status",

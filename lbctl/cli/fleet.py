@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lbctl.cli.options import JsonOpt, agent_client, cell, console
-from lbctl.fleet.member import FleetOptions
+from lbctl.fleet.options import FleetOptions
 
 __all__ = ["FleetDeadlineOpt", "FleetNameOpt", "FleetOpt", "FleetTtlOpt", "NodeOpt",
            "PeerAddressOpt", "fleet_options", "peer_address", "register", "status"]

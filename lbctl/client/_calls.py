@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from lbctl import errors as E
 from lbctl.client import cert_models as C
 from lbctl.client import models as M
+from lbctl.client import token_models as TM
 from lbctl.client.problems import error_from_problem
 from lbctl.spec import Spec
 
@@ -264,3 +265,25 @@ class calls:
                            author: str = "") -> Call:
         return Call("DELETE", f"/api/v1/certificates/{_seg(name)}", C.CertificateOutcome,
                     headers=_write_headers(if_match, message, author))
+
+    @staticmethod
+    def list_tokens() -> Call:
+        return Call("GET", "/api/v1/tokens", TM.TokenList)
+
+    @staticmethod
+    def create_token(name: str, role: str, *, message: str = "", author: str = "") -> Call:
+        body, ctype = _json({"name": name, "role": role})
+        return Call("POST", "/api/v1/tokens", TM.TokenCreated,
+                    headers={**ctype, **_write_headers(None, message, author)}, content=body)
+
+    @staticmethod
+    def revoke_token(name: str, *, message: str = "", author: str = "") -> Call:
+        return Call("DELETE", f"/api/v1/tokens/{_seg(name)}", TM.TokenRevoked,
+                    headers=_write_headers(None, message, author))
+
+    @staticmethod
+    def audit(limit: int = 50, before: int | None = None) -> Call:
+        params: dict[str, Any] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        return Call("GET", "/api/v1/audit", TM.AuditPage, params)

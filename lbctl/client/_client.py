@@ -25,6 +25,7 @@ import httpx
 from lbctl import errors as E
 from lbctl.client import cert_models as C
 from lbctl.client import models as M
+from lbctl.client import token_models as TM
 from lbctl.client._calls import Call, Result, calls, result_of
 from lbctl.client.problems import DEFAULT_URL, ENV_URL, resolve_token
 from lbctl.spec import Spec
@@ -229,6 +230,25 @@ class Client:
         """Remove ``name`` (refused, 422, while the spec uses it)."""
         return self.send(calls.delete_certificate(name, self._current(if_match),
                                                   message=message, author=author))
+
+    # -- tokens (admin) and the audit trail (operator) ------------------------------------
+    def tokens(self) -> Result[TM.TokenList]:
+        """The named tokens (never a secret) and the bootstrap token."""
+        return self.send(calls.list_tokens())
+
+    def create_token(self, name: str, role: str, *, message: str = "",
+                     author: str = "") -> Result[TM.TokenCreated]:
+        """A new token ``name`` with ``role``; ``data.token`` is its secret, shown only here."""
+        return self.send(calls.create_token(name, role, message=message, author=author))
+
+    def revoke_token(self, name: str, *, message: str = "",
+                     author: str = "") -> Result[TM.TokenRevoked]:
+        """Revoke ``name``: refused from the next request on, its UI sessions ended."""
+        return self.send(calls.revoke_token(name, message=message, author=author))
+
+    def audit(self, *, limit: int = 50, before: int | None = None) -> Result[TM.AuditPage]:
+        """A page of the audit trail, newest first."""
+        return self.send(calls.audit(limit, before))
 
 
 class AsyncClient:

@@ -155,12 +155,12 @@ class Core:
 
     def require_single_node(self, what: str) -> None:
         """Raise :class:`InvalidRequest` when this node is a fleet member (``coordinator``
-        set): ``what`` (a runtime server change, a certificate) would make a version on this
-        node alone, outside the fleet's; a fleet changes it through the spec."""
+        set): ``what`` (a runtime server change, a certificate, a ``haproxy.cfg`` source text)
+        is this node's alone, outside the fleet's versions; a fleet changes the spec."""
         if self.coordinator is not None:
-            raise InvalidRequest([FieldError("", f"this agent is a fleet member: {what} would "
-                                                 "make a version on this node alone; change the "
-                                                 "spec instead (PUT /api/v1/config)")])
+            raise InvalidRequest([FieldError("", f"this agent is a fleet member: {what} is "
+                                                 "this node's alone, not the fleet's; change "
+                                                 "the spec instead (PUT /api/v1/config)")])
 
     def lock_for(self, write: Write) -> None:
         """Called with :attr:`lock` just taken: note it in ``write`` and raise

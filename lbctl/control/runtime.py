@@ -72,8 +72,9 @@ def _set_server(
             write.diagnostics = [d.as_dict() for d in diagnostics]
         client = core.runtime()
         try:
-            servers.apply_server(client, backend, server, new.state, new.weight)
-            admin, stat = servers.confirm_server(client, backend, server, new.state, new.weight)
+            servers.apply_server(client, backend, server, new.state, new.effective_weight)
+            admin, stat = servers.confirm_server(client, backend, server, new.state,
+                                                   new.effective_weight)
             if temp is not None:
                 core.state.commit(temp, core.state.config_path)
                 temp = None
@@ -86,14 +87,14 @@ def _set_server(
             elif changed:
                 core.files.restore(live)
             with contextlib.suppress(LbctlError):
-                servers.apply_server(client, backend, server, old.state, old.weight)
+                servers.apply_server(client, backend, server, old.state, old.effective_weight)
             raise
         if changed:  # the last-known-good stays what HAProxy last loaded
             core.version, core.spec = core.version + 1, new_spec
         write.current, write.result = core.version, "changed" if changed else "unchanged"
         log.info("server %s/%s: state=%s weight=%s (version %d, no reload) who=%r author=%r",
                  backend, server, new.state, new.weight, core.version, write.who, write.author)
-        readback = servers.ServerReadBack(new.state, new.weight, admin, stat)
+        readback = servers.ServerReadBack(new.state, new.effective_weight, admin, stat)
         return ServerResult(core.version, changed, readback)
 
 

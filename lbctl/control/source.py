@@ -90,7 +90,10 @@ def read(controller: Controller, text: str) -> Submitted:
     """Parse and import ``text`` for the controller's target. Raises :class:`ParseError`
     (line and column), :class:`SpecError` (the submitted line of each field),
     :class:`BinaryNotFound`; when the import fails, the lines whose keyword looks misspelled
-    (:func:`lbctl.config.spelling.misspelled`) come first. Nothing reaches HAProxy."""
+    (:func:`lbctl.config.spelling.misspelled`) come first. Nothing reaches HAProxy. On a
+    fleet member it raises :class:`InvalidRequest`: the live text holds per-node lines (the
+    peers, the rate share) that are not the fleet's spec; a fleet changes the spec."""
+    controller.core.require_single_node("a haproxy.cfg source text")
     caps, ctx = controller.render_target()
     doc = loads(text)
     try:
@@ -135,10 +138,7 @@ def apply(
     :func:`lbctl.control.configuration.run` (rendered once; warnings name submitted lines).
     Raises what :meth:`Controller.apply` raises (``allow_empty``: :mod:`lbctl.control.guard`);
     a :class:`ConfigRejected`'s diagnostics name
-    submitted lines (the history and the audit line keep the rendered ones). On a fleet
-    member it raises :class:`InvalidRequest`: the live text holds per-node lines (peers, the
-    rate share) that are not the fleet's spec; a fleet changes the spec."""
-    controller.core.require_single_node("a haproxy.cfg source write")
+    submitted lines (the history and the audit line keep the rendered ones)."""
     version, current = controller.current()
     spec = _spec(submitted, current, controller.config_source(), same_version=if_match == version)
     write = configuration.apply_write(if_match=if_match, who=who, author=author, message=message,

@@ -23,6 +23,11 @@ caught up with the committed version: it never counts as live with an older one.
 etcd cannot be reached every node keeps serving what it last applied, writes raise
 :class:`FleetUnavailable` (503) and health warns ``fleet-degraded``; the loop resumes by
 itself when etcd answers again.
+
+Size: just over 300 lines because the coordinator, the loop and the applier share one
+state (the lease, the versions being committed here, the last result, the etcd status);
+the pure parts are :mod:`lbctl.fleet.report`, :mod:`lbctl.fleet.verdict` and
+:mod:`lbctl.fleet.store`.
 """
 
 from __future__ import annotations
@@ -33,36 +38,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from lbctl.control import configuration, guard
 from lbctl.control.controller import ApplyResult, Controller
 from lbctl.errors import FleetUnavailable, LbctlError, VersionConflict
+from lbctl.fleet.options import FleetOptions
+from lbctl.fleet.report import membership, node_report
 from lbctl.fleet.store import FleetStore
 from lbctl.fleet.verdict import judge, refusal
 from lbctl.spec import Spec, validate_spec
 from lbctl.state.journal import Write, outcome_of
 
-__all__ = ["FleetMember", "FleetOptions"]
+__all__ = ["FleetMember", "FleetOptions"]  # FleetOptions: re-exported
 
 log = logging.getLogger("lbctl.fleet")
-
-
-@dataclass(frozen=True)
-class FleetOptions:
-    """How a node takes part: the etcd ``url``, this ``node``'s name (unique in the fleet),
-    the ``fleet`` name (key prefix ``/lbctl/<fleet>/``), the lease ``ttl_s`` (seconds), the
-    proposal ``deadline_s`` (seconds every live node has to give its verdict), the loop's
-    ``poll_s`` (seconds) and ``agent_url`` (this node's API, shown in the fleet status)."""
-
-    url: str
-    node: str
-    fleet: str = "default"
-    ttl_s: int = 10
-    deadline_s: float = 10.0
-    poll_s: float = 0.2
-    agent_url: str = ""
 
 
 class FleetMember:
@@ -205,9 +195,7 @@ class FleetMember:
         rates over them (``core.share``) and list the others' peers (``core.peers``, so stick
         tables are shared); re-render and reload when either changed
         (:func:`lbctl.control.configuration.rerender`)."""
-        share = len(set(live) | {self.options.node})
-        peers = tuple(sorted((name, str(report["peer"])) for name, report in live.items()
-                             if name != self.options.node and report.get("peer")))
+        share, peers = membership(live, self.options.node)
         if (share, peers) == (self.core.share, self.core.peers):
             return
         before = self.core.share
@@ -313,26 +301,14 @@ class FleetMember:
         self.core.notify("on_apply", outcome_of(exc), write.duration_ms / 1000)
 
     # -- reports ----------------------------------------------------------------------------
-    def report(self) -> dict[str, Any]:
-        """This node's report (what ``nodes/<name>`` holds): ``node``, ``agent``, ``peer``
-        (its local peer's ``host:port``),
-        ``applied_version`` (the version it runs), ``haproxy`` version, ``healthy`` and
-        ``reasons`` (its health), ``last_result``, ``at`` (epoch s)."""
-        health = self.controller.health()
-        binary = self.core.binary
-        peer = self.core.peer_address or f"127.0.0.1:{self.core.spec.global_.peers_port}"
-        return {"node": self.options.node, "agent": self.options.agent_url, "peer": peer,
-                "applied_version": self.core.version,
-                "haproxy": str(binary.version) if binary is not None else None,
-                "healthy": bool(health.get("ok")), "reasons": list(health.get("reasons", [])),
-                "last_result": self.last_result, "at": time.time()}
-
     def publish(self) -> None:
-        """Put :meth:`report` under the lease (no-op before the node registered). Raises
-        :class:`FleetUnavailable`."""
+        """Put this node's report (:func:`lbctl.fleet.report.node_report`) under the lease
+        (no-op before the node registered). Raises :class:`FleetUnavailable`."""
         if self.lease is None:
             return
-        self.store.put_node(self.options.node, self.report(), self.lease)
+        self.store.put_node(self.options.node,
+                            node_report(self.controller, self.options, self.last_result),
+                            self.lease)
         self._reported = time.monotonic()
 
     def health_warnings(self) -> list[str]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,13 @@ from lbctl.haproxy.sockets import SocketClient, check_argument
 from lbctl.reserved import INTERNAL_PREFIX
 
 __all__ = [
+    "HEALTH_COLUMNS",
     "INTERNAL_PREFIX",
     "BackendHealth",
     "RuntimeClient",
     "ServerHealth",
     "normalise_status",
+    "parse_stat_csv",
     "parse_table_entries",
 ]
 
@@ -37,6 +41,7 @@ _STATUS_WORDS = ("UP", "DOWN", "MAINT", "DRAIN", "NOLB")
 _TABLE_ENTRY_RE = re.compile(r"^0x[0-9a-fA-F]+:\s*(?P<rest>.*)$")
 
 
+@functools.lru_cache(maxsize=1024)  # a few distinct texts, tens of thousands of rows
 def normalise_status(raw: str) -> str:
     """Map a ``show stat`` status to ``UP|DOWN|MAINT|DRAIN|NOLB|no check``.
 
@@ -58,13 +63,51 @@ def _name(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=4096)  # counters repeat across rows ("", "0", lastchg, ...)
 def _int(value: str | None) -> int | None:
-    if value is None or value.strip() == "":
+    if not value:
         return None
     try:
-        return int(value)
+        return int(value)  # int() ignores surrounding whitespace; blank → ValueError → None
     except ValueError:
         return None
+
+
+#: The ``show stat`` columns :meth:`ServerHealth.from_row` and :meth:`RuntimeClient.backends_health` read.
+HEALTH_COLUMNS = ("pxname", "svname", "status", "check_status", "check_duration", "lastchg",
+                  "weight", "scur", "qcur", "req_rate", "rate", "hrsp_5xx")
+
+
+def parse_stat_csv(text: str | Iterable[str], columns: tuple[str, ...] | None = None,
+                   ) -> Iterator[dict[str, str]]:
+    """``show stat`` CSV (``# pxname,svname,...`` then one line per proxy or server;
+    management.txt §9.1), as one text or its lines as they arrive
+    (:meth:`lbctl.haproxy.sockets.SocketClient.command_lines`) → one dict per row keyed by
+    column name, every column or only ``columns`` (a column the header lacks is left out).
+
+    HAProxy quotes a field only when it holds ``,`` or ``"`` and writes one line per row, so
+    a line without ``"`` is split on commas (only as far as the last column wanted); a line
+    with one goes through :mod:`csv`. Raises ``RuntimeAPIError`` (when iterated) when the
+    answer is not the CSV (e.g. permission denied).
+    """
+    lines = iter(text.splitlines() if isinstance(text, str) else text)
+    first = next((ln for ln in lines if ln.strip()), "")
+    if not first.startswith("# "):
+        raise RuntimeAPIError(f"show stat: unexpected answer: {first.strip()[:200]!r}")
+    header = next(csv.reader([first[2:]]))
+    if columns is None:
+        picks = list(enumerate(header))
+        cut = -1
+    else:
+        where = {name: i for i, name in enumerate(header)}  # the last one, as csv.DictReader
+        picks = [(where[name], name) for name in columns if name in where]
+        cut = max((i for i, _ in picks), default=0) + 1
+    for line in lines:
+        if not line.strip():
+            continue
+        fields = next(csv.reader([line])) if '"' in line else line.split(",", cut)
+        count = len(fields)
+        yield {name: fields[i] for i, name in picks if i < count}
 
 
 @dataclass(frozen=True)
@@ -96,30 +139,22 @@ class ServerHealth:
     @classmethod
     def from_row(cls, row: dict[str, str]) -> ServerHealth:
         """Build from one ``show stat`` CSV row (a dict keyed by column name)."""
-        raw = row.get("status", "")
+        get = row.get
+        raw = get("status", "")
         status = normalise_status(raw)
-        weight = _int(row.get("weight"))
+        weight = _int(get("weight"))
         usable = status in ("UP", "no check") and (weight is None or weight > 0)
-        rate = _int(row.get("req_rate"))
-        return cls(
-            backend=row.get("pxname", ""),
-            server=row.get("svname", ""),
-            status=status,
-            status_raw=raw,
-            check_status=row.get("check_status") or None,
-            check_duration_ms=_int(row.get("check_duration")),
-            last_change_s=_int(row.get("lastchg")),
-            weight=weight,
-            current_sessions=_int(row.get("scur")) or 0,
-            queue=_int(row.get("qcur")) or 0,
-            request_rate=rate if rate is not None else _int(row.get("rate")),
-            http_5xx=_int(row.get("hrsp_5xx")),
-            usable=usable,
-        )
+        rate = _int(get("req_rate"))
+        # Positional, in field order (50,000 rows for one health report: keywords cost).
+        return cls(get("pxname", ""), get("svname", ""), status, raw,
+                   get("check_status") or None, _int(get("check_duration")),
+                   _int(get("lastchg")), weight, _int(get("scur")) or 0, _int(get("qcur")) or 0,
+                   rate if rate is not None else _int(get("rate")), _int(get("hrsp_5xx")), usable)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
+        """JSON-ready form: every field, in field order (all are scalars, so a copy of the
+        instance dict is :func:`dataclasses.asdict` without its deep copy)."""
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -193,11 +228,7 @@ class RuntimeClient:
 
         Raises ``RuntimeAPIError`` when the answer is not the CSV (e.g. permission denied).
         """
-        text = self.command("show stat")
-        if not text.startswith("# "):
-            raise RuntimeAPIError(f"show stat: unexpected answer: {text.strip()[:200]!r}")
-        lines = [ln for ln in text[2:].splitlines() if ln.strip()]
-        return [dict(row) for row in csv.DictReader(lines)]
+        return list(parse_stat_csv(self.command("show stat")))
 
     def show_info(self) -> dict[str, str]:
         """``show info`` as ``{"Version": "2.8.25-...", "Uptime_sec": "12", ...}``."""
@@ -265,7 +296,8 @@ class RuntimeClient:
         """
         servers: dict[str, list[ServerHealth]] = {}
         status: dict[str, str] = {}
-        for row in self.show_stat():
+        stat = parse_stat_csv(self._client.command_lines("show stat"), HEALTH_COLUMNS)
+        for row in stat:  # parsed while HAProxy still writes the rest
             name, kind = row.get("pxname", ""), row.get("svname", "")
             if kind == "FRONTEND" or (not include_internal and name.startswith(INTERNAL_PREFIX)):
                 continue

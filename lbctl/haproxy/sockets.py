@@ -8,10 +8,12 @@ argument is checked before sending: a ``;``, CR, LF or NUL is refused, never esc
 
 from __future__ import annotations
 
+import codecs
 import errno
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from lbctl.errors import CommandRefused, HAProxyUnavailable, RuntimeAPIError
@@ -75,10 +77,31 @@ class SocketClient:
         with self._lock:
             return self._round_trip(cmd, "\n".join(lines) + "\n\n")
 
+    def command_lines(self, cmd: str) -> Iterator[str]:
+        """Send ``cmd`` and yield HAProxy's answer line by line (no line ends) while it
+        arrives, so a caller can parse a long answer (``show stat`` of 50,000 servers, 14 MB)
+        while HAProxy still writes it. The lock is held until the generator ends or is
+        closed; the deadline and the errors are :meth:`command`'s."""
+        check_argument(cmd)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        tail = ""
+        with self._lock:
+            for chunk in self._chunks(cmd):
+                lines = (tail + decoder.decode(chunk)).split("\n")
+                tail = lines.pop()
+                yield from lines
+        tail += decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+
     def _round_trip(self, cmd: str, payload: str | None = None) -> str:
-        deadline = time.monotonic() + self.timeout
+        return b"".join(self._chunks(cmd, payload)).decode("utf-8", errors="replace")
+
+    def _chunks(self, cmd: str, payload: str | None = None) -> Iterator[bytes]:
+        # The deadline bounds the time spent in here (connect, send, recv), not the time the
+        # consumer of command_lines spends between two chunks.
+        started = time.monotonic()
         where = f"{cmd!r} on {self.path}"
-        chunks: list[bytes] = []
         wire = cmd.encode() + b"\n" if payload is None else (cmd + " <<\n" + payload).encode()
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -89,18 +112,19 @@ class SocketClient:
                 # side is shut, the stats socket does not mind (both answer then close).
                 sock.shutdown(socket.SHUT_WR)
                 while True:
-                    remaining = deadline - time.monotonic()
+                    remaining = self.timeout - (time.monotonic() - started)
                     if remaining <= 0:
                         raise TimeoutError
                     sock.settimeout(remaining)
                     chunk = sock.recv(_CHUNK)
                     if not chunk:
                         break
-                    chunks.append(chunk)
+                    paused = time.monotonic()
+                    yield chunk
+                    started += time.monotonic() - paused
         except TimeoutError as exc:
             raise RuntimeAPIError(f"{where}: no complete answer within {self.timeout:g} s") from exc
         except OSError as exc:
             if exc.errno in _UNAVAILABLE_ERRNOS:
                 raise HAProxyUnavailable(f"{where}: {exc.strerror or exc}") from exc
             raise RuntimeAPIError(f"{where}: {exc.strerror or exc}") from exc
-        return b"".join(chunks).decode("utf-8", errors="replace")

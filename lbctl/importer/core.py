@@ -6,16 +6,19 @@ other line verbatim, in order, as an ``extra`` line of its section:
 * ``global``: ``maxconn``, ``hard-stop-after``; ``defaults``: its ``name``, ``mode``, the five
   ``timeout`` fields, ``retries`` (one ``defaults`` section, before every proxy;
   :mod:`lbctl.importer.settings`);
-* frontends and backends (:mod:`lbctl.importer.proxies`): binds, ``maxconn``,
-  ``monitor-uri``, ``default_backend``, routes and rate-limited clients as lbctl writes them,
-  ``balance``, the HTTP health check, servers with their options;
+* frontends (:mod:`lbctl.importer.proxies`): binds, ``maxconn``, ``monitor-uri``,
+  ``default_backend``, routes and rate-limited clients as lbctl writes them; backends
+  (:mod:`lbctl.importer.backends`): ``mode``, ``balance``, the health check,
+  ``default-server``, servers with their options (:mod:`lbctl.importer.servers`);
 * sections of other kinds (``listen``, ``userlist``, ``peers``, ``resolvers``, ``cache``,
   ``program``, ``http-errors``, ``ring``, ``mailers`` ...), and frontends or backends whose
   names the spec refuses, become ``sections`` entries, kept whole;
 * lbctl's own lines (the two header comments, the stats socket and ``stats timeout 30s``,
   ``localpeer``, the pacing action's ``lua-load``, ``option idle-close-on-response``, the
   ``peers lbctl`` section, the ``lbctl_clients_*`` stick tables, the ``lbctl_prometheus``
-  frontend) are recognised and left to lbctl, which writes them again.
+  frontend) are recognised and left to lbctl, which writes them again;
+* the order of the sections after ``defaults``: the spec's ``order`` when it is not lbctl's
+  own (``sections``, frontends, backends), so proxies keep their numbers.
 
 A field the file does not set is ``null`` (no line: HAProxy's default), so rendering the import
 adds nothing but lbctl's own lines. Comments: those right above a section header (and one
@@ -49,9 +52,17 @@ from lbctl.config.document import BLANK, COMMENT, DOT, SCOPE, Document, Line, Se
 from lbctl.config.sections import header_addresses
 from lbctl.errors import FieldError, ParseError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
-from lbctl.importer.proxies import Mapped, read_backend, read_frontend, split_address
+from lbctl.importer.backends import read_backend
+from lbctl.importer.proxies import Mapped, read_frontend, split_address
 from lbctl.importer.settings import read_defaults, read_global, text_of
-from lbctl.render import LOCAL_PEER, PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext, stick_table_name
+from lbctl.render import (
+    LOCAL_PEER,
+    PEERS_SECTION,
+    PROMETHEUS_FRONTEND,
+    RenderContext,
+    section_ref,
+    stick_table_name,
+)
 from lbctl.reserved import RESERVED_PREFIX, is_reserved
 from lbctl.spec import TIMEOUT_EVENTS, Spec, validate_spec
 from lbctl.spec.lines import CONDITIONALS
@@ -135,6 +146,7 @@ class _Importer:
         self.defaults_lines: list[tuple[Line, bool]] = []
         self.tables: list[Section] = []
         self.peers: Section | None = None
+        self.order: list[str] = []  # the sections after defaults, as the file has them
 
     def unplaced(self, line: Line, why: str) -> None:
         self.errors.append(FieldError(f"line {line.lineno}", f"{why}: {line.text.strip()}",
@@ -158,6 +170,7 @@ class _Importer:
         self._finish_global()
         self._finish_defaults()
         self._finish_lbctl_sections()
+        self._finish_order()
         if self.errors:
             raise SpecError(self.errors)
         try:
@@ -257,8 +270,10 @@ class _Importer:
         elif name is not None and is_reserved(name):
             self._lbctl_section(section)
         elif kind in ("frontend", "backend") and _NAME.match(name or ""):
+            self.order.append(section_ref(kind, name))
             self._proxy(section)
         else:
+            self.order.append(section_ref(kind, name))
             self._generic(section)
 
     def _proxy(self, section: Section) -> None:
@@ -384,6 +399,15 @@ class _Importer:
         clients = any(fe.get("clients") for fe in self.data["frontends"])
         read_global(self.global_lines, self.data["global"], self.origin, self.caps, self.ctx,
                     clients=clients, smooth=self._smooth())
+
+    def _finish_order(self) -> None:
+        """``order``: the file's order of the sections after defaults, unless it is lbctl's
+        own (``sections``, frontends, backends), which needs none."""
+        own = [section_ref(s["kind"], s["name"]) for s in self.data["sections"]]
+        own += [section_ref("frontend", fe["name"]) for fe in self.data["frontends"]]
+        own += [section_ref("backend", be["name"]) for be in self.data["backends"]]
+        if self.order != own:
+            self.data["order"] = self.order
 
     def _finish_defaults(self) -> None:
         read_defaults(self.defaults_lines, self.data["defaults"], self.origin, self.caps)

@@ -1,40 +1,30 @@
-"""Frontend and backend sections → spec data, keeping only what lbctl writes back the same.
+"""Frontend sections → spec data, keeping only what lbctl writes back the same; the mapping
+machinery backends share (:mod:`lbctl.importer.backends`).
 
 A directive becomes a field only when rendering that field gives the very same normalised
 directive back (:mod:`lbctl.config.normal`); every other line stays an ``extra`` line of its
 section, verbatim and in order (:mod:`lbctl.importer` collects them). Single-line
 fields are exact by construction: a ``bind`` with one ``address:port`` and nothing else, the
-first ``maxconn``, ``monitor-uri``, ``default_backend`` and ``balance`` whose values pass the
-spec's allowlists. The groups whose lines depend on each other are checked by rendering them
+first ``maxconn``, ``monitor-uri`` and ``default_backend`` whose values pass the spec's
+allowlists. The groups whose lines depend on each other are checked by rendering them
 (:func:`lbctl.render.render_proxy`) and comparing the directives with the lines they came
 from; a group that does not come back the same stays extra, whole:
 
-* a frontend's routes and rate-limited clients (the ``lbctl_route_<i>`` / ``lbctl_client_<c>``
-  ACLs, ``use_backend``, the ``http-request`` rules and the ``errorfile 429`` lbctl writes);
-* a backend's HTTP health check (``option httpchk`` and ``http-check send`` / ``expect
-  status``), then its servers: all of them or none, so that their order (server ids, ``balance
-  first``, hashing) never changes, and none when a ``default-server`` or ``server-template``
-  line is there (it applies to the servers written after it).
-
-A line with a comment beside it stays extra (the comment stays beside it), except a server's:
-a server's comment, and the comment lines right above it, become its ``comment``.
-
-Size: over 300 lines because frontends and backends share the mapping machinery (routes,
-clients, servers, the render-back check); two modules would import each other's helpers.
+a frontend's routes and rate-limited clients (the ``lbctl_route_<i>`` / ``lbctl_client_<c>``
+ACLs, ``use_backend``, the ``http-request`` rules and the ``errorfile 429`` lbctl writes).
+A line with a comment beside it stays extra (the comment stays beside it).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from lbctl.config.document import DIRECTIVE, Line
+from lbctl.config.document import Line
 from lbctl.config.normal import normalised, text_directives
 from lbctl.errors import LbctlError
 from lbctl.features import Capabilities
@@ -44,20 +34,13 @@ from lbctl.spec import Backend, BindSpec, Frontend
 from lbctl.spec.address import Address
 from lbctl.spec.types import Name, PathPrefix
 
-__all__ = ["Mapped", "read_backend", "read_frontend", "split_address"]
+__all__ = ["ORDERED", "Mapped", "first_of_keyword", "read_frontend", "renders_back", "split_address"]
 
 _NAME: TypeAdapter[str] = TypeAdapter(Name)
 _PREFIX: TypeAdapter[str] = TypeAdapter(PathPrefix)
 _BIND: TypeAdapter[Any] = TypeAdapter(BindSpec)
 _ROUTE_ACL = "lbctl_route_"
 _CLIENT_ACL = "lbctl_client_"
-_BALANCES = ("roundrobin", "static-rr", "leastconn", "first", "source", "uri")
-#: Server options lbctl writes (templates/backend.j2), with how many words follow each.
-_SERVER_OPTIONS = {"weight": 1, "maxconn": 1, "backup": 0, "check": 0, "inter": 1, "rise": 1,
-                   "fall": 1, "disabled": 0}
-_SERVERS = ("server", "default-server", "server-template")
-#: The render context of a backend check: a backend names no file of it.
-_NOWHERE = RenderContext(run_dir=Path("/nonexistent"))
 
 
 class _Mismatch(Exception):
@@ -106,7 +89,7 @@ ORDERED = frozenset(("http-request", "http-response", "http-after-response", "ht
                      "redirect", "http-error"))
 
 
-def _renders_back(model: type[Frontend] | type[Backend], mapped: Mapped, caps: Capabilities,
+def renders_back(model: type[Frontend] | type[Backend], mapped: Mapped, caps: Capabilities,
                   ctx: RenderContext, lines: list[Line]) -> bool:
     """True when rendering ``mapped.data`` gives exactly the directives of its placed lines,
     and keeps the order of every rule (:data:`ORDERED`) among ``lines`` (the section's own,
@@ -144,7 +127,7 @@ def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set
     rules: list[Line] = []
     seen: set[str] = set()
     for line in lines:
-        first = _first(line, seen)
+        first = first_of_keyword(line, seen)
         if id(line) in blocked or not plain(line):
             continue
         kw, a = line.keyword, line.args
@@ -171,14 +154,14 @@ def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set
         else:
             full = base.with_group({"routes": routes, "clients": clients},
                                    ((ln, "routes") for ln in rules))
-            if _renders_back(Frontend, full, caps, ctx, lines):
+            if renders_back(Frontend, full, caps, ctx, lines):
                 return full
-    if _renders_back(Frontend, base, caps, ctx, lines):
+    if renders_back(Frontend, base, caps, ctx, lines):
         return base
     return Mapped({"name": name, "from": parent})
 
 
-def _first(line: Line, seen: set[str]) -> bool:
+def first_of_keyword(line: Line, seen: set[str]) -> bool:
     """True when ``line`` is the first to set its keyword (in any form: ``no``, a comment
     beside it, inside ``.if``); HAProxy takes the last one, and extra lines come after the
     fields, so only the first may become a field."""
@@ -263,112 +246,3 @@ class _Rules:
             self.rejecting[cond[0][len(_CLIENT_ACL):]] = rate
         elif kw not in ("http-request", "errorfile"):
             raise _Mismatch(a)
-
-
-def _server(line: Line) -> dict[str, Any]:
-    a = line.args
-    if len(a) < 2:
-        raise _Mismatch(a)
-    try:
-        host, port = split_address(a[1])
-    except ValueError:
-        raise _Mismatch(a) from None
-    opts: dict[str, str] = {}
-    i = 2
-    while i < len(a):
-        arity = _SERVER_OPTIONS.get(a[i])
-        if arity is None or a[i] in opts or (arity and i + 1 >= len(a)):
-            raise _Mismatch(a)
-        opts[a[i]] = a[i + 1] if arity else ""
-        i += 1 + arity
-    weight = opts.get("weight", "1")
-    if not weight.isdigit():
-        raise _Mismatch(a)
-    state = "maint" if "disabled" in opts else "drain" if int(weight) == 0 else "ready"
-    server: dict[str, Any] = {"name": a[0], "address": host, "port": port,
-                              "weight": 1 if state == "drain" else int(weight), "state": state,
-                              "backup": "backup" in opts, "check": "check" in opts}
-    if "maxconn" in opts:
-        server["maxconn"] = opts["maxconn"]
-    server["_timing"] = (opts.get("inter"), opts.get("rise"), opts.get("fall"))
-    return server
-
-
-def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[int],
-                 caps: Capabilities) -> Mapped:
-    """Map a backend's ``lines`` (``blocked``: ids of lines inside ``.if`` blocks)."""
-    base = Mapped({"name": name, "from": parent, "balance": None, "servers": []})
-    hc: dict[str, Any] = {}
-    hc_lines: list[Line] = []
-    servers: list[Line] = []
-    servers_ok = checks_ok = True
-    seen: set[str] = set()
-    for line in lines:
-        first = _first(line, seen)
-        d = line.directive
-        kw, a = (d.keyword, d.args) if d is not None else (line.keyword, line.args)
-        free = id(line) not in blocked and plain(line)
-        if kw in _SERVERS and line.kind == DIRECTIVE:
-            servers_ok &= kw == "server" and id(line) not in blocked and line.directive is not None \
-                and not line.directive.negated
-            servers.append(line)
-        elif kw == "balance" and free and first and len(a) == 1 and a[0] in _BALANCES:
-            base.data["balance"] = a[0]
-            base.place(line, "balance")
-        elif kw == "option" and a[:1] == ("httpchk",) and free and len(a) in (1, 3) \
-                and "option" not in hc:
-            hc.update(option=True, **({"method": a[1], "path": a[2]} if len(a) == 3 else {}))
-            hc_lines.append(line)
-        elif kw == "http-check" and free and a[:2] == ("send", "meth") and len(a) == 5 \
-                and a[3] == "uri" and "send" not in hc:
-            hc.update(send=True, method=a[2], path=a[4])
-            hc_lines.append(line)
-        elif kw == "http-check" and free and a[:2] == ("expect", "status") and len(a) == 3 \
-                and a[2].isdigit() and "expect_status" not in hc:
-            hc["expect_status"] = int(a[2])
-            hc_lines.append(line)
-        elif kw in ("http-check", "tcp-check") or (kw == "option" and a[:1] and a[0].endswith(
-                ("chk", "-check"))):
-            checks_ok = False
-    if not checks_ok or "option" not in hc:
-        hc_lines = []
-    candidates: list[Mapped] = []
-    health = {k: v for k, v in hc.items() if k not in ("option", "send")}
-    with_hc = base.with_group({"health_check": health}, ((ln, "health_check") for ln in hc_lines))
-    for start, check in ((with_hc, dict(health)), (base, None)):
-        if start is with_hc and not hc_lines:
-            continue
-        if servers and servers_ok:
-            with contextlib.suppress(_Mismatch):
-                candidates.append(_with_servers(start, servers, check))
-        if start is with_hc:
-            candidates.append(with_hc)
-    for mapped in (*candidates, base):
-        if _renders_back(Backend, mapped, caps, _NOWHERE, lines):
-            return mapped
-    return Mapped({"name": name, "from": parent, "balance": None})
-
-
-def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | None) -> Mapped:
-    servers: list[dict[str, Any]] = []
-    placed: list[tuple[Line, str]] = []
-    for i, line in enumerate(lines):
-        server = _server(line)
-        inter, rise, fall = server.pop("_timing")
-        if server["check"] and health is not None and "inter" not in health:
-            health.update(inter=inter or "2s", rise=rise or "2", fall=fall or "3")
-        before = list(line.comments_before)
-        server["comment"] = [c.text.strip() for c in before]
-        if line.comment is not None:
-            server["comment"].append(line.comment.rstrip())
-        placed += [(c, f"servers[{i}].comment") for c in before]
-        placed.append((line, f"servers[{i}]"))
-        servers.append(server)
-    data: dict[str, Any] = {"servers": servers}
-    if health is not None:
-        data["health_check"] = health
-    if health is None or "inter" not in health:
-        for server in servers:  # no health check: the rendered line has no ``check``
-            server["check"] = server["check"] or health is None
-    return mapped.with_group(data, placed)
-

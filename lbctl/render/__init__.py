@@ -2,7 +2,9 @@
 
 :mod:`~lbctl.render.names` (every name lbctl owns in a config), :mod:`~lbctl.render.view` (rule
 order and the facts the templates need), :mod:`~lbctl.render.render` (the Jinja environment and
-:func:`render`), :mod:`~lbctl.render.provenance` (rendered line → spec field).
+:func:`render`), :mod:`~lbctl.render.provenance` (rendered line → spec field),
+:mod:`~lbctl.render.servers` (a server line's options), :mod:`~lbctl.render.order` (the
+order of the sections).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from lbctl.render.names import (
     peer_args,
     stick_table_name,
 )
+from lbctl.render.order import section_ref
 from lbctl.render.provenance import field_for_line
 from lbctl.render.render import environment, render, render_proxy, server_words
 from lbctl.render.view import build_view, prefix_acls
 
 __all__ = ["LOCAL_PEER", "PEERS_SECTION", "PROMETHEUS_FRONTEND", "RenderContext", "build_view",
            "environment", "field_for_line", "peer_args", "prefix_acls", "render", "render_proxy",
-           "server_words", "stick_table_name"]
+           "section_ref", "server_words", "stick_table_name"]

@@ -17,6 +17,7 @@ from lbctl.errors import RenderError
 from lbctl.features import Capabilities
 from lbctl.render.loglines import defaults_log_lines
 from lbctl.render.names import PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext
+from lbctl.render.servers import server_options
 from lbctl.render.tls import bind_tls, check_tls_gates, server_tls
 from lbctl.render.view import build_view
 from lbctl.spec import Backend, Frontend, HealthCheck, Server, Spec
@@ -27,9 +28,9 @@ __all__ = ["environment", "render", "render_proxy", "server_words"]
 
 def server_words(server: Server, hc: HealthCheck | None) -> list[str]:
     """The words of a server's line, as the ``server_line`` macro of ``templates/server.j2``
-    writes it (``backend.j2`` calls the same macro): ``server <name> <address>:<port> weight
-    <w> [maxconn <n>] [backup] [check inter <t> rise <r> fall <f>] [disabled]``. Raises
-    :class:`RenderError` if the macro fails."""
+    writes it (``backend.j2`` calls the same macro): ``server <name> <address>:<port>`` and
+    the options of :func:`lbctl.render.servers.server_options`. Raises :class:`RenderError` if
+    the macro fails."""
     try:
         macro = _environment().get_template("server.j2").module.server_line  # type: ignore[attr-defined]
         return str(macro(server, hc)).split()
@@ -51,7 +52,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["duration"] = format_duration
-    env.globals.update(bind_tls=bind_tls, server_tls=server_tls,
+    env.globals.update(bind_tls=bind_tls, server_tls=server_tls, server_options=server_options,
                        defaults_log_lines=defaults_log_lines)
     return env
 

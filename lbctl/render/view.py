@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from lbctl.errors import UnsupportedOnTarget
 from lbctl.features import GATES, Capabilities
@@ -23,6 +24,7 @@ from lbctl.render.names import (
     throttle_backend,
     throttle_frontend,
 )
+from lbctl.render.order import ordered_blocks
 from lbctl.spec import Client, Frontend, Spec
 
 __all__ = ["Acl", "ClientRule", "FrontendView", "RouteRule", "View", "build_view", "prefix_acls"]
@@ -141,6 +143,9 @@ class View:
     frontends: list[FrontendView]
     stick_tables: list[str]
     uses_lua: bool
+    #: The sections after ``defaults`` in the order they are written
+    #: (:func:`lbctl.render.order.ordered_blocks`).
+    blocks: list[tuple[str, Any]] = field(default_factory=list)
 
 
 def prefix_acls(name: str, prefix: str) -> list[Acl]:
@@ -218,7 +223,7 @@ def build_view(spec: Spec, caps: Capabilities) -> View:
             FrontendView(fe, acls, clients, routes, stick_table_name(fe.name), throttles,
                          refuse_backend(fe.name))
         )
-    return View(frontends, tables, uses_lua)
+    return View(frontends, tables, uses_lua, ordered_blocks(spec, frontends, peers=bool(tables)))
 
 
 def _throttle(frontend: str, fe_index: int, index: int, client: ClientRule) -> ThrottleView:

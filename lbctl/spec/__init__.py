@@ -1,7 +1,7 @@
-"""The desired state of one HAProxy: pydantic models (:mod:`~lbctl.spec.models`), allowlisted
-scalar types (:mod:`~lbctl.spec.types`), the verbatim-line checks (:mod:`~lbctl.spec.lines`),
-the whole-spec checks (:mod:`~lbctl.spec.checks`) and YAML/JSON in and out
-(:mod:`~lbctl.spec.io`)."""
+"""The desired state of one HAProxy: pydantic models (:mod:`~lbctl.spec.models`), servers and
+health checks (:mod:`~lbctl.spec.servers`), allowlisted scalar types (:mod:`~lbctl.spec.types`),
+the verbatim-line checks (:mod:`~lbctl.spec.lines`), the whole-spec checks
+(:mod:`~lbctl.spec.checks`) and YAML/JSON in and out (:mod:`~lbctl.spec.io`)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,12 @@ from lbctl.spec.models import (
     ExtraSection,
     Frontend,
     GlobalSettings,
-    HealthCheck,
     PrometheusExporter,
     Route,
-    Server,
     Spec,
     Timeouts,
 )
+from lbctl.spec.servers import HealthCheck, Server
 
 __all__ = ["TIMEOUT_EVENTS", "Backend", "Bind", "BindSpec", "Client", "Defaults", "ExtraSection", "Frontend",
            "GlobalSettings", "HealthCheck", "PrometheusExporter", "Route", "Server", "Spec",

@@ -13,6 +13,7 @@ A spec is YAML or JSON (see ``haproxy/specs/default.yaml``)::
                  fall}, servers: [{name, address, port, weight, maxconn, backup, state, check,
                  comment}], extra}]
     sections:  [{kind: listen|userlist|peers|cache|..., name, from, lines: [...]}]
+    order:     ["backend app", "frontend www", "listen stats"]   (optional: the section order)
     comment:   ["# lines at the top of the file"]
 
 Every section (and every server) also takes ``comment``: full-line comments written right
@@ -49,14 +50,15 @@ from pydantic import (
 
 from lbctl.spec.address import Address
 from lbctl.spec.lines import GENERIC_KINDS
-from lbctl.spec.tls import BindTLS, Hsts, ServerTLS
+from lbctl.spec.servers import HealthCheck, Server
+from lbctl.spec.tls import BindTLS, Hsts
 from lbctl.spec.types import (
     DurationMs,
-    Host,
     Line,
     Name,
     PathPrefix,
     Port,
+    Word,
     no_forbidden,
     valid_host,
 )
@@ -245,48 +247,22 @@ class Frontend(_Model):
     extra: list[Line] = []
 
 
-class HealthCheck(_Model):
-    """An HTTP health check (``option httpchk`` / ``http-check``; configuration.txt §4.2).
-
-    ``inter`` is in milliseconds; ``rise``/``fall`` count consecutive checks; with
-    ``expect_status`` unset any 2xx or 3xx passes.
-    """
-
-    method: Literal["HEAD", "GET", "OPTIONS"] = "HEAD"
-    path: PathPrefix = "/"
-    expect_status: int | None = Field(default=None, ge=100, le=599)
-    inter: DurationMs = 2_000
-    rise: int = Field(default=2, ge=1, le=100)
-    fall: int = Field(default=3, ge=1, le=100)
-
-
-class Server(_Model):
-    """A ``server`` line. ``weight`` 0–256; ``state`` ready | drain | maint; ``comment``:
-    comment lines written right above it."""
-
-    name: Name
-    address: Host
-    port: Port
-    weight: int = Field(default=1, ge=0, le=256)
-    maxconn: int | None = Field(default=None, ge=1, le=10_000_000)
-    backup: bool = False
-    state: Literal["ready", "drain", "maint"] = "ready"
-    check: bool = True
-    tls: ServerTLS | None = None
-    comment: list[Line] = []
-
-
 class Backend(_Model):
-    """A ``backend`` section: a balance algorithm (``null``: no ``balance`` line), an optional
-    health check, servers, and ``extra`` lines written after them."""
+    """A ``backend`` section: its ``mode`` (``null``: no ``mode`` line, the defaults' mode
+    applies), a balance algorithm (``null``: no ``balance`` line), an optional health check,
+    ``default_server``: the option words of a ``default-server`` line written before the
+    servers (configuration.txt §4.2 "default-server"; empty: no line), servers
+    (:class:`~lbctl.spec.servers.Server`), and ``extra`` lines written after them."""
 
     name: Name
     from_: Name | None = _from_field()
     comment: list[Line] = []
+    mode: Literal["http", "tcp"] | None = None
     balance: Literal["roundrobin", "static-rr", "leastconn", "first", "source", "uri"] | None = (
         "roundrobin"
     )
     health_check: HealthCheck | None = None
+    default_server: list[Word] = []
     servers: list[Server] = []
     extra: list[Line] = []
 
@@ -304,6 +280,10 @@ class ExtraSection(_Model):
     lines: list[Line] = []
 
 
+#: A section of :attr:`Spec.order`: ``<kind> [<name>]``.
+SectionRef = Annotated[str, Field(pattern=r"^[a-z][a-z-]{1,20}( [^\s#'\"\\]{1,128})?$")]
+
+
 class Spec(_Model):
     """The whole desired state of one HAProxy."""
 
@@ -313,6 +293,12 @@ class Spec(_Model):
     frontends: list[Frontend] = []
     backends: list[Backend] = []
     sections: list[ExtraSection] = []
+    #: The order of the sections after ``defaults``, by ``<kind> <name>`` (``frontend www``,
+    #: ``backend app``, ``listen stats``; a section without a name: its kind). ``lbctl import``
+    #: keeps a file's order (proxies without an ``id`` are numbered in it); ``null``: lbctl's
+    #: order (``sections``, then frontends, then backends); sections it does not name follow
+    #: in lbctl's order, entries that name no section are ignored (:mod:`lbctl.render.order`).
+    order: list[SectionRef] | None = None
 
     def to_data(self) -> dict[str, Any]:
         """JSON-ready dict with aliases (``global``, ``from``) and durations in milliseconds.
@@ -329,14 +315,30 @@ class Spec(_Model):
 
 
 _OMITTED_WHEN_EMPTY: dict[str, Any] = {"comment": [], "extra": [], "sections": [], "from": None, "name": None,
+                                       "order": None,
                                        "tls": None, "hsts": None, "redirect_http_to_https": False,
                                        "redirect_code": 301}
 
 
-def _compact(data: Any) -> Any:
+#: Per model, more members left out at their defaults: a server's and a backend's options that
+#: came later (a spec without them reads as before), a health check's ``type: http``.
+_OMITTED_IN: dict[str, dict[str, Any]] = {
+    "servers": {k: None for k in ("inter", "rise", "fall", "check_port", "check_addr", "cookie",
+                                  "send_proxy", "resolvers", "init_addr", "on_marked_down",
+                                  "slowstart", "order")},
+    "backends": {"mode": None, "default_server": []},
+    "health_check": {"type": "http"},
+}
+
+
+def _compact(data: Any, omitted: dict[str, Any] | None = None) -> Any:
     if isinstance(data, dict):
-        return {k: _compact(v) for k, v in data.items()
-                if not (k in _OMITTED_WHEN_EMPTY and v == _OMITTED_WHEN_EMPTY[k])}
+        drop = {**_OMITTED_WHEN_EMPTY, **(omitted or {})}
+        return {k: _compact(v, _OMITTED_IN.get(k)) for k, v in data.items()
+                if not (k in drop and v == drop[k])}
+    if isinstance(data, list):
+        return [_compact(v, omitted) for v in data]
+    return data
     if isinstance(data, list):
         return [_compact(v) for v in data]
     return data

@@ -20,7 +20,7 @@ from lbctl.spec.lines import trim_line
 from lbctl.units import MAX_TIME_MS, format_ms, time_ms
 
 __all__ = [
-    "RESERVED_PREFIX", "DurationMs", "Host", "Line", "Name", "PathPrefix", "Port",
+    "RESERVED_PREFIX", "DurationMs", "Host", "Line", "Name", "PathPrefix", "Port", "TimeText", "Word",
     "format_duration", "no_forbidden", "parse_duration_ms", "valid_host",
 ]
 
@@ -66,6 +66,18 @@ def _name(value: str) -> str:
         )
     if is_reserved(value):
         raise ValueError(f"names starting with {RESERVED_PREFIX!r} are reserved for lbctl")
+    return value
+
+
+#: One verbatim word of a line: no blank, quote, backslash, ``#`` or control character, so it
+#: is written exactly as it is and stays one word.
+WORD_RE = re.compile(r"^[^\s#'\"\\\x00-\x1f\x7f]{1,1024}$")
+
+
+def _word(value: str) -> str:
+    if not WORD_RE.match(value):
+        raise ValueError("must be one word of 1-1024 characters without a blank, quote, "
+                         "backslash, '#' or control character")
     return value
 
 
@@ -120,6 +132,14 @@ def parse_duration_ms(value: Any) -> int:
     return ms
 
 
+def time_text(value: Any) -> str:
+    """A HAProxy time kept as written (``"2000"``, ``"2s"``; an int is milliseconds, written
+    as the int): checked as :func:`parse_duration_ms` checks it, then returned as text, so a
+    line read from a file comes back with the same spelling. Raises ``ValueError``."""
+    parse_duration_ms(value)
+    return str(value).strip()
+
+
 def format_duration(ms: int) -> str:
     """Render milliseconds as the shortest exact HAProxy time string (``30000`` → ``30s``;
     :func:`lbctl.units.format_ms`)."""
@@ -130,6 +150,11 @@ Name = Annotated[str, AfterValidator(_name)]
 PathPrefix = Annotated[str, AfterValidator(_path_prefix)]
 Host = Annotated[str, AfterValidator(valid_host)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+#: A HAProxy time as written (:func:`time_text`): server check timings, ``slowstart``.
+TimeText = Annotated[str, BeforeValidator(time_text), Field(
+    pattern=r"^[0-9]+(us|ms|s|m|h|d)?$", examples=["2s", "2000", "500ms"])]
+#: A verbatim word (a server's ``extra`` words, ``default_server``): see :data:`WORD_RE`.
+Word = Annotated[str, AfterValidator(_word)]
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms)]
 #: A verbatim line (an extra directive or a comment): indentation and trailing blanks dropped;
 #: checked by :func:`lbctl.spec.lines.verbatim_errors`.

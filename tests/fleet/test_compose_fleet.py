@@ -34,13 +34,14 @@ def test_one_etcd_and_three_nodes(profile: dict[str, dict[str, Any]]) -> None:
         env = svc["environment"]
         assert env["LBCTL_FLEET"] == "http://etcd:2379" and "etcd" in svc["depends_on"]
         names.add(env["LBCTL_NODE"])
+        assert env["LBCTL_PEER_ADDRESS"] == f"{name}:9901"  # reachable from the other nodes
         assert not svc.get("ports"), f"{name} publishes ports"
         assert svc["build"]["dockerfile"] == "haproxy/Dockerfile" and svc["image"] == "lbctl:local"
         states = [v for v in svc["volumes"] if str(v).endswith(":/var/lib/lbctl")]
         assert states == [f"{name}-state:/var/lib/lbctl"]
     assert names == set(NODES)
     # The environment variables are lbctl serve's own (its entrypoint runs serve).
-    _check_lbctl_call(["serve", "--fleet", "--node"], "the fleet profile")
+    _check_lbctl_call(["serve", "--fleet", "--node", "--peer-address"], "the fleet profile")
     # Only lb1 applies a spec; it is the compose spec, which validates.
     mounted = [str(v).split(":")[0] for n in NODES for v in profile[n]["volumes"]
                if str(v).split(":")[1] == "/etc/lbctl/spec.yaml"]

@@ -1,14 +1,15 @@
 // The admin UI shell: session (login, reload recovery, logout), hash routing, pages.
 import { ApiError, can, problemBox, request, session, setUnauthorizedHandler } from "./api.js";
-import { fill } from "./dom.js";
+import { fill, h } from "./dom.js";
 import * as overview from "./pages/overview.js";
 import * as servers from "./pages/servers.js";
 import * as clients from "./pages/clients.js";
 import * as config from "./pages/config.js";
 import * as source from "./pages/source.js";
 import * as history from "./pages/history.js";
+import * as tokens from "./pages/tokens.js";
 
-const PAGES = { overview, servers, clients, config, source, history };
+const PAGES = { overview, servers, clients, config, source, history, tokens };
 const $ = (id) => document.getElementById(id);
 let stop = null;
 
@@ -23,6 +24,14 @@ function showLogin(error) {
   $("login-token").focus();
 }
 
+// The Tokens page is an admin's: its nav entry exists for an admin session only (the API
+// refuses the routes to any other role all the same).
+function adminNav() {
+  const link = $("nav").querySelector("a[href='#/tokens']");
+  if (can("admin") && !link) $("nav").append(h("a", { href: "#/tokens" }, "Tokens"));
+  else if (!can("admin") && link) link.remove();
+}
+
 function signedIn(body) {
   session.current = body;
   $("login").hidden = true;
@@ -31,6 +40,7 @@ function signedIn(body) {
   $("who-name").textContent = body.token_name;
   $("who-role").textContent = body.role;
   document.body.dataset.role = body.role;
+  adminNav();
   route();
 }
 

@@ -1,5 +1,7 @@
 // History: versions and failed attempts with who/why (GET /config/versions, paged), one
-// entry's spec and haproxy.cfg, the diff of any two versions, rollback (admin, confirmed).
+// entry's spec and haproxy.cfg, the diff of any two versions, rollback (admin, confirmed),
+// and the audit trail (operator: GET /audit, paged): every write, refusal, login and token
+// change, newest first.
 import { can, problemBox, request, writeHeaders } from "../api.js";
 import { confirmDialog } from "../dialog.js";
 import { diffView, unified } from "../diff.js";
@@ -18,8 +20,9 @@ export function render(root) {
   const to = field("To version", "select", { id: "diff-to" });
   const diffBtn = h("button#diff-show", { type: "button" }, "Show diff");
   const detail = h("section#history-detail", { "aria-live": "polite" });
+  const audit = auditSection();
   fill(root, h("h1", TITLE), message, h("div.scroll", table), more,
-    h("h2", "Compare two versions"), h("div.toolbar", from.wrap, to.wrap, diffBtn), detail);
+    h("h2", "Compare two versions"), h("div.toolbar", from.wrap, to.wrap, diffBtn), detail, audit);
 
   async function entry(e) {
     const path = e.version != null ? `/config/versions/${e.version}` : `/config/entries/${e.id}`;
@@ -106,4 +109,45 @@ export function render(root) {
   more.addEventListener("click", page);
   page();
   return null;
+}
+
+const AUDIT_COLUMNS = ["#", "When", "What", "Who", "Author", "Target", "Result", "Message", "Error"];
+
+// The audit trail (operator and up; a viewer is told what it needs), 50 lines a page.
+function auditSection() {
+  const title = h("h2#audit-title", "Audit trail");
+  if (!can("operator")) {
+    return h("section#audit", { "aria-labelledby": "audit-title" }, title,
+      h("p.muted", "The audit trail needs the operator role."));
+  }
+  const lines = [];
+  let before = null;
+  const message = h("div", { "aria-live": "polite" });
+  const table = h("table.grid", { id: "audit-table" });
+  const more = h("button#audit-more", { type: "button", hidden: true }, "Older audit lines");
+
+  function draw() {
+    fill(table, h("thead", h("tr", AUDIT_COLUMNS.map((l) => h("th", { scope: "col" }, l)))),
+      h("tbody", lines.map((l) => h("tr", { "data-audit": l.id, class: ["changed", "unchanged", "ok"].includes(l.result) ? "" : "failed" },
+        h("td", String(l.id)), h("td", when(Date.parse(l.ts) / 1000)), h("td.what", l.what), h("td.who", l.who),
+        h("td.author", l.author || ""), h("td.target", l.target || ""), h("td.result", l.result),
+        h("td.message", l.message || ""), h("td.error", l.error || "")))));
+    more.hidden = before == null;
+  }
+
+  async function page() {
+    try {
+      const { body } = await request("GET", "/audit", { query: { limit: LIMIT, before } });
+      lines.push(...body.lines);
+      before = body.next_before;
+      draw();
+    } catch (err) {
+      fill(message, problemBox(err));
+    }
+  }
+  more.addEventListener("click", page);
+  page();
+  return h("section#audit", { "aria-labelledby": "audit-title" }, title,
+    h("p.muted", "Every write, refused write, login and token change, newest first."),
+    message, h("div.scroll", table), more);
 }

@@ -1,0 +1,195 @@
+"""Backend sections → spec data, keeping only what lbctl writes back the same.
+
+Single-line fields (:mod:`lbctl.importer.proxies` rules): the first ``mode`` and ``balance``
+whose values the spec has. The groups whose lines depend on each other are checked by
+rendering the backend (:func:`lbctl.importer.proxies.renders_back`); a group that does not
+come back the same stays extra, whole:
+
+* the HTTP health check: ``option httpchk`` and ``http-check send`` / ``expect status``
+  (``type: http``); with none of them but checked servers, a health check that writes no
+  line: ``type: tcp`` (HAProxy's connect check), or ``custom`` when the backend's own check
+  lines stay extra lines;
+* a ``default-server`` line written before every server: its words, ``default_server``
+  (not one that sets ``weight`` or ``disabled``: a server's weight and state are the spec's,
+  runtime operations rely on them);
+* the servers (:mod:`lbctl.importer.servers`): all of them or none, so that their order
+  (server ids, ``balance first``, hashing) never changes; none when a ``server-template``
+  line, a second ``default-server`` or one after a server is there (it applies to the
+  servers written after it). When every checked server writes the same ``inter`` / ``rise``
+  / ``fall`` as lbctl writes them, these go to the health check (a spec lbctl rendered reads
+  back as it was); else each server keeps its own.
+
+A server's comment, and the comment lines right above it, become its ``comment``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from lbctl.config.document import DIRECTIVE, Line
+from lbctl.features import Capabilities
+from lbctl.importer.proxies import Mapped, first_of_keyword, renders_back
+from lbctl.importer.servers import Mismatch, checked_server, read_server
+from lbctl.importer.words import plain
+from lbctl.render import RenderContext
+from lbctl.spec import Backend, HealthCheck
+from lbctl.spec.types import Word, format_duration, parse_duration_ms
+
+__all__ = ["read_backend"]
+
+_BALANCES = ("roundrobin", "static-rr", "leastconn", "first", "source", "uri")
+_SERVERS = ("server", "default-server", "server-template")
+_WORDS: TypeAdapter[list[str]] = TypeAdapter(list[Word])
+#: The render context of a backend check: a backend names no file of it.
+_NOWHERE = RenderContext(run_dir=Path("/nonexistent"))
+
+
+def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[int],
+                 caps: Capabilities) -> Mapped:
+    """Map a backend's ``lines`` (``blocked``: ids of lines inside ``.if`` blocks, never
+    mapped) to the spec data of a :class:`~lbctl.spec.Backend`, with the lines each field
+    came from."""
+    base = Mapped({"name": name, "from": parent, "balance": None, "servers": []})
+    hc: dict[str, Any] = {}
+    hc_lines: list[Line] = []
+    servers: list[Line] = []
+    default_server: Line | None = None
+    servers_ok = checks_ok = True
+    seen: set[str] = set()
+    for line in lines:
+        first = first_of_keyword(line, seen)
+        d = line.directive
+        kw, a = (d.keyword, d.args) if d is not None else (line.keyword, line.args)
+        free = id(line) not in blocked and plain(line)
+        if kw == "default-server" and free and not servers and default_server is None \
+                and _valid_words(a) and not {"weight", "disabled"} & set(a):
+            default_server = line
+        elif kw in _SERVERS and line.kind == DIRECTIVE:
+            servers_ok &= kw == "server" and id(line) not in blocked and d is not None \
+                and not d.negated
+            servers.append(line)
+        elif kw == "mode" and free and first and len(a) == 1 and a[0] in ("http", "tcp"):
+            base.data["mode"] = a[0]
+            base.place(line, "mode")
+        elif kw == "balance" and free and first and len(a) == 1 and a[0] in _BALANCES:
+            base.data["balance"] = a[0]
+            base.place(line, "balance")
+        elif kw == "option" and a[:1] == ("httpchk",) and free and len(a) in (1, 3) \
+                and "option" not in hc:
+            hc.update(option=True, **({"method": a[1], "path": a[2]} if len(a) == 3 else {}))
+            hc_lines.append(line)
+        elif kw == "http-check" and free and a[:2] == ("send", "meth") and len(a) == 5 \
+                and a[3] == "uri" and "send" not in hc:
+            hc.update(send=True, method=a[2], path=a[4])
+            hc_lines.append(line)
+        elif kw == "http-check" and free and a[:2] == ("expect", "status") and len(a) == 3 \
+                and a[2].isdigit() and "expect_status" not in hc:
+            hc["expect_status"] = int(a[2])
+            hc_lines.append(line)
+        elif kw in ("http-check", "tcp-check") or (kw == "option" and a[:1] and a[0].endswith(
+                ("chk", "-check"))):
+            checks_ok = False
+    if default_server is not None:
+        base.data["default_server"] = list(default_server.args)
+        base.place(default_server, "default_server")
+    if not checks_ok or "option" not in hc:
+        hc_lines = []
+    http = {"type": "http", **{k: v for k, v in hc.items() if k not in ("option", "send")}}
+    with_hc = base.with_group({"health_check": http}, ((ln, "health_check") for ln in hc_lines))
+    candidates: list[Mapped] = []
+    for start, check in ((with_hc, http), (base, None)):
+        if start is with_hc and not hc_lines:
+            continue
+        if servers and servers_ok:
+            with contextlib.suppress(Mismatch, ValidationError):
+                candidates.append(_with_servers(start, servers, check, custom=bool(hc) or
+                                                not checks_ok))
+        if start is with_hc:
+            candidates.append(with_hc)
+    for mapped in (*candidates, base):
+        if renders_back(Backend, mapped, caps, _NOWHERE, lines):
+            return mapped
+    return Mapped({"name": name, "from": parent, "balance": None})
+
+
+def _valid_words(words: tuple[str, ...]) -> bool:
+    try:
+        _WORDS.validate_python(list(words))
+    except ValidationError:
+        return False
+    return bool(words)
+
+
+def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | None, *,
+                  custom: bool) -> Mapped:
+    """``mapped`` with ``lines`` as its servers, against the health check ``health`` (spec
+    data; with none, a ``type: tcp`` one when a server is checked, ``custom`` when the
+    backend has check lines, kept as extra lines: ``custom``; its timings the spec's
+    defaults when no server is checked, as they are then written nowhere). Raises
+    :class:`Mismatch` when a server does not render back."""
+    names = [ln.args[0] for ln in lines if ln.args]
+    if len(set(names)) != len(names):  # HAProxy takes it, the spec's names are unique
+        raise Mismatch(names)
+    checked = any("check" in ln.args[2:] for ln in lines)
+    if health is None and checked:
+        health = {"type": "custom" if custom else "tcp"}
+    if health is not None and checked:  # the servers' own timings, unless all share them
+        health = {**health, "inter": None, "rise": None, "fall": None}
+    hc = HealthCheck.model_validate(health) if health is not None else None
+    servers: list[dict[str, Any]] = []
+    placed: list[tuple[Line, str]] = []
+    for i, line in enumerate(lines):
+        server = read_server(line, hc)
+        before = list(line.comments_before)
+        server["comment"] = [c.text.strip() for c in before]
+        if line.comment is not None:
+            server["comment"].append(line.comment.rstrip())
+        checked_server(line, server, hc)
+        placed += [(c, f"servers[{i}].comment") for c in before]
+        placed.append((line, f"servers[{i}]"))
+        servers.append(server)
+    data: dict[str, Any] = {"servers": servers}
+    if health is not None:
+        lifted = _lift_timings(lines, servers, health)
+        data["health_check"] = lifted if lifted is not None else health
+        if lifted is not None:
+            for server in servers:
+                for key in ("inter", "rise", "fall"):
+                    server.pop(key, None)
+    return mapped.with_group(data, placed)
+
+
+def _lift_timings(lines: list[Line], servers: list[dict[str, Any]],
+                  health: dict[str, Any]) -> dict[str, Any] | None:
+    """``health`` with the checked servers' common ``inter`` / ``rise`` / ``fall``, when every
+    checked server writes all three as lbctl writes them (right after ``check``, ``inter`` in
+    lbctl's spelling) and no unchecked server writes any; else ``None``."""
+    timings = set()
+    for server in servers:
+        triple = (server.get("inter"), server.get("rise"), server.get("fall"))
+        if not server["check"]:
+            if any(t is not None for t in triple):
+                return None
+            continue
+        timings.add(triple)
+    if len(timings) != 1:
+        return None
+    inter, rise, fall = timings.pop()
+    if inter is None or rise is None or fall is None:
+        return None
+    ms = parse_duration_ms(inter)
+    if format_duration(ms) != inter:
+        return None
+    lifted = {**health, "inter": ms, "rise": rise, "fall": fall}
+    hc = HealthCheck.model_validate(lifted)
+    stripped = [{k: v for k, v in s.items() if k not in ("inter", "rise", "fall")} for s in servers]
+    try:
+        for line, server in zip(lines, stripped, strict=True):
+            checked_server(line, server, hc)
+    except Mismatch:
+        return None
+    return lifted
