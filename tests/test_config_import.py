@@ -129,15 +129,17 @@ def test_render_of_import_is_byte_identical_on_random_specs(seed: int) -> None:
 
 def test_lines_without_a_field_become_extra_lines_in_order() -> None:
     text = render(validate_spec(SPECS["minimal"]), caps("2.8.25"), CTX)
-    text = text.replace("\nbackend b\n", "\nbackend b\n    option forwardfor\n    http-reuse safe\n")
+    text = text.replace("\nbackend b\n", "\nbackend b\n    option forwardfor header X-Client\n"
+                        "    http-request set-header X-A b\n")
     text += "\nuserlist admins\n    user a insecure-password b\n"
     lines = text.splitlines()
     imported = import_config(loads(text))
     backend = imported.spec.backends[0]
-    assert backend.extra == ["option forwardfor", "http-reuse safe"] and backend.servers[0].name == "s"
+    assert backend.extra == ["option forwardfor header X-Client", "http-request set-header X-A b"]
+    assert backend.servers[0].name == "s"
     assert [(s.kind, s.name, s.lines) for s in imported.spec.sections] == [
         ("userlist", "admins", ["user a insecure-password b"])]
-    assert imported.origin["backends[0].extra[1]"] == lines.index("    http-reuse safe") + 1
+    assert imported.origin["backends[0].extra[1]"] == lines.index("    http-request set-header X-A b") + 1
     assert imported.line_of("sections[0].lines[0]") == lines.index("    user a insecure-password b") + 1
     assert imported.line_of("backends[0].servers[0].port") == next(
         i for i, ln in enumerate(lines, 1) if ln.startswith("    server s "))

@@ -162,3 +162,34 @@ def test_haproxy_accepts_every_new_server_field(short_dir: Path) -> None:
     assert section_directives(loads(rendered))[("backend", "app")] == before
     assert Counter(ln.split()[0] for ln in rendered.splitlines()
                    if ln.startswith("    default-server ")) == Counter({"default-server": 1})
+
+
+def test_backend_settings_before_the_servers_are_fields() -> None:
+    spec = _round_trip(_backend(
+        "    mode http\n    acl api path_beg /api\n    option forwardfor\n    timeout server 50000\n"
+        "    option redispatch\n    http-reuse safe\n    cookie SRV insert indirect nocache\n"
+        "    server s1 10.0.0.1:80 cookie a\n    option log-health-checks\n"))
+    be = spec.backends[0]
+    assert (be.mode, be.options, be.timeouts.server) == ("http", ["forwardfor", "redispatch"], 50_000)
+    assert (be.http_reuse, be.cookie) == ("safe", ["SRV", "insert", "indirect", "nocache"])
+    # after the servers: where lbctl writes extra lines, so it stays one
+    assert be.extra == ["acl api path_beg /api", "option log-health-checks"]
+
+
+def test_a_rendered_spec_with_such_extra_lines_reads_back_to_the_same_bytes() -> None:
+    data = {"backends": [
+        {"name": "a", "servers": [{"name": "s", "address": "10.0.0.1", "port": 80}],
+         "extra": ["option redispatch", "timeout server 5s"]},
+        {"name": "b", "extra": ["http-request set-header X-A b", "option forwardfor"]},
+        {"name": "c", "options": ["tcpka"], "timeouts": {"check": "2s"}, "mode": "tcp",
+         "default_server": ["inter", "1s"], "extra": ["http-reuse never"]}]}
+    spec = validate_spec(data)
+    text = render(spec, caps("2.8.25"), CTX)
+    again = import_spec(loads(text), caps=caps("2.8.25"), ctx=CTX)
+    assert render(again, caps("2.8.25"), CTX) == text
+    a, b, c = again.backends
+    assert a.extra == ["option redispatch", "timeout server 5s"] and a.options == []
+    assert b.extra == ["http-request set-header X-A b", "option forwardfor"]
+    assert (c.options, c.timeouts.check, c.mode, c.default_server) == (["tcpka"], 2000, "tcp", ["inter", "1s"])
+    # lbctl writes http-reuse before default-server: after it, it stays an extra line
+    assert c.http_reuse is None and c.extra == ["http-reuse never"]

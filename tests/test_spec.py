@@ -164,8 +164,12 @@ def test_dump_round_trips() -> None:
 
 def test_json_schema_describes_the_spec() -> None:
     schema = json_schema()
-    assert set(schema["properties"]) == {"comment", "global", "defaults", "frontends", "backends", "sections"}
+    assert set(schema["properties"]) == {"comment", "global", "defaults", "frontends", "backends",
+                                         "sections", "order"}
     assert "Client" in schema["$defs"] and "rate" in schema["$defs"]["Client"]["properties"]
+    server = schema["$defs"]["Server"]["properties"]
+    assert {"extra", "order", "check_port", "cookie", "inter"} <= set(server)
+    assert {"type": "null"} in server["weight"]["anyOf"]
 
 
 def test_prometheus_exporter_bind_is_checked() -> None:

@@ -238,3 +238,31 @@ def test_the_python_client_manages_tokens_and_reads_the_audit(agent: Agent) -> N
             ("token-create", "conflict"), ("token-create", "changed")]
         assert page.lines[3].message == "from python" and page.next_before == page.lines[3].id
         assert client.audit(limit=1, before=page.lines[0].id).unwrap().lines[0].id == page.lines[1].id
+
+
+def test_the_cli_goes_through_the_api_with_url(agent: Agent) -> None:
+    base = ["--url", agent.url, "--token", TOKEN, "token"]
+    made = runner.invoke(cli_app, [*base, "create", "--role", "operator", "--name", "by-cli"])
+    assert made.exit_code == 0, made.output
+    secret = made.stdout.strip()
+    with _client(agent, secret) as ops:
+        assert ops.get("/api/v1/haproxy").status_code == 200
+    listed = runner.invoke(cli_app, [*base, "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = {r["name"]: r for r in json.loads(listed.stdout)["tokens"]}
+    assert rows["by-cli"]["role"] == "operator" and rows["admin"]["bootstrap"] is True
+    assert secret not in listed.stdout
+    dup = runner.invoke(cli_app, [*base, "create", "--role", "viewer", "--name", "by-cli"])
+    assert dup.exit_code == 1 and "NameTaken" in dup.stderr
+    with _session(agent, secret) as cookie:
+        gone = runner.invoke(cli_app, [*base, "revoke", "by-cli"])
+        assert gone.exit_code == 0, gone.output
+        assert "1 UI session(s) ended" in gone.stdout
+        _problem(cookie.get("/api/v1/haproxy"), 401, "AuthError")
+    again = runner.invoke(cli_app, [*base, "revoke", "by-cli"])
+    assert again.exit_code == 4 and "NotFound" in again.stderr
+    with _client(agent, secret) as ops:
+        _problem(ops.get("/api/v1/haproxy"), 401, "AuthError")
+    denied = runner.invoke(cli_app, ["--url", agent.url, "--token", _create(agent, "v", "viewer"),
+                                     "token", "list"])
+    assert denied.exit_code == 5 and "Forbidden" in denied.stderr

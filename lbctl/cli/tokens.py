@@ -2,7 +2,10 @@
 
 Local commands: they edit the state dir's ``tokens.json`` (``--state-dir``, default
 ``$LBCTL_STATE_DIR`` or ``./.lbctl``) and need no agent; a running agent sees the change on its
-next request. Registered on the main app by :func:`register`; errors go through the one error
+next request. Given the global ``--url`` (``lbctl --url URL token ...``; ``$LBCTL_URL`` alone
+does not switch), they go through that agent's API instead (``/api/v1/tokens``, an ``admin``
+``--token``): the same store, reached remotely, with audit lines; revoking there also ends the
+token's UI sessions at once. Registered on the main app by :func:`register`; errors go through the one error
 → exit-code mapping of :mod:`lbctl.cli` (an unknown name is :class:`lbctl.errors.NotFound`,
 exit 4).
 
@@ -22,9 +25,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lbctl.cli.options import JsonOpt, StateOpt, console
+from lbctl.cli.options import JsonOpt, StateOpt, author, console
 
 if TYPE_CHECKING:
+    from lbctl.client import Client
     from lbctl.state.tokens import TokenStore
 
 __all__ = ["create", "list_tokens", "register", "revoke", "token_app"]
@@ -43,6 +47,16 @@ def _store(state_dir: str | None) -> TokenStore:
     return TokenStore(StateDir(resolve_state_dir(state_dir)))
 
 
+def _remote(ctx: typer.Context) -> Client | None:
+    """The agent client when the global ``--url`` was given (module docstring), else None."""
+    opts = ctx.obj or {}
+    if not opts.get("url"):
+        return None
+    from lbctl.client import Client
+
+    return Client(opts["url"], opts.get("token"))
+
+
 def _when(at: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"
 
@@ -53,6 +67,7 @@ def create(
                                       show_default=False)],
     name: Annotated[str, typer.Option("--name", help="Who holds it (history and audit 'who').",
                                       show_default=False)],
+    ctx: typer.Context,
     state_dir: StateOpt = None,
 ) -> None:
     """Create a token with ROLE for NAME and print it once (only its hash is stored)."""
@@ -62,6 +77,15 @@ def create(
         parsed = parse_role(role)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--role") from None
+    remote = _remote(ctx)
+    if remote is not None:
+        with remote:
+            made = remote.create_token(name, parsed, author=author()).unwrap()
+        console(stderr=True).print(
+            f"Created token {made.name!r} (role {made.role}) on {remote.url}; it is shown "
+            "only now:")
+        typer.echo(made.token)
+        return
     store = _store(state_dir)
     token, record = store.create(name, parsed)
     console(stderr=True).print(
@@ -71,12 +95,30 @@ def create(
 
 
 @token_app.command("list")
-def list_tokens(state_dir: StateOpt = None, as_json: JsonOpt = False) -> None:
+def list_tokens(ctx: typer.Context, state_dir: StateOpt = None, as_json: JsonOpt = False) -> None:
     """Names, roles and creation times of the tokens (never the tokens)."""
     from rich.table import Table
 
     from lbctl.state.tokens import ADMIN_NAME
 
+    remote = _remote(ctx)
+    if remote is not None:
+        with remote:
+            listed = remote.tokens().unwrap()
+        rows_remote: list[dict[str, Any]] = [
+            {"name": listed.bootstrap.name, "role": listed.bootstrap.role, "created_at": None,
+             "bootstrap": True},
+            *({"name": t.name, "role": t.role, "created_at": t.created_at, "bootstrap": False}
+              for t in listed.tokens)]
+        if as_json:
+            typer.echo(json.dumps({"tokens": rows_remote}, indent=2))
+            return
+        remote_table = Table("name", "role", "created", "where")
+        for row in rows_remote:
+            remote_table.add_row(row["name"], row["role"], _when(row["created_at"]),
+                                 "bootstrap (the agent's)" if row["bootstrap"] else remote.url)
+        console().print(remote_table)
+        return
     store = _store(state_dir)
     bootstrap_file = store.state.token_path
     env_set = bool(os.environ.get("LBCTL_TOKEN", "").strip())
@@ -106,6 +148,7 @@ def list_tokens(state_dir: StateOpt = None, as_json: JsonOpt = False) -> None:
 def revoke(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The token's name.",
                                         show_default=False)],
+    ctx: typer.Context,
     state_dir: StateOpt = None,
 ) -> None:
     """Revoke the token NAME: a running agent refuses it (401) from its next request."""
@@ -115,6 +158,13 @@ def revoke(
     if name == ADMIN_NAME:
         raise LbctlError(f"{ADMIN_NAME!r} is the bootstrap token ($LBCTL_TOKEN or the state "
                          "dir's token file): change it there and restart the agent")
+    remote = _remote(ctx)
+    if remote is not None:
+        with remote:
+            gone = remote.revoke_token(name, author=author()).unwrap()
+        console().print(f"revoked token {gone.name!r} (role {gone.role}) on {remote.url}; "
+                        f"{gone.sessions_ended} UI session(s) ended")
+        return
     record = _store(state_dir).revoke(name)
     console().print(f"revoked token {record.name!r} (role {record.role})")
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import itertools
+import operator
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ __all__ = [
     "normalise_status",
     "parse_stat_csv",
     "parse_table_entries",
+    "stat_fields",
 ]
 
 
@@ -90,11 +93,7 @@ def parse_stat_csv(text: str | Iterable[str], columns: tuple[str, ...] | None = 
     with one goes through :mod:`csv`. Raises ``RuntimeAPIError`` (when iterated) when the
     answer is not the CSV (e.g. permission denied).
     """
-    lines = iter(text.splitlines() if isinstance(text, str) else text)
-    first = next((ln for ln in lines if ln.strip()), "")
-    if not first.startswith("# "):
-        raise RuntimeAPIError(f"show stat: unexpected answer: {first.strip()[:200]!r}")
-    header = next(csv.reader([first[2:]]))
+    lines, header = _stat_header(text)
     if columns is None:
         picks = list(enumerate(header))
         cut = -1
@@ -108,6 +107,44 @@ def parse_stat_csv(text: str | Iterable[str], columns: tuple[str, ...] | None = 
         fields = next(csv.reader([line])) if '"' in line else line.split(",", cut)
         count = len(fields)
         yield {name: fields[i] for i, name in picks if i < count}
+
+
+def stat_fields(text: str | Iterable[str], columns: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """``show stat`` CSV (as :func:`parse_stat_csv` takes it) → per row, the values of
+    ``columns`` in that order (``""`` for a column the header or the row lacks): tuples,
+    no dict per row, for the 60,000 rows of a health report. Raises ``RuntimeAPIError``
+    (when iterated) when the answer is not the CSV."""
+    lines, header = _stat_header(text)
+    where = {name: i for i, name in enumerate(header)}
+    if not columns:
+        return
+    if any(name not in where for name in columns):  # an older HAProxy: fewer columns
+        for row in parse_stat_csv(itertools.chain([_HEADER_MARK + ",".join(header)], lines),
+                                  columns):
+            yield tuple(row.get(name, "") for name in columns)
+        return
+    index = [where[name] for name in columns]
+    cut = max(index) + 1
+    pick = operator.itemgetter(*index)
+    for line in lines:
+        if not line.strip():
+            continue
+        fields = next(csv.reader([line])) if '"' in line else line.split(",", cut)
+        if len(fields) < cut:
+            fields += [""] * (cut - len(fields))
+        values = pick(fields)
+        yield values if isinstance(values, tuple) else (values,)
+
+
+_HEADER_MARK = "# "
+
+
+def _stat_header(text: str | Iterable[str]) -> tuple[Iterator[str], list[str]]:
+    lines = iter(text.splitlines() if isinstance(text, str) else text)
+    first = next((ln for ln in lines if ln.strip()), "")
+    if not first.startswith(_HEADER_MARK):
+        raise RuntimeAPIError(f"show stat: unexpected answer: {first.strip()[:200]!r}")
+    return lines, next(csv.reader([first[len(_HEADER_MARK):]]))
 
 
 @dataclass(frozen=True)
@@ -139,17 +176,23 @@ class ServerHealth:
     @classmethod
     def from_row(cls, row: dict[str, str]) -> ServerHealth:
         """Build from one ``show stat`` CSV row (a dict keyed by column name)."""
-        get = row.get
-        raw = get("status", "")
+        return cls.from_fields(tuple(row.get(name) or "" for name in HEALTH_COLUMNS))
+
+    @classmethod
+    def from_fields(cls, values: tuple[str, ...]) -> ServerHealth:
+        """Build from the values of :data:`HEALTH_COLUMNS`, in that order
+        (:func:`stat_fields`); ``""`` for a column HAProxy left empty."""
+        (pxname, svname, raw, check_status, check_duration, lastchg, weight_text, scur, qcur,
+         req_rate, rate, hrsp_5xx) = values
         status = normalise_status(raw)
-        weight = _int(get("weight"))
+        weight = _int(weight_text)
         usable = status in ("UP", "no check") and (weight is None or weight > 0)
-        rate = _int(get("req_rate"))
+        request_rate = _int(req_rate)
         # Positional, in field order (50,000 rows for one health report: keywords cost).
-        return cls(get("pxname", ""), get("svname", ""), status, raw,
-                   get("check_status") or None, _int(get("check_duration")),
-                   _int(get("lastchg")), weight, _int(get("scur")) or 0, _int(get("qcur")) or 0,
-                   rate if rate is not None else _int(get("rate")), _int(get("hrsp_5xx")), usable)
+        return cls(pxname, svname, status, raw, check_status or None, _int(check_duration),
+                   _int(lastchg), weight, _int(scur) or 0, _int(qcur) or 0,
+                   request_rate if request_rate is not None else _int(rate), _int(hrsp_5xx),
+                   usable)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form: every field, in field order (all are scalars, so a copy of the
@@ -296,19 +339,19 @@ class RuntimeClient:
         """
         servers: dict[str, list[ServerHealth]] = {}
         status: dict[str, str] = {}
-        stat = parse_stat_csv(self._client.command_lines("show stat"), HEALTH_COLUMNS)
-        for row in stat:  # parsed while HAProxy still writes the rest
-            name, kind = row.get("pxname", ""), row.get("svname", "")
+        stat = stat_fields(self._client.command_lines("show stat"), HEALTH_COLUMNS)
+        for values in stat:  # parsed while HAProxy still writes the rest
+            name, kind = values[0], values[1]
             if kind == "FRONTEND" or (not include_internal and name.startswith(INTERNAL_PREFIX)):
                 continue
-            servers.setdefault(name, [])
+            rows = servers.setdefault(name, [])
             if kind == "BACKEND":
-                status[name] = normalise_status(row.get("status", ""))
+                status[name] = normalise_status(values[2])
             else:
-                servers[name].append(ServerHealth.from_row(row))
+                rows.append(ServerHealth.from_fields(values))
         return [
-            BackendHealth(name, status.get(name, "?"), rows, any(s.usable for s in rows))
-            for name, rows in servers.items()
+            BackendHealth(name, status.get(name, "?"), found, any(s.usable for s in found))
+            for name, found in servers.items()
             if name in status
         ]
 

@@ -1,7 +1,10 @@
 """Backend sections → spec data, keeping only what lbctl writes back the same.
 
-Single-line fields (:mod:`lbctl.importer.proxies` rules): the first ``mode`` and ``balance``
-whose values the spec has. The groups whose lines depend on each other are checked by
+Single-line fields (:mod:`lbctl.importer.proxies` rules): the first ``balance`` whose
+value the spec has; written before a server or where lbctl writes them (:data:`_SLOTS`), the
+first ``mode``, the first ``timeout connect|server|queue|check|tunnel``, ``option
+<name>`` of an option without arguments (``option redispatch``), ``http-reuse`` and
+``cookie`` line. The groups whose lines depend on each other are checked by
 rendering the backend (:func:`lbctl.importer.proxies.renders_back`); a group that does not
 come back the same stays extra, whole:
 
@@ -25,6 +28,7 @@ A server's comment, and the comment lines right above it, become its ``comment``
 from __future__ import annotations
 
 import contextlib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +37,11 @@ from pydantic import TypeAdapter, ValidationError
 from lbctl.config.document import DIRECTIVE, Line
 from lbctl.features import Capabilities
 from lbctl.importer.proxies import Mapped, first_of_keyword, renders_back
-from lbctl.importer.servers import Mismatch, checked_server, read_server
+from lbctl.importer.servers import Mismatch, read_server
 from lbctl.importer.words import plain
 from lbctl.render import RenderContext
 from lbctl.spec import Backend, HealthCheck
+from lbctl.spec.models import BackendOption
 from lbctl.spec.types import Word, format_duration, parse_duration_ms
 
 __all__ = ["read_backend"]
@@ -60,19 +65,34 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
     default_server: Line | None = None
     servers_ok = checks_ok = True
     seen: set[str] = set()
-    for line in lines:
+    settings: set[tuple[str, str]] = set()
+    top, last = True, -1  # only lines so far that went to fields; the slot of the last one
+    last_server = max((i for i, ln in enumerate(lines) if ln.keyword in _SERVERS), default=-1)
+    for at, line in enumerate(lines):
         first = first_of_keyword(line, seen)
         d = line.directive
         kw, a = (d.keyword, d.args) if d is not None else (line.keyword, line.args)
         free = id(line) not in blocked and plain(line)
-        if kw == "default-server" and free and not servers and default_server is None \
-                and _valid_words(a) and not {"weight", "disabled"} & set(a):
+        setting = _setting(kw, a)
+        slot = _SLOTS.get(setting[0] if setting is not None else kw)
+        in_place = slot is not None and ((top and slot >= last) or at < last_server)
+        kept = True
+        if setting is not None and free and in_place and setting not in settings \
+                and _read_setting(base, kw, a):
+            index = len(base.data.get("options", ())) - 1
+            base.place(line, {"timeout": f"timeouts.{a[0]}", "option": f"options[{index}]"}.get(
+                kw, kw.replace("-", "_")))
+        elif kw == "default-server" and free and in_place and not servers \
+                and default_server is None and _valid_words(a) \
+                and not {"weight", "disabled"} & set(a):
             default_server = line
         elif kw in _SERVERS and line.kind == DIRECTIVE:
             servers_ok &= kw == "server" and id(line) not in blocked and d is not None \
                 and not d.negated
             servers.append(line)
-        elif kw == "mode" and free and first and len(a) == 1 and a[0] in ("http", "tcp"):
+            kept = False
+        elif kw == "mode" and free and first and in_place and len(a) == 1 \
+                and a[0] in ("http", "tcp"):
             base.data["mode"] = a[0]
             base.place(line, "mode")
         elif kw == "balance" and free and first and len(a) == 1 and a[0] in _BALANCES:
@@ -90,9 +110,18 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
                 and a[2].isdigit() and "expect_status" not in hc:
             hc["expect_status"] = int(a[2])
             hc_lines.append(line)
-        elif kw in ("http-check", "tcp-check") or (kw == "option" and a[:1] and a[0].endswith(
-                ("chk", "-check"))):
-            checks_ok = False
+        else:
+            kept = False
+            if kw in ("http-check", "tcp-check") or (kw == "option" and a[:1] and a[0].endswith(
+                    ("chk", "-check"))):
+                checks_ok = False
+        if setting is not None:
+            settings.add(setting)
+        top = top and kept
+        if kept:
+            key = "http-check" if any(ln is line for ln in hc_lines) else \
+                kw if setting is None else setting[0]
+            last = max(last, _SLOTS.get(key, last))
     if default_server is not None:
         base.data["default_server"] = list(default_server.args)
         base.place(default_server, "default_server")
@@ -101,8 +130,10 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
     http = {"type": "http", **{k: v for k, v in hc.items() if k not in ("option", "send")}}
     with_hc = base.with_group({"health_check": http}, ((ln, "health_check") for ln in hc_lines))
     candidates: list[Mapped] = []
+    # the HTTP check in the form the target is written in (templates/backend.j2), else none
+    same_form = "send" in hc if caps.http_check_send else "send" not in hc
     for start, check in ((with_hc, http), (base, None)):
-        if start is with_hc and not hc_lines:
+        if start is with_hc and not (hc_lines and same_form):
             continue
         if servers and servers_ok:
             with contextlib.suppress(Mismatch, ValidationError):
@@ -114,6 +145,55 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
         if renders_back(Backend, mapped, caps, _NOWHERE, lines):
             return mapped
     return Mapped({"name": name, "from": parent, "balance": None})
+
+
+#: Where ``templates/backend.j2`` writes each single-line field (and the health check lines,
+#: and ``default-server``): such a line becomes a field when it is written before a server,
+#: or, in order, after fields only, so that a config lbctl rendered reads back to the same
+#: bytes (its extra lines come after the servers, or after the fields: they stay extra).
+_SLOTS = {"mode": 0, "balance": 1, "timeout": 2, "option": 3, "http-reuse": 4, "cookie": 5,
+          "http-check": 6, "default-server": 7}
+
+
+#: ``timeout <event>`` lines a backend has fields for (:class:`~lbctl.spec.BackendTimeouts`).
+_TIMEOUTS = ("connect", "server", "queue", "check", "tunnel")
+#: ``option <name>`` lines a backend has fields for (:data:`lbctl.spec.models.BackendOption`).
+_OPTIONS = frozenset(typing.get_args(BackendOption))
+
+
+def _setting(kw: str, a: tuple[str, ...]) -> tuple[str, str] | None:
+    """What a line sets, for the single-line backend fields: ``("timeout", "server")``,
+    ``("option", "redispatch")``, ``("http-reuse", "")``, ``("cookie", "")``; ``None`` for others.
+    Only the first line setting it may become the field (HAProxy takes the last one, and extra
+    lines are written after the fields)."""
+    if kw == "timeout" and a and a[0] in _TIMEOUTS:
+        return ("timeout", a[0])
+    if kw == "option" and a[:1] and a[0] in _OPTIONS:
+        return ("option", a[0])
+    if kw in ("http-reuse", "cookie"):
+        return (kw, "")
+    return None
+
+
+def _read_setting(mapped: Mapped, kw: str, a: tuple[str, ...]) -> bool:
+    """Put a single-line setting in ``mapped.data`` when lbctl writes it back the same."""
+    if kw == "timeout" and len(a) == 2:
+        try:
+            ms = parse_duration_ms(a[1])
+        except ValueError:
+            return False
+        mapped.data.setdefault("timeouts", {})[a[0]] = ms
+        return True
+    if kw == "option" and len(a) == 1:
+        mapped.data.setdefault("options", []).append(a[0])
+        return True
+    if kw == "http-reuse" and len(a) == 1 and a[0] in ("never", "safe", "aggressive", "always"):
+        mapped.data["http_reuse"] = a[0]
+        return True
+    if kw == "cookie" and _valid_words(a):
+        mapped.data["cookie"] = list(a)
+        return True
+    return False
 
 
 def _valid_words(words: tuple[str, ...]) -> bool:
@@ -128,9 +208,9 @@ def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | No
                   custom: bool) -> Mapped:
     """``mapped`` with ``lines`` as its servers, against the health check ``health`` (spec
     data; with none, a ``type: tcp`` one when a server is checked, ``custom`` when the
-    backend has check lines, kept as extra lines: ``custom``; its timings the spec's
-    defaults when no server is checked, as they are then written nowhere). Raises
-    :class:`Mismatch` when a server does not render back."""
+    backend has check lines kept as extra lines; its timings the spec's defaults when no
+    server is checked, as they are then written nowhere). Raises :class:`Mismatch` for a line
+    the servers cannot hold; whether they render back is checked on the whole backend."""
     names = [ln.args[0] for ln in lines if ln.args]
     if len(set(names)) != len(names):  # HAProxy takes it, the spec's names are unique
         raise Mismatch(names)
@@ -148,13 +228,12 @@ def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | No
         server["comment"] = [c.text.strip() for c in before]
         if line.comment is not None:
             server["comment"].append(line.comment.rstrip())
-        checked_server(line, server, hc)
         placed += [(c, f"servers[{i}].comment") for c in before]
         placed.append((line, f"servers[{i}]"))
         servers.append(server)
     data: dict[str, Any] = {"servers": servers}
     if health is not None:
-        lifted = _lift_timings(lines, servers, health)
+        lifted = _lift_timings(servers, health)
         data["health_check"] = lifted if lifted is not None else health
         if lifted is not None:
             for server in servers:
@@ -163,11 +242,10 @@ def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | No
     return mapped.with_group(data, placed)
 
 
-def _lift_timings(lines: list[Line], servers: list[dict[str, Any]],
-                  health: dict[str, Any]) -> dict[str, Any] | None:
+def _lift_timings(servers: list[dict[str, Any]], health: dict[str, Any]) -> dict[str, Any] | None:
     """``health`` with the checked servers' common ``inter`` / ``rise`` / ``fall``, when every
-    checked server writes all three as lbctl writes them (right after ``check``, ``inter`` in
-    lbctl's spelling) and no unchecked server writes any; else ``None``."""
+    checked server writes all three, ``inter`` in lbctl's spelling (``3s``, not ``3000``), and
+    no unchecked server writes any; else ``None``."""
     timings = set()
     for server in servers:
         triple = (server.get("inter"), server.get("rise"), server.get("fall"))
@@ -184,12 +262,5 @@ def _lift_timings(lines: list[Line], servers: list[dict[str, Any]],
     ms = parse_duration_ms(inter)
     if format_duration(ms) != inter:
         return None
-    lifted = {**health, "inter": ms, "rise": rise, "fall": fall}
-    hc = HealthCheck.model_validate(lifted)
-    stripped = [{k: v for k, v in s.items() if k not in ("inter", "rise", "fall")} for s in servers]
-    try:
-        for line, server in zip(lines, stripped, strict=True):
-            checked_server(line, server, hc)
-    except Mismatch:
-        return None
-    return lifted
+    # the same words, in the same places (each server's ``order``): only their source moves
+    return {**health, "inter": ms, "rise": rise, "fall": fall}

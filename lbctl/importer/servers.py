@@ -3,8 +3,8 @@
 A server line's options (configuration.txt §5.2) are read as groups: a keyword the spec has
 a field for (:data:`lbctl.spec.servers.SERVER_KEYWORDS`) and its argument, or other words,
 kept as the server's ``extra`` words. The server's ``order`` records the order of the groups,
-so rendering gives the very same words back; a server is kept only when it does
-(:func:`lbctl.render.server_words` is compared with the line). A line whose extra words are
+so rendering gives the very same words back; servers are kept only when they do (the
+backend is rendered and compared, :mod:`lbctl.importer.backends`). A line whose extra words are
 not one run (``source 10.0.0.1 check alpn h2``: ``check`` between them) keeps the options after
 the first run as extra words too, unless one of them is an option lbctl acts on (``weight``,
 ``check``, ``disabled`` ...): such a line raises :class:`Mismatch` and the backend's servers
@@ -15,18 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from lbctl.config.document import Line
-from lbctl.config.normal import normalised
-from lbctl.errors import LbctlError
 from lbctl.importer.words import number
-from lbctl.render import server_words
-from lbctl.spec import HealthCheck, Server
+from lbctl.spec import HealthCheck
 from lbctl.spec.address import Address
 from lbctl.spec.servers import SERVER_KEYWORDS
 
-__all__ = ["Mismatch", "checked_server", "read_server"]
+__all__ = ["Mismatch", "read_server"]
 
 #: Server keywords that are fields → (field, words after the keyword).
 _FIELDS = {"weight": ("weight", 1), "maxconn": ("maxconn", 1), "backup": ("backup", 0),
@@ -141,16 +136,3 @@ def _set(server: dict[str, Any], key: str, words: tuple[str, ...]) -> None:
         server[key] = value
     else:
         server[_FIELDS[key][0]] = words[1]
-
-
-def checked_server(line: Line, server: dict[str, Any], hc: HealthCheck | None) -> Server:
-    """``server`` as a :class:`Server`, when rendering it gives ``line``'s words back; else
-    :class:`Mismatch`."""
-    try:
-        model = Server.model_validate(server)
-        words = server_words(model, hc)
-    except (ValidationError, LbctlError):
-        raise Mismatch(server) from None
-    if tuple(words) != normalised(line):
-        raise Mismatch(server)
-    return model

@@ -110,6 +110,16 @@ def _field_in(spec: Spec, kind: str, name: str, here: str) -> str | None:
                 for j, s in enumerate(be.servers):
                     if s.name == words[1]:
                         return f"backends[{i}].servers[{j}]"
+            if words[:1] == ["timeout"] and len(words) > 1:
+                return f"backends[{i}].timeouts.{words[1]}"
+            if words[:1] == ["option"] and words[1:2] != ["httpchk"] and len(words) > 1 \
+                    and words[1] in be.options:
+                return f"backends[{i}].options[{be.options.index(words[1])}]"
+            sub = {"mode": "mode", "balance": "balance", "http-reuse": "http_reuse",
+                   "cookie": "cookie", "default-server": "default_server"}.get(
+                       words[0] if words else "")
+            if sub:
+                return f"backends[{i}].{sub}"
             if words and words[0] in ("option", "http-check"):
                 return f"backends[{i}].health_check"
             return f"backends[{i}]"

@@ -247,12 +247,35 @@ class Frontend(_Model):
     extra: list[Line] = []
 
 
+#: The options without arguments a backend may set with ``option <name>`` (configuration.txt
+#: §4.2 "option ..."), each valid on every target lbctl supports (HAProxy 1.5 and later).
+BackendOption = Literal["abortonclose", "allbackups", "forwardfor", "http-keep-alive",
+                        "http-server-close", "httpclose", "log-health-checks", "nolinger",
+                        "persist", "prefer-last-server", "redispatch", "srvtcpka",
+                        "tcp-smart-connect", "tcpka"]
+
+
+class BackendTimeouts(_Model):
+    """A backend's own ``timeout`` lines, in milliseconds (configuration.txt §4.2 "timeout
+    connect" ... "timeout tunnel"); ``null`` writes none: the defaults section's applies."""
+
+    connect: DurationMs | None = None
+    server: DurationMs | None = None
+    queue: DurationMs | None = None
+    check: DurationMs | None = None
+    tunnel: DurationMs | None = None
+
+
 class Backend(_Model):
     """A ``backend`` section: its ``mode`` (``null``: no ``mode`` line, the defaults' mode
     applies), a balance algorithm (``null``: no ``balance`` line), an optional health check,
+    ``timeouts``: its own ``timeout`` lines (:class:`BackendTimeouts`), ``options``: ``option
+    <name>`` lines of options without arguments (:data:`BackendOption`), ``http_reuse``: ``http-reuse <mode>``, ``cookie``: the words of its
+    ``cookie`` line (``SERVERID insert indirect nocache``; empty: no line),
     ``default_server``: the option words of a ``default-server`` line written before the
     servers (configuration.txt §4.2 "default-server"; empty: no line), servers
-    (:class:`~lbctl.spec.servers.Server`), and ``extra`` lines written after them."""
+    (:class:`~lbctl.spec.servers.Server`), and ``extra`` lines written after them
+    (configuration.txt §4.2 for each keyword)."""
 
     name: Name
     from_: Name | None = _from_field()
@@ -261,6 +284,10 @@ class Backend(_Model):
     balance: Literal["roundrobin", "static-rr", "leastconn", "first", "source", "uri"] | None = (
         "roundrobin"
     )
+    timeouts: BackendTimeouts = BackendTimeouts()
+    options: list[BackendOption] = []
+    http_reuse: Literal["never", "safe", "aggressive", "always"] | None = None
+    cookie: list[Word] = []
     health_check: HealthCheck | None = None
     default_server: list[Word] = []
     servers: list[Server] = []
@@ -326,7 +353,9 @@ _OMITTED_IN: dict[str, dict[str, Any]] = {
     "servers": {k: None for k in ("inter", "rise", "fall", "check_port", "check_addr", "cookie",
                                   "send_proxy", "resolvers", "init_addr", "on_marked_down",
                                   "slowstart", "order")},
-    "backends": {"mode": None, "default_server": []},
+    "backends": {"mode": None, "default_server": [], "options": [], "http_reuse": None,
+                 "cookie": [], "timeouts": dict.fromkeys(("connect", "server", "queue", "check",
+                                                          "tunnel"))},
     "health_check": {"type": "http"},
 }
 

@@ -20,8 +20,11 @@ as a :class:`Write` and runs it inside :meth:`Journal.track`. When it ends, well
   refused for its token's role, by :mod:`lbctl.api.auth`; ``validate`` | ``plan``: a dry run
   the host policy refused, by :func:`lbctl.api.routes.audit_policy`, ``target`` naming each
   refused directive and its field or line; ``login`` | ``logout``: the admin UI's session,
-  by :mod:`lbctl.api.session`, ``target`` ``session``); ``result`` is ``changed`` |
-  ``unchanged`` | ``ok`` (a reload, a login) | ``invalid`` (422) | ``conflict`` (428 / 412) |
+  by :mod:`lbctl.api.session`, ``target`` ``session``; ``token-create`` | ``token-revoke``:
+  ``/api/v1/tokens``, by :mod:`lbctl.api.tokens`, ``target`` ``"<name> (<role>)"``); every
+  line is also handed to :data:`AUDIT_SINKS` (stored by :mod:`lbctl.state.audit`);
+  ``result`` is ``changed`` | ``unchanged`` | ``ok`` (a reload, a login) | ``invalid`` (422) |
+  ``conflict`` (428 / 412; 409: a token name taken) |
   ``unauthorized`` (401: a wrong token at login) | ``forbidden`` (403; also a cookie write
   refused by the CSRF guard, :mod:`lbctl.api.cookie`) | ``failed`` (anything else);
   ``version`` is the version current after the write (unchanged when it failed); ``error``

