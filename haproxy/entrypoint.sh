@@ -7,6 +7,12 @@
 #    own there, or a self-signed pair (names localhost, lbctl, 127.0.0.1, ::1; 825 days) is
 #    made on first start and kept in the state volume. It is made here, not at image build
 #    time, so no private key ships inside the image.
+#    HAProxy's own TLS frontend: when LBCTL_SITE_CERT names a certificate (docker-compose.yml
+#    sets `site`) and the agent's store lacks it, or the CA file $LBCTL_SITE_CA_DIR/ca.pem is
+#    missing, lbctl-site-tls (haproxy/site-tls.sh) makes a self-signed CA and a certificate
+#    it signs, `lbctl cert put` keeps the certificate in the store before the spec is applied,
+#    and only the CA certificate is written to $LBCTL_SITE_CA_DIR (default /var/lib/lbctl-ca,
+#    a volume the clients mount read-only to verify HAProxy). The CA's key is not kept.
 # 2. Starts `lbctl serve` (HAProxy with it) in the background; extra arguments of the
 #    container are passed to `lbctl serve`.
 # 3. If a spec file is mounted at $LBCTL_SPEC_FILE (default /etc/lbctl/spec.yaml), applies it
@@ -22,9 +28,11 @@ set -eu
 state="${LBCTL_STATE_DIR:-/var/lib/lbctl}"
 listen="${LBCTL_LISTEN:-0.0.0.0:9900}"
 spec_file="${LBCTL_SPEC_FILE:-/etc/lbctl/spec.yaml}"
+site_cert="${LBCTL_SITE_CERT:-}"
+site_ca_dir="${LBCTL_SITE_CA_DIR:-/var/lib/lbctl-ca}"
 tls_dir="$state/tls"
 applied="$state/entrypoint-spec.sha256"
-ready=/tmp/lbctl-ready
+ready="${LBCTL_READY_FILE:-/tmp/lbctl-ready}"
 
 log() { echo "lbctl-entrypoint: $*" >&2; }
 
@@ -61,7 +69,7 @@ stop_agent() {
     wait "$agent" 2>/dev/null || true
 }
 
-if [ -f "$spec_file" ]; then
+wait_for_agent() {
     tries=0
     until curl -fsS -o /dev/null --max-time 2 --cacert "$SSL_CERT_FILE" "$LBCTL_URL/healthz" \
         2>/dev/null; do
@@ -80,6 +88,42 @@ if [ -f "$spec_file" ]; then
         fi
         sleep 0.5
     done
+}
+
+# The certificate of HAProxy's TLS frontend and the CA clients verify it with (step 1).
+ensure_site_cert() {
+    if [ -s "$state/certs/$site_cert.pem" ] && [ -s "$site_ca_dir/ca.pem" ]; then
+        return 0
+    fi
+    log "making a self-signed CA and certificate $site_cert for HAProxy's TLS frontend"
+    work="$(mktemp -d)"
+    made=0
+    if lbctl-site-tls "$work" lbctl localhost; then
+        if lbctl cert put "$site_cert" "$work/site.pem" --message "entrypoint: self-signed CA"; then
+            made=1
+        fi
+    fi
+    if [ "$made" -ne 1 ]; then
+        rm -rf "$work"
+        log "could not make or keep certificate $site_cert (see above); stopping"
+        stop_agent
+        exit 1
+    fi
+    mkdir -p "$site_ca_dir"
+    cp "$work/ca.pem" "$site_ca_dir/.ca.pem.tmp"
+    chmod 0644 "$site_ca_dir/.ca.pem.tmp"
+    mv "$site_ca_dir/.ca.pem.tmp" "$site_ca_dir/ca.pem"
+    rm -rf "$work"
+    log "clients verify HAProxy's TLS frontend with $site_ca_dir/ca.pem"
+}
+
+if [ -f "$spec_file" ] || [ -n "$site_cert" ]; then
+    wait_for_agent
+fi
+if [ -n "$site_cert" ]; then
+    ensure_site_cert
+fi
+if [ -f "$spec_file" ]; then
     sum="$(sha256sum "$spec_file" | cut -d' ' -f1)"
     if [ "$sum" = "$(cat "$applied" 2>/dev/null || true)" ]; then
         log "$spec_file is unchanged since it was applied; keeping the agent's current spec"

@@ -6,7 +6,9 @@ only), that every command runs a real entry point (an ``lbctl`` subcommand with 
 used, a ``python -m`` module with a ``__main__`` guard, Python code whose lbctl imports
 exist, shell scripts that parse), that the build context and every ``COPY`` source exist, and
 that the mounted spec validates and fits the compose network (its frontend port is the one
-published, its server names are compose services).
+published, its server names are compose services), and that client2 talks HTTPS verifying the
+CA the lbctl service makes. What the entrypoint does at first start is run, not read, in
+tests/test_compose_entrypoint.py.
 """
 
 from __future__ import annotations
@@ -94,12 +96,18 @@ def _cli_commands() -> dict[str, Any]:
 
 
 def _check_lbctl_call(words: list[str], where: str) -> None:
-    """``words`` after ``lbctl``: the subcommand exists and knows every ``--option`` used."""
+    """``words`` after ``lbctl``: the subcommand (``cert put``: down a group) exists and knows
+    every ``--option`` used."""
     commands = _cli_commands()
     assert words, f"{where}: bare lbctl"
     sub = words[0]
     assert sub in commands, f"{where}: `lbctl {sub}` is not a command ({sorted(commands)})"
-    known = {opt for p in commands[sub].params for opt in p.opts}
+    command = commands[sub]
+    while isinstance(group := getattr(command, "commands", None), dict):
+        words = words[1:]
+        assert words and words[0] in group, f"{where}: `lbctl {sub} {words[:1]}` is not a command"
+        sub, command = f"{sub} {words[0]}", group[words[0]]
+    known = {opt for p in command.params for opt in p.opts}
     for word in words[1:]:
         if word.startswith("--"):
             assert word.split("=", 1)[0] in known, f"{where}: `lbctl {sub}` has no {word}"
@@ -166,7 +174,7 @@ def test_ports_are_published_on_loopback_only(services: dict[str, dict[str, Any]
                 f"{name} publishes {port!r} beyond the host's loopback"
             )
             published.setdefault(name, set()).add(target)
-    assert published == {"lbctl": {9900, 11223}}
+    assert published == {"lbctl": {9900, 11223, 11443}}
 
 
 def test_mounted_spec_validates_and_fits_the_network(
@@ -207,10 +215,9 @@ def test_state_volume_and_healthcheck_match_the_image(
     mounts = [str(v).split(":")[1] for v in services["lbctl"]["volumes"]]
     assert state_dir.group(1) in mounts
     script = _entrypoint_script(dockerfile).read_text(encoding="utf-8")
-    ready = re.search(r"^ready=(\S+)$", script, re.M)
-    assert ready
+    ready = _entrypoint_default(script, "LBCTL_READY_FILE")
     check = " ".join(services["lbctl"]["healthcheck"]["test"])
-    assert ready.group(1) in check
+    assert ready in check
     assert f"{state_dir.group(1)}/tls/cert.pem" in check
     assert "https://127.0.0.1:9900/healthz" in check
     assert re.search(r"LBCTL_LISTEN=0\.0\.0\.0:9900\b", env)
@@ -339,3 +346,50 @@ def test_compose_config_parses_when_a_compose_tool_is_installed() -> None:
         pytest.skip("docker-compose is not installed")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
+
+
+def _volume_target(service: dict[str, Any], volume: str) -> tuple[str, bool]:
+    """``(container path, read-only?)`` where ``service`` mounts the named ``volume``."""
+    for entry in service.get("volumes", []):
+        source, _, rest = str(entry).partition(":")
+        if source == volume:
+            target, _, mode = rest.partition(":")
+            return target, mode == "ro"
+    raise AssertionError(f"volume {volume} is not mounted")
+
+
+def test_client2_talks_https_verifying_the_site_ca(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]], dockerfile: Path
+) -> None:
+    script = _entrypoint_script(dockerfile).read_text(encoding="utf-8")
+    lbctl = services["lbctl"]
+    spec = load_spec(_mounted_spec(lbctl, _entrypoint_default(script, "LBCTL_SPEC_FILE")))
+    tls_ports = {b.port: b.tls.certificates for fe in spec.frontends for b in fe.bind if b.tls}
+    plain_ports = {b.port for fe in spec.frontends for b in fe.bind if not b.tls}
+    client2 = services["client2"]
+    url = urlsplit(client2["environment"]["TARGET"])
+    assert url.scheme == "https" and url.port in tls_ports, url
+    # The certificate the TLS bind serves is the one the entrypoint makes on first start.
+    assert lbctl["environment"]["LBCTL_SITE_CERT"] in tls_ports[url.port]
+    assert urlsplit(services["client1"]["environment"]["TARGET"]).port in plain_ports
+    # client2 verifies HAProxy with the CA file of a volume the lbctl service writes its CA to
+    # (read-only on client2's side), and never turns verification off.
+    command = _compose_unescape(client2["command"][0])
+    words = shlex.split(command.split("curl", 1)[1])
+    assert "--cacert" in words and words[words.index("--cacert") + 1] == "$CA_FILE", command
+    assert not {"-k", "--insecure"} & set(words), command
+    ca_file = Path(client2["environment"]["CA_FILE"])
+    (volume,) = [str(v).split(":", 1)[0] for v in client2["volumes"]]
+    assert volume in compose["volumes"]
+    target, read_only = _volume_target(client2, volume)
+    assert read_only and ca_file.parent == Path(target) and ca_file.name == "ca.pem"
+    site_ca_dir = _entrypoint_default(script, "LBCTL_SITE_CA_DIR")
+    assert _volume_target(lbctl, volume) == (site_ca_dir, False)
+    # The image installs the CA script the entrypoint calls, and owns the CA volume's mount
+    # point (a fresh named volume takes its ownership).
+    run = " ".join(args for word, args in _instructions(dockerfile) if word == "RUN")
+    assert "install -m 0755 /src/haproxy/site-tls.sh /usr/local/bin/lbctl-site-tls" in run
+    assert re.search(r"lbctl-site-tls \"\$work\"", script)
+    assert re.search(r"chown lbctl:lbctl [^&]*" + re.escape(site_ca_dir) + r"\b", run)
+    subprocess.run(["sh", "-n", str(ROOT / "haproxy" / "site-tls.sh")], check=True, timeout=10)
+

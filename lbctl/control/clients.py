@@ -32,7 +32,7 @@ running config is not the spec's: :class:`RuntimeAPIError`.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from lbctl.errors import NotFound, RuntimeAPIError
@@ -74,8 +74,9 @@ class ClientStats:
     expires_in_ms: int | None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
+        """JSON-ready form: every field, in field order (all scalars: a copy of the instance
+        dict is :func:`dataclasses.asdict` without its deep copy)."""
+        return dict(self.__dict__)
 
 
 def parse_waiting(text: str) -> dict[tuple[str, str], int] | None:

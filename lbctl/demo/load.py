@@ -3,8 +3,10 @@
 A *burst* is ``n`` requests sent at the same moment, each on its own TCP connection: every
 connection is opened first, then all requests are written back to back (within a few
 milliseconds), so the proxy sees ``n`` requests at once rather than a ramp set by connect
-latency. Each request is ``GET <prefix>/<i> HTTP/1.1`` with ``Connection: close``; the response
-is read to EOF. :func:`simultaneous` fires several bursts (say client1's and client2's) at the
+latency. Over ``https://`` every TLS handshake is part of opening (verified with the
+``ssl.SSLContext`` given, e.g. one trusting a test CA), so the requests still leave together.
+Each request is ``GET <prefix>/<i> HTTP/1.1`` with ``Connection: close``; the response is
+read to EOF. :func:`simultaneous` fires several bursts (say client1's and client2's) at the
 same moment, interleaved so no group goes first.
 
 Times are ``time.monotonic()`` seconds, the clock :class:`lbctl.demo.backend.RecordingBackend`
@@ -29,6 +31,7 @@ import math
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections import Counter
@@ -69,21 +72,26 @@ class Result:
     error: str | None = None
 
 
-def _host_port(url_base: str) -> tuple[str, int]:
+def _target(url_base: str, tls: ssl.SSLContext | None) -> tuple[str, int, ssl.SSLContext | None]:
+    """``(host, port, TLS context or None)`` of ``http://HOST[:PORT]`` or ``https://...``."""
     url = urlsplit(url_base)
-    if url.scheme != "http" or not url.hostname:
-        raise ValueError(f"url_base must be http://HOST:PORT, not {url_base!r}")
-    return url.hostname, url.port or 80
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(f"url_base must be http(s)://HOST:PORT, not {url_base!r}")
+    if url.scheme == "http":
+        if tls is not None:
+            raise ValueError(f"a TLS context was given for the plain URL {url_base!r}")
+        return url.hostname, url.port or 80, None
+    return url.hostname, url.port or 443, tls or ssl.create_default_context()
 
 
 async def _connect(
-    host: str, port: int, timeout_s: float
+    host: str, port: int, timeout_s: float, tls: ssl.SSLContext | None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | str:
     try:
-        return await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        return await asyncio.wait_for(asyncio.open_connection(host, port, ssl=tls), timeout_s)
     except TimeoutError:
         return f"connect timed out after {timeout_s:g} s"
-    except OSError as exc:
+    except OSError as exc:  # ssl.SSLError (a failed handshake) is an OSError
         return f"connect failed: {exc}"
 
 
@@ -142,15 +150,20 @@ async def simultaneous(
     *,
     timeout_s: float,
     connect_timeout_s: float = 5.0,
+    tls: ssl.SSLContext | None = None,
 ) -> dict[str, list[Result]]:
     """Fire every group's burst at the same moment; return each group's results in order.
 
     ``groups`` maps a label to ``(path_prefix, n)``: ``n`` requests ``GET <prefix>/<i>``. All
-    connections are opened first (each bounded by ``connect_timeout_s`` seconds), then every
-    request is written, interleaving the groups; each exchange is bounded by ``timeout_s``
-    seconds. Raises ``ValueError`` for a malformed ``url_base`` or a negative ``n``.
+    connections are opened first (each bounded by ``connect_timeout_s`` seconds, the TLS
+    handshake included), then every request is written, interleaving the groups; each exchange
+    is bounded by ``timeout_s`` seconds. ``url_base`` is ``http://HOST:PORT`` or
+    ``https://HOST:PORT``; over https the server is verified with ``tls`` (default: the
+    system's CAs, ``ssl.create_default_context()``) against ``HOST``, and a failed handshake is
+    a :class:`Result` with ``status == 0``. Raises ``ValueError`` for a malformed ``url_base``,
+    a ``tls`` context with an ``http://`` URL, or a negative ``n``.
     """
-    host, port = _host_port(url_base)
+    host, port, context = _target(url_base, tls)
     plan: list[tuple[str, str]] = []  # (label, path), groups interleaved
     queues = {label: [f"{prefix.rstrip('/')}/{i}" for i in range(n)]
               for label, (prefix, n) in groups.items() if n >= 0}
@@ -158,7 +171,7 @@ async def simultaneous(
         raise ValueError("burst sizes must be >= 0")
     for i in range(max((len(q) for q in queues.values()), default=0)):
         plan.extend((label, q[i]) for label, q in queues.items() if i < len(q))
-    conns = await asyncio.gather(*(_connect(host, port, connect_timeout_s) for _ in plan))
+    conns = await asyncio.gather(*(_connect(host, port, connect_timeout_s, context) for _ in plan))
     results = await asyncio.gather(
         *(_exchange(conn, host, port, path, timeout_s) for conn, (_, path) in zip(conns, plan, strict=True))
     )
@@ -191,10 +204,14 @@ async def two_bursts(
 
 
 def run_simultaneous(
-    url_base: str, groups: Mapping[str, tuple[str, int]], *, timeout_s: float
+    url_base: str,
+    groups: Mapping[str, tuple[str, int]],
+    *,
+    timeout_s: float,
+    tls: ssl.SSLContext | None = None,
 ) -> dict[str, list[Result]]:
     """:func:`simultaneous` from synchronous code (runs its own event loop)."""
-    return asyncio.run(simultaneous(url_base, groups, timeout_s=timeout_s))
+    return asyncio.run(simultaneous(url_base, groups, timeout_s=timeout_s, tls=tls))
 
 
 def status_counts(results: Sequence[Result]) -> Counter[int]:

@@ -182,22 +182,28 @@ class ServerHealth:
     def from_fields(cls, values: tuple[str, ...]) -> ServerHealth:
         """Build from the values of :data:`HEALTH_COLUMNS`, in that order
         (:func:`stat_fields`); ``""`` for a column HAProxy left empty."""
-        (pxname, svname, raw, check_status, check_duration, lastchg, weight_text, scur, qcur,
-         req_rate, rate, hrsp_5xx) = values
-        status = normalise_status(raw)
-        weight = _int(weight_text)
-        usable = status in ("UP", "no check") and (weight is None or weight > 0)
-        request_rate = _int(req_rate)
         # Positional, in field order (50,000 rows for one health report: keywords cost).
-        return cls(pxname, svname, status, raw, check_status or None, _int(check_duration),
-                   _int(lastchg), weight, _int(scur) or 0, _int(qcur) or 0,
-                   request_rate if request_rate is not None else _int(rate), _int(hrsp_5xx),
-                   usable)
+        return cls(values[0], values[1], *_server_values(values[2:]))
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form: every field, in field order (all are scalars, so a copy of the
         instance dict is :func:`dataclasses.asdict` without its deep copy)."""
         return dict(self.__dict__)
+
+
+@functools.lru_cache(maxsize=4096)  # most servers of a big config share their counters
+def _server_values(values: tuple[str, ...]) -> tuple[Any, ...]:
+    """:class:`ServerHealth`'s fields after ``backend`` and ``server``, from the values of
+    :data:`HEALTH_COLUMNS` after ``pxname`` and ``svname``."""
+    raw, check_status, check_duration, lastchg, weight_text, scur, qcur, req_rate, rate, \
+        hrsp_5xx = values
+    status = normalise_status(raw)
+    weight = _int(weight_text)
+    usable = status in ("UP", "no check") and (weight is None or weight > 0)
+    request_rate = _int(req_rate)
+    return (status, raw, check_status or None, _int(check_duration), _int(lastchg), weight,
+            _int(scur) or 0, _int(qcur) or 0,
+            request_rate if request_rate is not None else _int(rate), _int(hrsp_5xx), usable)
 
 
 @dataclass(frozen=True)
