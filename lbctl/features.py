@@ -110,6 +110,11 @@ class Capabilities:
     #: ``set ssl cert`` / ``commit ssl cert`` on the runtime API — management.txt 2.1 §9.3;
     #: older targets reload to pick up a replaced certificate.
     hot_ssl_cert: bool
+    #: ``from <defaults>`` on a proxy header, naming the defaults section it takes —
+    #: configuration.txt 2.4 §4 (before 2.4 a named defaults section is only a label: each
+    #: defaults section, named or not, applies to the proxies after it, as several anonymous
+    #: ones do on every version, 1.5 included).
+    defaults_from: bool
 
     @classmethod
     def for_target(
@@ -142,6 +147,7 @@ class Capabilities:
             server_alpn=v(1, 9),
             server_sni=v(1, 8),
             hot_ssl_cert=v(2, 1),
+            defaults_from=v(2, 4),
         )
 
 
@@ -182,4 +188,12 @@ GATES: dict[str, Gate] = {
                         "leave tls.alpn empty", "configuration.txt 1.9 §5.2 'alpn'"),
     "sni": Gate("server_sni", "HAProxy 1.8 or newer (server sni and check-sni)",
                 "leave tls.sni unset", "configuration.txt 1.8 §5.2 'sni', 'check-sni'"),
+    # Several defaults sections need no gate: 1.5 and later accept any number, named or not,
+    # each applying to the proxies after it (configuration.txt 1.5 §4). Only ``from`` does
+    # (HAProxy 2.0 and 1.5 refuse 'frontend www from base'), whatever form the defaults take.
+    "from": Gate("defaults_from", "HAProxy 2.4 or newer (named defaults: '<proxy> <name> from "
+                 "<defaults>')",
+                 "leave 'from' unset and place the proxy after the defaults section it needs "
+                 "(the order field): each defaults section applies to the proxies after it",
+                 "configuration.txt 2.4 §4 'Proxies'"),
 }

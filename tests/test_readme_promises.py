@@ -389,6 +389,11 @@ FULL: dict[str, Any] = {
 
 #: Verbatim lines: HAProxy text, where a tab is a blank like a space (README "The spec").
 VERBATIM = re.compile(r"(^|\.)(comment|extra|lines)\[\d+\]$")
+#: The ``.if``/``.endif`` lines around a verbatim section: a trailing tab is a blank, dropped as
+#: on every verbatim line; one after the dot makes it no conditional-block line: refused.
+BLOCK = re.compile(r"^sections\[\d+\]\.(before|after)\[\d+\]$")
+#: A server's ``extra`` holds words of its line, not lines: a tab in one is refused.
+WORDS = re.compile(r"servers\[\d+\]\.extra\[\d+\]$")
 
 
 def _string_leaves(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -438,13 +443,39 @@ def _schema_string_fields() -> set[str]:
 #: The same with the exporter's bind in its short form (a string instead of an object).
 SHORT_BIND = _set(FULL, "global.prometheus_exporter.bind", "127.0.0.1:9101")
 
-#: ``(document, path)`` of every string field set in :data:`FULL` and :data:`SHORT_BIND`.
+#: The fields an import fills in and a hand-written spec rarely sets: several (named) defaults
+#: sections, the section order, `.if` lines around a verbatim section, a backend's own settings
+#: and a server's optional words (docs/importer.md).
+IMPORTED = copy.deepcopy(FULL)
+IMPORTED["defaults"] = [
+    {**copy.deepcopy(FULL["defaults"]), "name": "dflt"},
+    {"name": "other", "mode": "tcp", "comment": ["# second defaults"], "extra": ["option tcplog"]},
+]
+IMPORTED["order"] = ["defaults dflt", "defaults other", "frontend web", "backend app"]
+IMPORTED["sections"][0].update(before=[".if defined(WITH_USERS)"], after=[".endif"])
+IMPORTED["backends"][0].update(
+    mode="http", options=["redispatch"], http_reuse="safe", cookie=["SERVERID", "insert"],
+    default_server=["maxconn", "100"])
+IMPORTED["backends"][0]["health_check"]["type"] = "http"
+IMPORTED["backends"][0]["servers"][0].update(
+    inter="2s", check_addr="127.0.0.2", cookie="s1", send_proxy="v2", resolvers="dns",
+    init_addr="last,libc,none", on_marked_down="shutdown-sessions", slowstart="10s",
+    extra=["agent-inter", "5s"], order=["check", "inter", "addr", "cookie", "send-proxy", "resolvers",
+                                        "init-addr", "on-marked-down", "slowstart", "ssl", "extra"])
+IMPORTED["backends"][0]["servers"][0].pop("state", None)
+
+#: ``(document, path)`` of every string field set in :data:`FULL`, :data:`SHORT_BIND` and
+#: :data:`IMPORTED` (the fields only it sets).
 STRING_FIELDS = [(FULL, p) for p, _ in _string_leaves(FULL)] + [(SHORT_BIND, "global.prometheus_exporter.bind")]
+_FULL_PATHS = {re.sub(r"\[\d+\]", "[]", p) for _, p in STRING_FIELDS}
+STRING_FIELDS += [(IMPORTED, p) for p, _ in _string_leaves(IMPORTED)
+                  if re.sub(r"\[\d+\]", "[]", p) not in _FULL_PATHS]
 
 
 def test_the_full_spec_is_valid_and_sets_every_string_field() -> None:
     validate_spec(FULL)
     validate_spec(SHORT_BIND)
+    validate_spec(IMPORTED)
     covered = {re.sub(r"\[\d+\]", "[]", path) for _, path in STRING_FIELDS}
     assert covered == _schema_string_fields()
 
@@ -457,7 +488,8 @@ def test_every_string_field_refuses_tab_and_cr(base: dict[str, Any], path: str, 
     where = path.removesuffix(".address") if ".bind" in path else path
     for bad in (value[:1] + char + value[1:], value + char):
         doc = _set(base, path, bad)
-        if char == "\t" and VERBATIM.search(path):
+        if char == "\t" and ((VERBATIM.search(path) and not WORDS.search(path))
+                              or (BLOCK.search(path) and bad == value + char)):
             validate_spec(doc)  # a tab inside a verbatim line is HAProxy's blank
             continue
         with pytest.raises(SpecError) as info:

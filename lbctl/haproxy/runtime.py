@@ -6,24 +6,22 @@ configuration.txt §3.1). ``show stat`` columns are described in management.txt 
 format"; ``set server`` / ``show table`` in §9.3.
 
 Size: over 300 lines because the stats socket's commands (``show stat``, ``show table``,
-server state, ``set ssl cert``) share one client, one lock, one deadline and their parsers.
+server state, ``set ssl cert``) share one client, one lock, one deadline and their parsers
+(the ``show stat`` CSV parsers are in :mod:`lbctl.haproxy.stat_csv`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
-import itertools
-import operator
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lbctl.errors import CommandRefused, LbctlError, NotFound, RuntimeAPIError
 from lbctl.haproxy.sockets import SocketClient, check_argument
+from lbctl.haproxy.stat_csv import HEALTH_COLUMNS, parse_stat_csv, stat_fields
 from lbctl.reserved import INTERNAL_PREFIX
 
 __all__ = [
@@ -74,77 +72,6 @@ def _int(value: str | None) -> int | None:
         return int(value)  # int() ignores surrounding whitespace; blank → ValueError → None
     except ValueError:
         return None
-
-
-#: The ``show stat`` columns :meth:`ServerHealth.from_row` and :meth:`RuntimeClient.backends_health` read.
-HEALTH_COLUMNS = ("pxname", "svname", "status", "check_status", "check_duration", "lastchg",
-                  "weight", "scur", "qcur", "req_rate", "rate", "hrsp_5xx")
-
-
-def parse_stat_csv(text: str | Iterable[str], columns: tuple[str, ...] | None = None,
-                   ) -> Iterator[dict[str, str]]:
-    """``show stat`` CSV (``# pxname,svname,...`` then one line per proxy or server;
-    management.txt §9.1), as one text or its lines as they arrive
-    (:meth:`lbctl.haproxy.sockets.SocketClient.command_lines`) → one dict per row keyed by
-    column name, every column or only ``columns`` (a column the header lacks is left out).
-
-    HAProxy quotes a field only when it holds ``,`` or ``"`` and writes one line per row, so
-    a line without ``"`` is split on commas (only as far as the last column wanted); a line
-    with one goes through :mod:`csv`. Raises ``RuntimeAPIError`` (when iterated) when the
-    answer is not the CSV (e.g. permission denied).
-    """
-    lines, header = _stat_header(text)
-    if columns is None:
-        picks = list(enumerate(header))
-        cut = -1
-    else:
-        where = {name: i for i, name in enumerate(header)}  # the last one, as csv.DictReader
-        picks = [(where[name], name) for name in columns if name in where]
-        cut = max((i for i, _ in picks), default=0) + 1
-    for line in lines:
-        if not line.strip():
-            continue
-        fields = next(csv.reader([line])) if '"' in line else line.split(",", cut)
-        count = len(fields)
-        yield {name: fields[i] for i, name in picks if i < count}
-
-
-def stat_fields(text: str | Iterable[str], columns: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-    """``show stat`` CSV (as :func:`parse_stat_csv` takes it) → per row, the values of
-    ``columns`` in that order (``""`` for a column the header or the row lacks): tuples,
-    no dict per row, for the 60,000 rows of a health report. Raises ``RuntimeAPIError``
-    (when iterated) when the answer is not the CSV."""
-    lines, header = _stat_header(text)
-    where = {name: i for i, name in enumerate(header)}
-    if not columns:
-        return
-    if any(name not in where for name in columns):  # an older HAProxy: fewer columns
-        for row in parse_stat_csv(itertools.chain([_HEADER_MARK + ",".join(header)], lines),
-                                  columns):
-            yield tuple(row.get(name, "") for name in columns)
-        return
-    index = [where[name] for name in columns]
-    cut = max(index) + 1
-    pick = operator.itemgetter(*index)
-    for line in lines:
-        if not line.strip():
-            continue
-        fields = next(csv.reader([line])) if '"' in line else line.split(",", cut)
-        if len(fields) < cut:
-            fields += [""] * (cut - len(fields))
-        values = pick(fields)
-        yield values if isinstance(values, tuple) else (values,)
-
-
-_HEADER_MARK = "# "
-
-
-def _stat_header(text: str | Iterable[str]) -> tuple[Iterator[str], list[str]]:
-    lines = iter(text.splitlines() if isinstance(text, str) else text)
-    first = next((ln for ln in lines if ln.strip()), "")
-    if not first.startswith(_HEADER_MARK):
-        raise RuntimeAPIError(f"show stat: unexpected answer: {first.strip()[:200]!r}")
-    return lines, next(csv.reader([first[len(_HEADER_MARK):]]))
 
 
 @dataclass(frozen=True)

@@ -150,8 +150,9 @@ def _own_log_lines(lines: list[Line]) -> set[int]:
 
 
 def read_defaults(lines: Pending, part: dict[str, Any], origin: dict[str, int],
-                  caps: Capabilities) -> None:
-    """Fill ``part`` (the spec's ``defaults``) from the ``defaults`` section's ``lines``."""
+                  caps: Capabilities, *, where: str = "defaults") -> None:
+    """Fill ``part`` (one of the spec's ``defaults`` sections, at the field path ``where``:
+    ``defaults`` or ``defaults[1]``) from that ``defaults`` section's ``lines``."""
     modes = [ln.args[0] for ln, free in lines if free and plain(ln) and ln.keyword == "mode"
              and ln.args in (("http",), ("tcp",))]
     idle = bool(modes) and modes[0] == "http" and caps.idle_close_on_response
@@ -174,7 +175,7 @@ def read_defaults(lines: Pending, part: dict[str, Any], origin: dict[str, int],
             return "own:httplog"
         return None
 
-    for field, line in settle(lines, part, "defaults", origin, classify).items():
+    for field, line in settle(lines, part, where, origin, classify).items():
         if field == "mode":
             part["mode"] = line.args[0]
         elif field == "retries":

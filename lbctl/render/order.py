@@ -1,11 +1,18 @@
-"""The order of the sections after ``defaults`` in the rendered config (:attr:`Spec.order`).
+"""The order of the sections after ``global`` in the rendered config (:attr:`Spec.order`).
 
 HAProxy numbers proxies without an ``id`` in file order, and those numbers show in stats,
 logs and ``show stat`` consumers (configuration.txt §4.2 "id"), so ``lbctl import`` keeps a
 file's order and the renderer follows it. Without an order (a hand-written spec) lbctl writes
 its own: the ``sections`` entries, frontends, backends.
 
-Each block is ``(kind, item)``: ``("section", ExtraSection)``, ``("frontend", FrontendView)``
+HAProxy applies a ``defaults`` section to the proxies after it that name no ``from``
+(configuration.txt §4), so its place matters too: a defaults section the order names is written
+there, one it does not name (a hand-written spec, a spec of one defaults section) before every
+other section. An unnamed section is named by its kind once per section: two ``defaults``
+entries place the first and the second anonymous defaults section, in list order.
+
+Each block is ``(kind, item)``: ``("defaults", Defaults)``, ``("section", ExtraSection)``,
+``("frontend", FrontendView)``
 (the template writes its throttles and 429 backend right after it), ``("backend", Backend)``,
 and lbctl's own ``("peers", None)`` (before the first frontend) and ``("prometheus", None)``
 (after the last frontend, else before the first backend, else last).
@@ -26,11 +33,13 @@ def section_ref(kind: str, name: str | None) -> str:
 
 
 def ordered_blocks(spec: Spec, frontends: list[Any], *, peers: bool) -> list[tuple[str, Any]]:
-    """The blocks the template writes after ``defaults``, in order (see the module
+    """The blocks the template writes after ``global``, in order (see the module
     docstring); ``frontends``: the frontends' views, in ``spec.frontends`` order; ``peers``:
     whether lbctl's peers section is written."""
-    items: list[tuple[str, str, Any]] = [
-        ("section", section_ref(s.kind, s.name), s) for s in spec.sections]
+    defaults: list[tuple[str, str, Any]] = [
+        ("defaults", section_ref("defaults", d.name), d) for d in spec.defaults_sections()]
+    items: list[tuple[str, str, Any]] = list(defaults)
+    items += [("section", section_ref(s.kind, s.name), s) for s in spec.sections]
     items += [("frontend", section_ref("frontend", fv.spec.name), fv) for fv in frontends]
     items += [("backend", section_ref("backend", be.name), be) for be in spec.backends]
     placed: list[tuple[str, str, Any]] = []
@@ -39,7 +48,9 @@ def ordered_blocks(spec: Spec, frontends: list[Any], *, peers: bool) -> list[tup
         if found is not None:
             items.remove(found)
             placed.append(found)
-    blocks = [(kind, item) for kind, _, item in placed + items]
+    first = [it for it in items if it[0] == "defaults"]
+    rest = [it for it in items if it[0] != "defaults"]
+    blocks = [(kind, item) for kind, _, item in first + placed + rest]
     kinds = [kind for kind, _ in blocks]
     if spec.global_.prometheus_exporter is not None:
         if "frontend" in kinds:

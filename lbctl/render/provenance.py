@@ -62,8 +62,10 @@ def field_for_line(spec: Spec, text: str, line: int) -> str | None:
     Used to point ``haproxy -c`` diagnostics at spec fields: ``server s1 ...`` in backend
     ``b`` → ``backends[i].servers[j]``; ``bind`` → ``frontends[i].bind``; ``timeout client``
     → ``defaults.timeouts.client``; an extra line → ``backends[i].extra[j]``, a line of a
-    ``sections`` entry → ``sections[k].lines[j]``. A section header is the nearest line above
-    that starts in column 0 and is not a comment (lbctl indents every other line).
+    ``sections`` entry → ``sections[k].lines[j]``; in the second of several defaults sections
+    → ``defaults[1].timeouts.client``. A section header is the nearest line above that starts
+    in column 0 and is neither a comment nor a conditional-block line (lbctl indents every
+    other line).
     """
     lines = text.splitlines()
     if not 1 <= line <= len(lines):
@@ -71,10 +73,27 @@ def field_for_line(spec: Spec, text: str, line: int) -> str | None:
     here = lines[line - 1].strip()
     for n in range(line - 1, -1, -1):
         head = lines[n]
-        if head and head[0] not in " \t#":
+        if head and head[0] not in " \t#.":
             kind, *rest = head.split()
+            if kind == "defaults":
+                return _field_in_defaults(spec, lines[:n], rest[0] if rest else None, here)
             return _field_in(spec, kind, rest[0] if rest else "", here)
     return None
+
+
+def _field_in_defaults(spec: Spec, above: list[str], name: str | None, here: str) -> str | None:
+    """The field of the line ``here`` in a ``defaults`` section called ``name``, the one after
+    as many headers of that name in ``above`` as the spec's list has before it."""
+    header = "defaults" if name is None else f"defaults {name}"
+    nth = sum(1 for ln in above if ln.split()[:2] == header.split())
+    found = [i for i, d in enumerate(spec.defaults_sections()) if d.name == name]
+    if nth >= len(found):
+        return None
+    where, d = spec.defaults_loc(found[nth]), spec.defaults_sections()[found[nth]]
+    words = here.split()
+    if words[:1] == ["timeout"] and len(words) > 1 and words[1] in TIMEOUT_EVENTS:
+        return f"{where}.timeouts.{TIMEOUT_EVENTS[words[1]]}"
+    return f"{where}.extra[{d.extra.index(here)}]" if here in d.extra else where
 
 
 def _field_in(spec: Spec, kind: str, name: str, here: str) -> str | None:
@@ -86,10 +105,6 @@ def _field_in(spec: Spec, kind: str, name: str, here: str) -> str | None:
 
     if kind == "global":
         return extra("global", spec.global_.extra)
-    if kind == "defaults":
-        if words[:1] == ["timeout"] and len(words) > 1 and words[1] in TIMEOUT_EVENTS:
-            return f"defaults.timeouts.{TIMEOUT_EVENTS[words[1]]}"
-        return extra("defaults", spec.defaults.extra)
     if kind == "peers" and name == PEERS_SECTION:
         return "global.peers_port"
     if kind == "frontend" and name == PROMETHEUS_FRONTEND:

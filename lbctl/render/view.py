@@ -188,6 +188,15 @@ def check_gates(spec: Spec, caps: Capabilities) -> None:
     if spec.global_.prometheus_exporter is not None and not gate.allowed(caps):
         raise UnsupportedOnTarget.field("global.prometheus_exporter", str(caps.version),
                                         gate.needs, gate.instead)
+    gate = GATES["from"]
+    if not gate.allowed(caps):
+        parts = [(f"frontends[{i}]", fe.from_) for i, fe in enumerate(spec.frontends)]
+        parts += [(f"backends[{i}]", be.from_) for i, be in enumerate(spec.backends)]
+        parts += [(f"sections[{i}]", s.from_) for i, s in enumerate(spec.sections)]
+        for where, parent in parts:
+            if parent is not None:
+                raise UnsupportedOnTarget.field(f"{where}.from", str(caps.version), gate.needs,
+                                                gate.instead)
 
 
 def build_view(spec: Spec, caps: Capabilities) -> View:

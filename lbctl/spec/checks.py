@@ -15,7 +15,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from lbctl.errors import FieldError, SpecError
-from lbctl.spec.lines import PROXY_KINDS, check_comment, check_section_name, line_errors
+from lbctl.spec.lines import (
+    CONDITIONALS,
+    PROXY_KINDS,
+    check_comment,
+    check_section_name,
+    line_errors,
+)
 from lbctl.spec.models import Spec
 from lbctl.spec.tls_checks import tls_errors
 
@@ -95,7 +101,7 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
             errors.append(FieldError(f"{where}.bind", "a frontend needs at least one bind "
                                                       "(in bind, or an extra 'bind' line)"))
         for ci, client in enumerate(fe.clients):
-            limit = spec.defaults.timeouts.client
+            limit = _client_timeout(spec, fe.from_)
             if client.mode == "smooth" and limit is not None:
                 wait_ms = client.burst * 1000 // client.rate
                 if wait_ms >= limit:
@@ -119,11 +125,21 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
     parts = [(f"frontends[{i}]", fe.from_) for i, fe in enumerate(spec.frontends)]
     parts += [(f"backends[{i}]", be.from_) for i, be in enumerate(spec.backends)]
     parts += [(f"sections[{i}]", s.from_) for i, s in enumerate(spec.sections)]
+    names = [d.name for d in spec.defaults_sections() if d.name is not None]
     for where, parent in parts:
-        if parent is not None and parent != spec.defaults.name:
+        if parent is not None and parent not in names:
             errors.append(FieldError(f"{where}.from", f"no defaults section named {parent!r} "
-                                     f"(defaults.name is {spec.defaults.name!r})"))
+                                     f"(the defaults sections' names: {names})"))
     return errors + tls_errors(spec) + verbatim_errors(spec)
+
+
+def _client_timeout(spec: Spec, parent: str | None) -> int | None:
+    """The ``timeout client`` (ms) a frontend gets: its ``from`` section's; without ``from``
+    the last defaults section before it applies, so the shortest of them all (``None``: no
+    section sets one)."""
+    sections = [d for d in spec.defaults_sections() if parent is None or d.name == parent]
+    limits = [d.timeouts.client for d in sections if d.timeouts.client is not None]
+    return min(limits) if limits else None
 
 
 def _name_errors(spec: Spec) -> list[FieldError]:
@@ -174,8 +190,8 @@ def _comment_errors(lines: Sequence[str], where: str) -> list[FieldError]:
 def verbatim_errors(spec: Spec) -> list[FieldError]:
     """Every bad extra line, comment line and ``sections`` entry of ``spec``."""
     errors = _comment_errors(spec.comment, "comment")
-    parts: list[tuple[str, str, Any]] = [("global", "global", spec.global_),
-                                         ("defaults", "defaults", spec.defaults)]
+    parts: list[tuple[str, str, Any]] = [("global", "global", spec.global_)]
+    parts += [("defaults", spec.defaults_loc(i), d) for i, d in enumerate(spec.defaults_sections())]
     parts += [("frontend", f"frontends[{i}]", fe) for i, fe in enumerate(spec.frontends)]
     parts += [("backend", f"backends[{i}]", be) for i, be in enumerate(spec.backends)]
     for kind, where, part in parts:
@@ -194,4 +210,25 @@ def verbatim_errors(spec: Spec) -> list[FieldError]:
                                                       "take 'from <defaults>'"))
         errors += _comment_errors(section.comment, f"{where}.comment")
         errors += line_errors(section.kind, section.lines, f"{where}.lines")
+        for field in ("before", "after"):
+            errors += _block_errors(section.kind, getattr(section, field), f"{where}.{field}")
+    return errors
+
+
+def _block_errors(kind: str, lines: list[str], where: str) -> list[FieldError]:
+    """``before`` / ``after`` of a ``sections`` entry: each line one ``.if`` / ``.elif`` /
+    ``.else`` / ``.endif`` line (configuration.txt §2.4), checked as an extra line is."""
+    errors = []
+    for i, text in enumerate(lines):
+        word = text.split()[0] if text.split() else ""
+        if word not in CONDITIONALS:
+            errors.append(FieldError(f"{where}[{i}]", "only the lines of a conditional block "
+                                     "(.if, .elif, .else, .endif) go around a section"))
+            continue
+        # Checked inside the smallest balanced block that holds it: the block itself spans
+        # sections, so its balance is HAProxy's check (haproxy -c), not one list's.
+        block = [*([] if word == ".if" else [".if 1"]), text, *([] if word == ".endif" else [".endif"])]
+        at = block.index(text)
+        errors += [FieldError(f"{where}[{i}]", e.message) for e in line_errors(kind, block, "")
+                   if e.loc == f"[{at}]"]
     return errors

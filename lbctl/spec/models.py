@@ -6,13 +6,15 @@ A spec is YAML or JSON (see ``haproxy/specs/default.yaml``)::
                 prometheus_exporter: {bind: "127.0.0.1:8405", path: /metrics}, extra: [...]}
     defaults:  {name, mode: http, timeouts: {connect: 5s, client: 30s, server: 30s,
                 queue: 30s, http_request: 10s}, retries: 3, extra: [...]}
+               (or a list of such sections: several, named or not; see Spec.defaults)
     frontends: [{name, from, bind: ["127.0.0.1:11223"], maxconn, monitor_uri, default_backend,
                  routes: [{path_prefix, backend}],
                  clients: [{name, path_prefix, rate, burst, mode: smooth|reject}], extra}]
     backends:  [{name, from, balance, health_check: {method, path, expect_status, inter, rise,
                  fall}, servers: [{name, address, port, weight, maxconn, backup, state, check,
                  comment}], extra}]
-    sections:  [{kind: listen|userlist|peers|cache|..., name, from, lines: [...]}]
+    sections:  [{kind: listen|userlist|peers|cache|..., name, from, lines: [...],
+                 before: [".if defined(X)"], after: [".endif"]}]
     order:     ["backend app", "frontend www", "listen stats"]   (optional: the section order)
     comment:   ["# lines at the top of the file"]
 
@@ -43,8 +45,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
+    Tag,
     WithJsonSchema,
 )
 
@@ -299,33 +303,62 @@ class ExtraSection(_Model):
     """A section of a kind the spec has no model for (``listen``, ``userlist``, ``peers``,
     ``resolvers``, ``cache``, ``http-errors``, ``ring`` ...), kept verbatim: the header
     ``<kind> [<name>] [from <defaults>]`` and its ``lines`` (checked as extra lines are).
-    Admin-only, as every extra line. Written after ``defaults``, in list order."""
+    Admin-only, as every extra line. Written after ``defaults``, in list order.
+
+    ``before`` and ``after``: the lines of a conditional block around whole sections
+    (``.if <cond>``, ``.elif``, ``.else``, ``.endif``; configuration.txt §2.4), written at the
+    start of a line right above the section's comment and header, and right after its last
+    line; ``lbctl import`` keeps a block's lines with the sections it wraps (the ``.if`` with
+    the first, the ``.endif`` with the last) and keeps their order in :attr:`Spec.order`."""
 
     kind: Literal[GENERIC_KINDS]  # type: ignore[valid-type]
     name: str | None = None
     from_: Name | None = _from_field()
+    before: list[Line] = []
     comment: list[Line] = []
     lines: list[Line] = []
+    after: list[Line] = []
 
 
 #: A section of :attr:`Spec.order`: ``<kind> [<name>]``.
 SectionRef = Annotated[str, Field(pattern=r"^[a-z][a-z-]{1,20}( [^\s#'\"\\]{1,128})?$")]
 
 
+def _defaults_form(value: Any) -> str:
+    return "[list]" if isinstance(value, list | tuple) else "[mapping]"
+
+
+#: ``defaults``: one section (a mapping), or several (a list; HAProxy takes any number, each
+#: applying to the proxies after it that name no ``from``, configuration.txt §4). The tags
+#: hold ``[`` so an error's location drops them (:func:`lbctl.spec.checks.format_loc`).
+DefaultsSections = Annotated[
+    Annotated[Defaults, Tag("[mapping]")]
+    | Annotated[list[Defaults], Tag("[list]"), Field(min_length=1, max_length=100)],
+    Discriminator(_defaults_form),
+]
+
+
 class Spec(_Model):
-    """The whole desired state of one HAProxy."""
+    """The whole desired state of one HAProxy.
+
+    ``defaults`` is one ``defaults`` section, or a list of them (named ones for ``from``,
+    HAProxy 2.4+: :data:`lbctl.features.GATES`; anonymous ones on every version); they are
+    written in list order, each where :attr:`order` names it (``defaults`` or
+    ``defaults <name>``), else before every other section after ``global``."""
 
     comment: list[Line] = []
     global_: GlobalSettings = Field(default=GlobalSettings(), alias="global")
-    defaults: Defaults = Defaults()
+    defaults: DefaultsSections = Defaults()
     frontends: list[Frontend] = []
     backends: list[Backend] = []
     sections: list[ExtraSection] = []
-    #: The order of the sections after ``defaults``, by ``<kind> <name>`` (``frontend www``,
-    #: ``backend app``, ``listen stats``; a section without a name: its kind). ``lbctl import``
-    #: keeps a file's order (proxies without an ``id`` are numbered in it); ``null``: lbctl's
-    #: order (``sections``, then frontends, then backends); sections it does not name follow
-    #: in lbctl's order, entries that name no section are ignored (:mod:`lbctl.render.order`).
+    #: The order of the sections after ``global``, by ``<kind> <name>`` (``frontend www``,
+    #: ``backend app``, ``listen stats``, ``defaults common``; a section without a name: its
+    #: kind, once per such section). ``lbctl import`` keeps a file's order (proxies without an
+    #: ``id`` are numbered in it); ``null``: lbctl's order (defaults, ``sections``, frontends,
+    #: backends); defaults sections it does not name come first, other sections it does not
+    #: name follow in lbctl's order, entries that name no section are ignored
+    #: (:mod:`lbctl.render.order`).
     order: list[SectionRef] | None = None
 
     def to_data(self) -> dict[str, Any]:
@@ -336,6 +369,15 @@ class Spec(_Model):
         them reads as it did before they existed."""
         data: dict[str, Any] = _compact(self.model_dump(mode="json", by_alias=True))
         return data
+
+    def defaults_sections(self) -> list[Defaults]:
+        """The ``defaults`` sections, in list order (one for the mapping form)."""
+        return list(self.defaults) if isinstance(self.defaults, list) else [self.defaults]
+
+    def defaults_loc(self, index: int) -> str:
+        """The field path of the ``index``-th defaults section: ``defaults`` for the mapping
+        form, else ``defaults[<index>]``."""
+        return f"defaults[{index}]" if isinstance(self.defaults, list) else "defaults"
 
     def backend(self, name: str) -> Backend | None:
         """The backend called ``name``, or ``None``."""
@@ -354,6 +396,7 @@ _OMITTED_IN: dict[str, dict[str, Any]] = {
     "servers": {k: None for k in ("inter", "rise", "fall", "check_port", "check_addr", "cookie",
                                   "send_proxy", "resolvers", "init_addr", "on_marked_down",
                                   "slowstart", "order")},
+    "sections": {"before": [], "after": []},
     "backends": {"mode": None, "default_server": [], "options": [], "http_reuse": None,
                  "cookie": [], "timeouts": dict.fromkeys(("connect", "server", "queue", "check",
                                                           "tunnel"))},

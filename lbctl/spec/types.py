@@ -135,9 +135,13 @@ def parse_duration_ms(value: Any) -> int:
 def time_text(value: Any) -> str:
     """A HAProxy time kept as written (``"2000"``, ``"2s"``; an int is milliseconds, written
     as the int): checked as :func:`parse_duration_ms` checks it, then returned as text, so a
-    line read from a file comes back with the same spelling. Raises ``ValueError``."""
+    line read from a file comes back with the same spelling. Raises ``ValueError``, also for a
+    blank or control character anywhere in the text (it is written as it is)."""
     parse_duration_ms(value)
-    return str(value).strip()
+    text = str(value)
+    if not WORD_RE.match(text):
+        raise ValueError("must be a time such as 2s, 500ms or 2000, without blanks")
+    return text
 
 
 def format_duration(ms: int) -> str:

@@ -131,3 +131,30 @@ def test_reset_counters_and_narrow_window(agent: Agent, ui_factory: Any) -> None
         # Nothing wider than the window but the scrolling tables and the editor.
         assert ui.page.evaluate("document.documentElement.scrollWidth") <= 390, name
         ui.shot(f"narrow-{name}")
+
+
+def test_config_form_edits_each_of_several_defaults_sections(agent: Agent, ui_factory: Any) -> None:
+    """An imported config's defaults are a list of named sections (docs/importer.md): the form
+    shows one fieldset per section and a change lands in that section only."""
+    data = agent.api.get("/api/v1/config").json()["spec"]
+    first = {**data["defaults"], "name": "web_defaults"}
+    data["defaults"] = [first, {"name": "tcp_defaults", "mode": "tcp", "retries": 2}]
+    data["frontends"][0]["from"] = "web_defaults"
+    data["backends"][0]["from"] = "web_defaults"
+    put = agent.api.put("/api/v1/config", json=data, headers={"If-Match": '"1"'})
+    assert put.status_code == 200, put.text
+    ui = ui_factory(agent.url)
+    ui.login()
+    ui.goto("config")
+    ui.page.wait_for_selector("#config-form [data-loc='defaults[1].retries']")
+    legends = ui.page.locator("#config-form fieldset > legend").all_inner_texts()
+    assert "Defaults web_defaults" in legends and "Defaults tcp_defaults" in legends
+    set_field(ui, "defaults[1].retries", "4")
+    ui.page.click("#config-plan-btn")
+    ui.page.locator("#plan-summary").wait_for()
+    ui.page.click("#config-save")
+    ui.page.wait_for_selector("#config-result .ok")
+    spec = agent.api.get("/api/v1/config").json()["spec"]
+    assert [d.get("retries") for d in spec["defaults"]] == [first.get("retries"), 4]
+    assert not ui.errors and not ui.csp_violations()
+    ui.shot("config-two-defaults")

@@ -138,13 +138,19 @@ export function render(root) {
     const s = st.spec;
     s.global = s.global || {};
     s.defaults = s.defaults || {};
-    s.defaults.timeouts = s.defaults.timeouts || {};
+    // One defaults mapping, or (imported configs) a list of defaults sections, named for `from`.
+    const sections = Array.isArray(s.defaults) ? s.defaults.map((d, i) => [d, `defaults[${i}]`]) : [[s.defaults, "defaults"]];
+    const defaults = sections.map(([d, at]) => {
+      d.timeouts = d.timeouts || {};
+      return h("fieldset.block", h("legend", d.name && sections.length > 1 ? `Defaults ${d.name}` : "Defaults"),
+        h("div.grid3", input("Mode", `${at}.mode`, "select", { options: ["http", "tcp"] }),
+          input("Retries", `${at}.retries`, "number", { min: 0 }),
+          ["connect", "client", "server", "queue", "http_request"].map((t) => input(`Timeout ${t.replace("_", " ")} (ms)`, `${at}.timeouts.${t}`, "number", { min: 0 }))));
+    });
     fill(form,
       h("fieldset.block", h("legend", "Global"), h("div.grid3", input("Max connections", "global.maxconn", "number", { min: 1 }),
         input("Hard stop after (ms)", "global.hard_stop_after", "number"), input("Peers port", "global.peers_port", "number", { min: 1, max: 65535 }))),
-      h("fieldset.block", h("legend", "Defaults"), h("div.grid3", input("Mode", "defaults.mode", "select", { options: ["http", "tcp"] }),
-        input("Retries", "defaults.retries", "number", { min: 0 }),
-        ["connect", "client", "server", "queue", "http_request"].map((t) => input(`Timeout ${t.replace("_", " ")} (ms)`, `defaults.timeouts.${t}`, "number", { min: 0 })))),
+      defaults,
       h("h2", "Frontends"), s.frontends.map(frontend), button("Add frontend", () => s.frontends.push(NEW.frontend(s.frontends.length + 1))),
       h("h2", "Backends"), s.backends.map(backend), button("Add backend", () => s.backends.push(NEW.backend(s.backends.length + 1))));
     const unplaced = [...st.errors].filter(([loc]) => !form.querySelector(`[data-error-for="${CSS.escape(loc)}"]`));
