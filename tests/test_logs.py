@@ -139,6 +139,14 @@ def test_logs_on_every_version(binary_path: str, short_dir: Path,  # noqa: F811
         assert agent.controller.health()["haproxy"]["running"], agent.controller.health()
         http = _request_is_logged(agent, "/v")["http"]
         assert (http["backend"], http["server"], http["status"]) == ("app", "s1", 200)
+        # Client c1 (smooth): Lua pacing, or on a target without Lua a chained throttle whose
+        # internal frontend sees the request too: logged once, by frontend web.
+        before = _agent_logs(agent)["last_seq"]
+        _request_is_logged(agent, "/c1/once")
+        time.sleep(0.5)  # the internal frontend's line, were it kept, would be in by now
+        lines = [ln for ln in _agent_logs(agent, after_seq=before)["lines"]
+                 if ln["http"] and "/c1/once" in (ln["http"]["request"] or "")]
+        assert [ln["http"]["frontend"] for ln in lines] == ["web"], lines
 
 
 def test_a_429_of_the_pacing_is_logged_and_streamed(short_dir: Path, haproxy_bin: str,

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lbctl.haproxy.logformat import LogRecord, parse_datagram
+from lbctl.reserved import INTERNAL_PREFIX
 
 __all__ = ["DEFAULT_CAPACITY", "MAX_DATAGRAM", "RECEIVE_BUFFER", "LogCollector", "LogFilter"]
 
@@ -171,11 +172,17 @@ class LogCollector:
 
     def add(self, data: bytes, received: float | None = None) -> LogRecord:
         """Parse one datagram, keep it, write it to the file, tell the listeners; the record.
+        An HTTP line of one of lbctl's internal frontends (``lbctl_*``: a chained throttle's)
+        is neither kept nor written: the client's frontend logged that request already.
         (The reader thread calls it; tests of the parser's edge cases may too.)"""
         with self._lock:
-            self._seq += 1
-            record = parse_datagram(data, seq=self._seq,
+            record = parse_datagram(data, seq=self._seq + 1,
                                     received=time.time() if received is None else received)
+            if record.http is not None and record.http.frontend.startswith(INTERNAL_PREFIX):
+                # A chained throttle's internal frontend (1.5–2.0 without Lua) logs the request
+                # the client's frontend logged already; hidden like its proxies in the runtime API.
+                return record
+            self._seq += 1
             self._records.append(record)
             listeners = list(self._listeners)
         if self._file is not None:
