@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from lbctl import paths
@@ -523,8 +524,10 @@ def test_supervisor_back_off_is_capped_at_30_s(
         supervisor = Supervisor(controller)  # defaults: 0.5 s doubling up to 30 s; not started
         assert (supervisor.first_backoff_s, supervisor.max_backoff_s) == (0.5, 30.0)
         master = masters(config)[0]
+        workers = [c.pid for c in psutil.Process(master).children()]
         verified(master, config).kill()
-        wait_for(lambda: dead(master), 5)
+        # The workers hold the frontend port until they see their master gone.
+        wait_for(lambda: dead(master) and all(dead(w) for w in workers), 10)
         attempts: list[float] = []
         now = 1000.0
         with socket.socket() as squatter:

@@ -273,11 +273,16 @@ def test_story_on_every_version(binary_path: str, short_dir: Path, agent_factory
         time.sleep(2.5)  # the queue is empty and the rate estimate forgets the burst
         out = fire(front, {"client1": ("/client1", 150), "client2": ("/client2", 100)})
         counts = status_counts(out["client1"])
-        assert counts == {200: 101, 429: 49}, counts
+        # 1 + burst of a simultaneous burst; one the loaded machine takes S seconds to write
+        # frees S * rate more slots while it arrives (as in tests/test_smoothing.py).
+        sent = sorted(r.sent_at for r in out["client1"])
+        freed = math.floor((sent[-1] - sent[0]) * 10)
+        assert set(counts) == {200, 429} and counts[200] + counts[429] == 150, counts
+        assert 101 <= counts[200] <= 101 + freed, (counts, sent[-1] - sent[0])
         assert {r.retry_after for r in out["client1"] if r.status == 429} == {"1"}
         assert status_counts(out["client2"]) == {200: 100}
         assert max(r.latency_s for r in out["client2"]) < CLIENT2_MAX_LATENCY_S
-        second = _paced(backend, mechanism, 101)
+        second = _paced(backend, mechanism, counts[200])
         figures["max_per_s"] = max(first, second)
         rejected = fire(front, {"client3": ("/client3", 20)})["client3"]
         # 5 a second pass (http_req_rate(1s)); a burst the loaded machine spreads over more
