@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
@@ -42,7 +41,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -231,18 +230,6 @@ class SessionStore:
         self.state.atomic_write(self.path, (json.dumps(doc, indent=2) + "\n").encode(),
                                 mode=0o600)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """An exclusive ``flock`` on ``sessions.json.lock`` around a read-modify-write (as
-        :class:`lbctl.state.tokens.TokenStore` does)."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            self.state.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StoreError(f"cannot lock {lock_path}: {exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        """An exclusive lock around a read-modify-write (:meth:`StateDir.locked`)."""
+        return self.state.locked(self.path)

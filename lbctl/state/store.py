@@ -20,11 +20,13 @@ files are removed by :meth:`StateDir.ensure`. ``OSError`` becomes :class:`StoreE
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +146,26 @@ class StateDir:
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise StoreError(f"cannot replace {dest}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def locked(self, path: Path) -> Iterator[None]:
+        """An exclusive ``flock`` on ``<path>.lock`` around a read-modify-write of ``path``
+        (``tokens.json``, ``sessions.json``). Raises :class:`StoreError`.
+
+        Creates the state dir (0700) if needed, but not through :meth:`ensure`: that removes
+        temp files, and a running agent may be writing one.
+        """
+        lock_path = path.with_name(path.name + ".lock")
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot lock {lock_path}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def atomic_write(self, dest: Path, data: bytes, *, mode: int = 0o644) -> None:
         """Write ``data`` to ``dest`` atomically. Raises :class:`StoreError`."""

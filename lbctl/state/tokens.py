@@ -35,7 +35,6 @@ per request): a token created, or revoked, while it runs counts from the next re
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
@@ -44,7 +43,6 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -184,24 +182,9 @@ class TokenStore:
         self.state.atomic_write(self.path, (json.dumps(doc, indent=2) + "\n").encode(),
                                 mode=0o600)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """An exclusive ``flock`` on ``tokens.json.lock`` around a read-modify-write.
-
-        Creates the state dir (0700) if needed, but not through :meth:`StateDir.ensure`: that
-        removes temp files, and a running agent may be writing one.
-        """
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            self.state.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StoreError(f"cannot lock {lock_path}: {exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        """An exclusive lock around a read-modify-write (:meth:`StateDir.locked`)."""
+        return self.state.locked(self.path)
 
 
 class Authenticator:
