@@ -3,10 +3,17 @@
 The rendered ``global`` says ``log <state run dir>/log.sock local0`` (or the socket dir's,
 when the workers drop privileges) and ``defaults`` ``log global`` + ``option httplog``
 (:mod:`lbctl.render.loglines`). :class:`LogCollector` binds that socket, reads it in one
-daemon thread, parses each datagram (:func:`lbctl.haproxy.logformat.parse_datagram`) and keeps
-the last ``capacity`` records in a bounded deque; optionally each raw line also goes to a
-rotating file (``lbctl serve --haproxy-log FILE``: ``logging.handlers.RotatingFileHandler``,
-10 MiB × 5 files).
+daemon thread and keeps the last ``capacity`` datagrams in a bounded deque; optionally each raw
+line also goes to a rotating file (``lbctl serve --haproxy-log FILE``:
+``logging.handlers.RotatingFileHandler``, 10 MiB × 5 files).
+
+Reading costs little per line, because HAProxy sends one datagram per request and a busy
+frontend sends tens of thousands a second to the same 2 cores it serves from: the reader
+blocks in ``recv`` (no timeout poll), drains what is queued without blocking and keeps each
+batch under one lock acquisition, and a datagram is parsed
+(:func:`lbctl.haproxy.logformat.parse_datagram`) only when somebody reads it
+(:meth:`LogCollector.records`), once. Only a line that may come from one of lbctl's internal
+frontends is parsed on arrival, to drop it (see :meth:`LogCollector.add`).
 
 Nothing here can block HAProxy: it sends each line as one non-blocking datagram
 (configuration.txt §3.1 "log"), and when the agent reads too slowly the kernel's socket
@@ -35,6 +42,11 @@ from lbctl.reserved import INTERNAL_PREFIX
 
 __all__ = ["DEFAULT_CAPACITY", "MAX_DATAGRAM", "RECEIVE_BUFFER", "LogCollector", "LogFilter"]
 
+#: What an HTTP line of an internal frontend contains: the frontend follows the accept date.
+_INTERNAL_MARK = f"] {INTERNAL_PREFIX}".encode()
+#: Datagrams taken from the socket per lock acquisition at most.
+_BATCH = 256
+
 #: Records kept in memory by default.
 DEFAULT_CAPACITY = 1000
 #: Longest datagram read whole (HAProxy's default line length is 1024, ``len`` raises it up to
@@ -46,6 +58,25 @@ RECEIVE_BUFFER = 1 << 20
 FILE_BYTES, FILE_BACKUPS = 10 << 20, 5
 
 log = logging.getLogger("lbctl.haproxy.logs")
+
+
+class _Kept:
+    """One kept datagram: its ``seq``, arrival time (epoch seconds), bytes, and its parsed
+    :class:`LogRecord` once somebody asked for it."""
+
+    __slots__ = ("data", "received", "record", "seq")
+
+    def __init__(self, seq: int, received: float, data: bytes,
+                 record: LogRecord | None = None) -> None:
+        self.seq, self.received, self.data, self.record = seq, received, data, record
+
+    def parsed(self) -> LogRecord:
+        """The record (parsed on the first call; a race parses twice, to the same value)."""
+        record = self.record
+        if record is None:
+            record = self.record = parse_datagram(self.data, seq=self.seq,
+                                                  received=self.received)
+        return record
 
 
 class LogFilter:
@@ -85,7 +116,7 @@ class LogCollector:
     def __init__(self, path: Path, *, capacity: int = DEFAULT_CAPACITY,
                  file: Path | None = None, group: str | None = None) -> None:
         self.path, self.capacity, self.file, self.group = Path(path), capacity, file, group
-        self._records: deque[LogRecord] = deque(maxlen=capacity)
+        self._records: deque[_Kept] = deque(maxlen=capacity)
         self._lock = threading.Lock()
         self._seq = 0
         self._listeners: list[Callable[[], None]] = []
@@ -132,7 +163,7 @@ class LogCollector:
                 os.chmod(self.path, 0o660)
             else:
                 os.chmod(self.path, 0o600)
-            sock.settimeout(0.5)  # the reader checks for close() twice a second
+            # Blocking: close() wakes the reader with shutdown() (recv then returns b"").
         except (OSError, KeyError) as exc:
             sock.close()
             raise OSError(str(exc)) from exc
@@ -141,6 +172,9 @@ class LogCollector:
     def close(self) -> None:
         """Stop reading (waits 2 s at most), close and remove the socket file; idempotent."""
         self._stop.set()
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes the reader's recv
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
@@ -163,40 +197,65 @@ class LogCollector:
         sock = self._sock
         while sock is not None and not self._stop.is_set():
             try:
-                data = sock.recv(MAX_DATAGRAM)
-            except TimeoutError:
-                continue
+                batch = [sock.recv(MAX_DATAGRAM)]
+                while len(batch) < _BATCH:
+                    batch.append(sock.recv(MAX_DATAGRAM, socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                pass  # drained: keep what was read
             except OSError:
                 return  # closed
-            self.add(data)
+            if self._stop.is_set():
+                return
+            self._keep([data for data in batch if data], time.time())
 
-    def add(self, data: bytes, received: float | None = None) -> LogRecord:
-        """Parse one datagram, keep it, write it to the file, tell the listeners; the record.
-        An HTTP line of one of lbctl's internal frontends (``lbctl_*``: a chained throttle's)
-        is neither kept nor written: the client's frontend logged that request already.
-        (The reader thread calls it; tests of the parser's edge cases may too.)"""
+    def _keep(self, batch: list[bytes], received: float) -> list[_Kept]:
+        """Keep ``batch`` (datagrams received at ``received``), write them to the file, tell
+        the listeners once; the entries kept. An HTTP line of one of lbctl's internal
+        frontends (``lbctl_*``: a chained throttle's, 1.5–2.0 without Lua) is neither kept nor
+        written: the client's frontend logged that request already, and the internal proxies
+        are hidden in the runtime API too."""
+        kept: list[_Kept] = []
         with self._lock:
-            record = parse_datagram(data, seq=self._seq + 1,
-                                    received=time.time() if received is None else received)
-            if record.http is not None and record.http.frontend.startswith(INTERNAL_PREFIX):
-                # A chained throttle's internal frontend (1.5–2.0 without Lua) logs the request
-                # the client's frontend logged already; hidden like its proxies in the runtime API.
-                return record
-            self._seq += 1
-            self._records.append(record)
-            listeners = list(self._listeners)
+            for data in batch:
+                record = None
+                if _INTERNAL_MARK in data:
+                    record = parse_datagram(data, seq=self._seq + 1, received=received)
+                    if record.http is not None and record.http.frontend.startswith(
+                            INTERNAL_PREFIX):
+                        continue
+                self._seq += 1
+                entry = _Kept(self._seq, received, data, record)
+                self._records.append(entry)
+                kept.append(entry)
+            listeners = list(self._listeners) if kept else []
         if self._file is not None:
-            self._file.emit(logging.makeLogRecord({"msg": record.raw, "args": None}))
+            for entry in kept:
+                self._file.emit(logging.makeLogRecord({"msg": entry.parsed().raw, "args": None}))
         for listener in listeners:
             listener()
-        return record
+        return kept
+
+    def add(self, data: bytes, received: float | None = None) -> LogRecord:
+        """Keep one datagram as the reader thread does (tests of the parser's edge cases
+        call it); its record, parsed. A line of an internal frontend is not kept (see
+        :meth:`_keep`): its record is returned all the same, with the ``seq`` it would get."""
+        at = time.time() if received is None else received
+        kept = self._keep([data], at)
+        if kept:
+            return kept[0].parsed()
+        return parse_datagram(data, seq=self.last_seq + 1, received=at)
 
     def records(self, where: LogFilter | None = None, *, limit: int | None = None) -> list[LogRecord]:
         """The kept records that pass ``where``, oldest first; with ``limit``, the newest
         ``limit`` of them."""
         with self._lock:
             kept = list(self._records)
-        out = [r for r in kept if where is None or where(r)]
+        if where is None:
+            chosen = kept[-limit:] if limit is not None else kept
+            return [entry.parsed() for entry in chosen]
+        if where.after_seq:
+            kept = [entry for entry in kept if entry.seq > where.after_seq]
+        out = [record for record in (entry.parsed() for entry in kept) if where(record)]
         return out[-limit:] if limit is not None else out
 
     @property
@@ -206,8 +265,8 @@ class LogCollector:
             return self._seq
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener()`` (from the reader thread: it must not block) after each new
-        record; returns the function that unsubscribes it."""
+        """Call ``listener()`` (from the reader thread: it must not block) after new records
+        arrive (once per batch read); returns the function that unsubscribes it."""
         with self._lock:
             self._listeners.append(listener)
 

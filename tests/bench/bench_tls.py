@@ -17,6 +17,20 @@ For each HAProxy (default: the bundled 2.8, and Debian's 2.6 when installed):
   shared host: a daemon calls ``setsid()`` and, with ``sched_autogroup`` on, lands in a CPU
   scheduling group of its own, apart from wrk's. That is the host's scheduler, not the config.)
 
+Three comparisons (``--pairs``, default all), because lbctl's rendering logs every request
+to the agent (``log global`` + ``option httplog``; :mod:`lbctl.haproxy.logs` reads them) and a
+minimal hand-written config does not:
+
+* ``as-shipped``: lbctl's default rendering against the minimal config: what an operator gets;
+* ``same-logs``: the same, against the minimal config plus the same three log lines
+  (``log <socket> local0``, ``log global``, ``option httplog``), its lines read by a
+  :class:`~lbctl.haproxy.logs.LogCollector` in this process like the agent's: the cost of the
+  rendering alone, logging on both sides;
+* ``no-logs``: lbctl with ``no log`` in ``defaults.extra`` against the minimal config: the
+  rendering alone, logging on neither side.
+
+The log lines each collector received are printed per comparison.
+
 Both forward to one backend: a third HAProxy of the same binary answering ``200 ok`` itself
 (``http-request return``), so the backend costs both sides the same and measures nothing of
 Python. Each round measures two metrics, each on both sides back to back (which side first
@@ -67,6 +81,7 @@ from lbctl.control import certs
 from lbctl.control.controller import Controller
 from lbctl.demo.load import ServerProcess, free_port
 from lbctl.haproxy.binary import inspect_binary
+from lbctl.haproxy.logs import LogCollector
 from lbctl.spec import validate_spec
 from lbctl.state.store import StateDir
 
@@ -80,10 +95,10 @@ TARGET_RATIO = 0.95
 HAND_CONFIG = """\
 global
     stats timeout 30s
-
+{global_log}
 defaults
     mode http
-    timeout connect 5s
+{defaults_log}    timeout connect 5s
     timeout client 30s
     timeout server 30s
 
@@ -242,73 +257,64 @@ class DaemonHAProxy:
             os.kill(self.pid, signal.SIGKILL)
 
 
-def lbctl_spec(bind: dict[str, object] | str, backend: int, peers: int) -> dict[str, object]:
-    return {"global": {"peers_port": peers},
-            "frontends": [{"name": "web", "default_backend": "app", "bind": [bind]}],
-            "backends": [{"name": "app", "servers": [
-                {"name": "s1", "address": "127.0.0.1", "port": backend, "check": False}]}]}
+def lbctl_spec(bind: dict[str, object] | str, backend: int, peers: int, *,
+               logs: bool = True) -> dict[str, object]:
+    """The bench's spec: frontend ``web`` with ``bind``, backend ``app`` with one server on
+    port ``backend``; ``logs=False`` adds ``no log`` to ``defaults.extra`` (the spec's own way
+    to turn off the agent's log collection, :mod:`lbctl.render.loglines`)."""
+    spec: dict[str, object] = {
+        "global": {"peers_port": peers},
+        "frontends": [{"name": "web", "default_backend": "app", "bind": [bind]}],
+        "backends": [{"name": "app", "servers": [
+            {"name": "s1", "address": "127.0.0.1", "port": backend, "check": False}]}]}
+    if not logs:
+        spec["defaults"] = {"extra": ["no log"]}
+    return spec
 
 
-def bench_binary(binary: str, args: argparse.Namespace, console: Console) -> list[list[str]]:
-    version = str(inspect_binary(binary).version)
-    work = Path(tempfile.mkdtemp(prefix="lbctl-bench-tls-", dir="/tmp"))
-    backend_port, lbctl_port, hand_port, peers = free_port(), free_port(), free_port(), free_port()
-    (work / "backend.cfg").write_text(BACKEND_CONFIG.format(port=backend_port))
-    backend = ServerProcess([binary, "-db", "-f", str(work / "backend.cfg")],
-                            ready_port=backend_port, log_path=work / "backend.log",
-                            start_timeout_s=15)
-    state = StateDir(work / "state")
-    state.ensure()
-    state.write_current(1, validate_spec(lbctl_spec(f"127.0.0.1:{free_port()}", backend_port,
-                                                    peers)))
-    controller = Controller(state, haproxy_bin=binary)
-    hand: DaemonHAProxy | None = None
+@dataclass(frozen=True)
+class Pair:
+    """One comparison: lbctl's frontend with the agent's log collection on or off, against
+    the hand-written config logging (to a collector like the agent's) or not."""
+
+    name: str
+    lbctl_logs: bool
+    hand_logs: bool
+
+
+#: The comparisons, by ``--pairs`` name.
+PAIRS = {
+    "as-shipped": Pair("as shipped: lbctl (logs to the agent) / minimal (no logs)", True, False),
+    "same-logs": Pair("same logging: lbctl / minimal + the same log lines", True, True),
+    "no-logs": Pair("no logs: lbctl with `no log` / minimal", False, False),
+}
+
+
+def _measure(ports: dict[str, int], args: argparse.Namespace
+             ) -> tuple[dict[str, dict[str, list[WrkResult]]], dict[str, list[float]]]:
     results: dict[str, dict[str, list[WrkResult]]] = {
         side: {m: [] for m in ("handshakes", "requests", "handshakes-paired", "requests-paired")}
         for side in ("lbctl", "hand")}
     paired: dict[str, list[float]] = {"handshakes": [], "requests": []}
-    reuse: list[str] = []
-    try:
-        backend.start()
-        controller.start()
-        certs.put_certificate(controller.core, "site", site_bundle(),
-                              if_match=controller.version, message="bench")
-        tls_spec = validate_spec(lbctl_spec(
-            {"address": f"127.0.0.1:{lbctl_port}", "tls": {"certificates": ["site"]}},
-            backend_port, peers))
-        controller.apply(tls_spec, if_match=controller.version, message="bench: TLS bind")
-        wait_tls(lbctl_port)
-        pem = certs.store_of(controller.core).path("site")
-        (work / "hand.cfg").write_text(HAND_CONFIG.format(port=hand_port, pem=pem,
-                                                          backend=backend_port))
-        hand = DaemonHAProxy(binary, work / "hand.cfg", hand_port)
-        hand.start()
-        if args.show_configs:
-            console.print(controller.config_source(), markup=False, highlight=False)
-            console.print((work / "hand.cfg").read_text(), markup=False, highlight=False)
-        ports = {"lbctl": lbctl_port, "hand": hand_port}
-        run_wrk(lbctl_port, 1, args.connections, close=False)  # warm-up, not counted
-        run_wrk(hand_port, 1, args.connections, close=False)
-        for rnd in range(args.rounds):
-            order = ("lbctl", "hand") if rnd % 2 == 0 else ("hand", "lbctl")
-            for metric, conns, close in (("handshakes", args.close_connections, True),
-                                         ("requests", args.connections, False)):
-                for side in order:
-                    results[side][metric].append(run_wrk(ports[side], args.seconds, conns,
-                                                         close=close))
-                mine, theirs = run_wrk_paired((lbctl_port, hand_port), args.seconds, conns,
-                                              close=close)
-                paired[metric].append(mine.rate / theirs.rate if theirs.rate else 0.0)
-                results["lbctl"][f"{metric}-paired"].append(mine)
-                results["hand"][f"{metric}-paired"].append(theirs)
-        info = controller.core.runtime().show_info()
-        reuse.append(info.get("SslFrontendSessionReuse_pct", "?"))
-    finally:
-        if hand is not None:
-            hand.stop()
-        controller.shutdown()
-        backend.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    run_wrk(ports["lbctl"], 1, args.connections, close=False)  # warm-up, not counted
+    run_wrk(ports["hand"], 1, args.connections, close=False)
+    for rnd in range(args.rounds):
+        order = ("lbctl", "hand") if rnd % 2 == 0 else ("hand", "lbctl")
+        for metric, conns, close in (("handshakes", args.close_connections, True),
+                                     ("requests", args.connections, False)):
+            for side in order:
+                results[side][metric].append(run_wrk(ports[side], args.seconds, conns,
+                                                     close=close))
+            mine, theirs = run_wrk_paired((ports["lbctl"], ports["hand"]), args.seconds, conns,
+                                          close=close)
+            paired[metric].append(mine.rate / theirs.rate if theirs.rate else 0.0)
+            results["lbctl"][f"{metric}-paired"].append(mine)
+            results["hand"][f"{metric}-paired"].append(theirs)
+    return results, paired
+
+
+def _rows(version: str, pair: Pair, results: dict[str, dict[str, list[WrkResult]]],
+          paired: dict[str, list[float]]) -> list[list[str]]:
     rows = []
     for metric, unit in (("handshakes", "handshakes/s"), ("requests", "requests/s")):
         mine = statistics.median(r.rate for r in results["lbctl"][metric])
@@ -320,11 +326,72 @@ def bench_binary(binary: str, args: argparse.Namespace, console: Console) -> lis
                                 zip(results["lbctl"][metric], results["hand"][metric],
                                     strict=True))
         ratio = statistics.median(paired[metric])
-        rows.append([version, unit, f"{mine:,.0f}", f"{theirs:,.0f}", f"{seq:.3f}",
+        rows.append([version, pair.name, unit, f"{mine:,.0f}", f"{theirs:,.0f}", f"{seq:.3f}",
                      f"{ratio:.3f} ({min(paired[metric]):.2f}–{max(paired[metric]):.2f})",
                      "yes" if ratio >= TARGET_RATIO else "NO", str(bad)])
+    return rows
+
+
+def bench_binary(binary: str, args: argparse.Namespace, console: Console) -> list[list[str]]:
+    """Every pair of ``args.pairs`` on ``binary``: the table rows."""
+    version = str(inspect_binary(binary).version)
+    work = Path(tempfile.mkdtemp(prefix="lbctl-bench-tls-", dir="/tmp"))
+    backend_port, lbctl_port, peers = free_port(), free_port(), free_port()
+    (work / "backend.cfg").write_text(BACKEND_CONFIG.format(port=backend_port))
+    backend = ServerProcess([binary, "-db", "-f", str(work / "backend.cfg")],
+                            ready_port=backend_port, log_path=work / "backend.log",
+                            start_timeout_s=15)
+    state = StateDir(work / "state")
+    state.ensure()
+    state.write_current(1, validate_spec(lbctl_spec(f"127.0.0.1:{free_port()}", backend_port,
+                                                    peers)))
+    controller = Controller(state, haproxy_bin=binary)
+    hand_logs = LogCollector(work / "hand-log.sock")
+    rows: list[list[str]] = []
+    reuse: list[str] = []
+    try:
+        backend.start()
+        controller.start()
+        hand_logs.open()
+        certs.put_certificate(controller.core, "site", site_bundle(),
+                              if_match=controller.version, message="bench")
+        pem = certs.store_of(controller.core).path("site")
+        bind = {"address": f"127.0.0.1:{lbctl_port}", "tls": {"certificates": ["site"]}}
+        for key in args.pairs:
+            pair = PAIRS[key]
+            controller.apply(validate_spec(lbctl_spec(bind, backend_port, peers,
+                                                      logs=pair.lbctl_logs)),
+                             if_match=controller.version, message=f"bench: {key}")
+            wait_tls(lbctl_port)
+            hand_port = free_port()
+            cfg = work / f"hand-{key}.cfg"
+            cfg.write_text(HAND_CONFIG.format(
+                port=hand_port, pem=pem, backend=backend_port,
+                global_log=f"    log {hand_logs.path} local0\n" if pair.hand_logs else "",
+                defaults_log="    log global\n    option httplog\n" if pair.hand_logs else ""))
+            if args.show_configs:
+                console.print(controller.config_source(), markup=False, highlight=False)
+                console.print(cfg.read_text(), markup=False, highlight=False)
+            hand = DaemonHAProxy(binary, cfg, hand_port)
+            try:
+                hand.start()
+                logged = controller.logs.last_seq, hand_logs.last_seq
+                results, paired = _measure({"lbctl": lbctl_port, "hand": hand_port}, args)
+                console.print(f"HAProxy {version}, {key}: log lines collected: lbctl "
+                              f"{controller.logs.last_seq - logged[0]:,}, hand-written "
+                              f"{hand_logs.last_seq - logged[1]:,}")
+            finally:
+                hand.stop()
+            rows += _rows(version, pair, results, paired)
+        info = controller.core.runtime().show_info()
+        reuse.append(info.get("SslFrontendSessionReuse_pct", "?"))
+    finally:
+        controller.shutdown()
+        hand_logs.close()
+        backend.stop()
+        shutil.rmtree(work, ignore_errors=True)
     console.print(f"HAProxy {version}: lbctl's HAProxy TLS session reuse "
-                  f"{reuse[0]} % (0: every handshake was a full one)")
+                  f"{reuse[0] if reuse else '?'} % (0: every handshake was a full one)")
     return rows
 
 
@@ -338,6 +405,8 @@ def main() -> int:
                         help="connections for handshakes/s, each request a new one (default 20)")
     parser.add_argument("--haproxy", nargs="+", metavar="BIN",
                         help="binaries (default: the bundled one, and /usr/sbin/haproxy if any)")
+    parser.add_argument("--pairs", nargs="+", choices=list(PAIRS), default=list(PAIRS),
+                        help="comparisons to run (default: all)")
     parser.add_argument("--show-configs", action="store_true", help="print both configs")
     args = parser.parse_args()
     if not (args.seconds > 0 and 1 <= args.rounds <= 20 and args.seconds <= 120):
@@ -353,7 +422,7 @@ def main() -> int:
         rows += bench_binary(binary, args, console)
     print_tables(console, f"TLS: lbctl's frontend vs a hand-written config (median of "
                           f"{args.rounds} × {args.seconds:g} s, wrk {WRK_THREADS} threads)",
-                 ["HAProxy", "metric", "lbctl", "hand-written", "ratio, one after the other",
+                 ["HAProxy", "comparison", "metric", "lbctl", "hand-written", "ratio, one after the other",
                   "ratio, at once (min–max)", f"≥ {TARGET_RATIO}", "non-2xx + socket errors"],
                  rows)
     return 0
