@@ -115,6 +115,10 @@ class Capabilities:
     #: defaults section, named or not, applies to the proxies after it, as several anonymous
     #: ones do on every version, 1.5 included).
     defaults_from: bool
+    #: A frontend and a backend may have the same name (``frontend web`` + ``backend web``):
+    #: every version before 3.3; 3.3 refuses it ("no longer supported as of 3.3",
+    #: configuration.txt 3.3 §4).
+    frontend_backend_same_name: bool
 
     @classmethod
     def for_target(
@@ -148,6 +152,7 @@ class Capabilities:
             server_sni=v(1, 8),
             hot_ssl_cert=v(2, 1),
             defaults_from=v(2, 4),
+            frontend_backend_same_name=not v(3, 3),
         )
 
 
@@ -196,4 +201,8 @@ GATES: dict[str, Gate] = {
                  "leave 'from' unset and place the proxy after the defaults section it needs "
                  "(the order field): each defaults section applies to the proxies after it",
                  "configuration.txt 2.4 §4 'Proxies'"),
+    "same_name": Gate("frontend_backend_same_name",
+                      "HAProxy 3.2 or older (3.3 refuses a backend named as a frontend)",
+                      "rename the frontend or the backend",
+                      "configuration.txt 3.3 §4 'Proxies'"),
 }

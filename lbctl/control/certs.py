@@ -59,15 +59,16 @@ def store_of(core: Core) -> CertStore:
 
 
 def _check_config(pem: Path, kind: str) -> str:
-    """A config that loads ``pem`` the way the spec would (nothing listens: ``-c`` only)."""
+    """A config that loads ``pem`` the way the spec would (nothing listens: ``-c`` only). Its
+    frontend and backend have different names: 3.3 refuses a backend named as a frontend."""
     head = ("global\n    stats timeout 30s\n\ndefaults\n    mode http\n    timeout connect 1s\n"
             "    timeout client 1s\n    timeout server 1s\n\n")
     if kind == "certificate":
         return head + (f"frontend lbctl_cert_check\n    bind 127.0.0.1:9 ssl crt {pem}\n"
-                       "    default_backend lbctl_cert_check\n\nbackend lbctl_cert_check\n"
+                       "    default_backend lbctl_cert_check_be\n\nbackend lbctl_cert_check_be\n"
                        "    server s 127.0.0.1:9\n")
     return head + ("frontend lbctl_cert_check\n    bind 127.0.0.1:9\n"
-                   "    default_backend lbctl_cert_check\n\nbackend lbctl_cert_check\n"
+                   "    default_backend lbctl_cert_check_be\n\nbackend lbctl_cert_check_be\n"
                    f"    server s 127.0.0.1:9 ssl verify required ca-file {pem}\n")
 
 
