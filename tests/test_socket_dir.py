@@ -77,3 +77,41 @@ def test_prepare_socket_dir_makes_it_root_group_0750(tmp_path: Path) -> None:
     link.symlink_to(tmp_path)
     with pytest.raises(OSError, match="not a directory owned by root"):
         privileges.prepare_socket_dir(link, group)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop needs root")
+def test_remove_socket_dir_takes_sockets_only(tmp_path: Path) -> None:
+    import socket as sockets
+
+    target = tmp_path / "run" / "abc"
+    privileges.prepare_socket_dir(target, grp.getgrgid(os.getgid()).gr_name)
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_DGRAM) as s:
+        s.bind(str(target / "log.sock"))
+    privileges.remove_socket_dir(target)
+    assert not target.exists()
+    privileges.prepare_socket_dir(target, grp.getgrgid(os.getgid()).gr_name)
+    (target / "notes.txt").write_text("not ours")
+    privileges.remove_socket_dir(target)  # something else in it: the directory stays
+    assert (target / "notes.txt").read_text() == "not ours"
+    link = tmp_path / "run" / "link"
+    link.symlink_to(target)
+    privileges.remove_socket_dir(link)  # a symlink is never followed
+    assert link.is_symlink() and (target / "notes.txt").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop needs root")
+def test_the_agent_removes_its_socket_dir_when_it_stops_haproxy(short_dir: Path,
+                                                                backend: object) -> None:
+    from tests.agent_helpers import free_port, running_agent
+
+    data = {"global": {"peers_port": free_port()},
+            "frontends": [{"name": "web", "bind": [f"127.0.0.1:{free_port()}"],
+                           "default_backend": "app"}],
+            "backends": [{"name": "app", "servers": [
+                {"name": "s1", "address": "127.0.0.1", "port": backend.port,  # type: ignore[attr-defined]
+                 "check": False}]}]}
+    with running_agent(short_dir / "state", data, None) as agent:
+        sockets = privileges.socket_dir(agent.state.run_dir)
+        assert agent.controller.core.identity is not None
+        assert (sockets / "log.sock").exists()  # the workers log there
+    assert not sockets.exists()

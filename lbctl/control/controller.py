@@ -30,6 +30,7 @@ from lbctl.control.recovery import Recovery
 from lbctl.control.results import ApplyResult, ControllerListener, ServerResult, ValidateResult
 from lbctl.features import Capabilities
 from lbctl.haproxy.logs import LogCollector
+from lbctl.haproxy.privileges import remove_socket_dir, socket_dir
 from lbctl.haproxy.process import ReloadResult
 from lbctl.render import RenderContext
 from lbctl.spec import Spec
@@ -127,11 +128,16 @@ class Controller:
 
     def shutdown(self, *, keep_haproxy: bool = False) -> None:
         """Stop HAProxy (soft-stop) unless ``keep_haproxy``; a later start adopts it then.
-        The log collector closes either way (its socket file is removed)."""
+        The log collector closes either way (its socket file is removed); when HAProxy was
+        stopped, the ``/run/lbctl/<hash>`` socket dir of dropped-privilege workers goes too
+        (:func:`lbctl.haproxy.privileges.remove_socket_dir`)."""
         try:
             process.shutdown(self.core, keep_haproxy=keep_haproxy)
         finally:
             self.logs.close()
+            if self.core.identity is not None and not keep_haproxy \
+                    and not process.haproxy_running(self.core):
+                remove_socket_dir(socket_dir(self.state.run_dir))
 
     # -- reading ------------------------------------------------------------------------
     @property

@@ -25,7 +25,7 @@ import pwd
 import stat
 from pathlib import Path
 
-__all__ = ["SOCKET_ROOT", "drop_to", "prepare_socket_dir", "socket_dir"]
+__all__ = ["SOCKET_ROOT", "drop_to", "prepare_socket_dir", "remove_socket_dir", "socket_dir"]
 
 #: Where :func:`socket_dir` puts the sockets workers must reach (root-owned, like ``/run``).
 SOCKET_ROOT = Path("/run/lbctl")
@@ -86,3 +86,21 @@ def prepare_socket_dir(path: Path, group: str) -> None:
     gid = grp.getgrnam(group).gr_gid if not group.isdigit() else int(group)
     os.chown(path, 0, gid, follow_symlinks=False)
     os.chmod(path, 0o750)
+
+
+def remove_socket_dir(path: Path) -> None:
+    """Remove ``path`` (a :func:`socket_dir`) once nothing uses it: the UNIX sockets in it,
+    then the directory. Only a root-owned directory (not a symlink) is touched, and only
+    socket files in it are removed; a directory that still holds anything else stays. Never
+    raises."""
+    try:
+        info = path.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0:
+            return
+        for entry in path.iterdir():
+            with contextlib.suppress(OSError):
+                if stat.S_ISSOCK(entry.lstat().st_mode):
+                    entry.unlink()
+        path.rmdir()
+    except OSError:
+        return
