@@ -43,15 +43,49 @@ def canonical(spec: Spec) -> Spec:
         for client in fe["clients"]:
             if client["mode"] == "reject":
                 client["burst"] = 0
-    for be in data["backends"]:
-        for server in be["servers"]:
+    for fe in data["frontends"]:
+        _route_order(fe.get("routes", []))
+    for be in [*data["backends"], *data.get("listens", [])]:
+        be.setdefault("health_check", None)
+        for server in be.get("servers", []):
             if server["state"] == "drain" or (server["state"] == "ready" and server["weight"] == 0):
                 server.update(state="drain", weight=1)
             if be["health_check"] is None:
                 server["check"] = True
-        if be["health_check"] is not None and not any(s["check"] for s in be["servers"]):
+        if be["health_check"] is not None and not any(s["check"] for s in be.get("servers", [])):
             be["health_check"].update(inter=2000, rise=2, fall=3)
+    _listens(data)
     return validate_spec(data)
+
+
+def _route_order(routes: list[dict[str, Any]]) -> None:
+    """Routes written with an ACL of their own or inline read back in the order they are
+    written (longest prefix first), each taking the next of their places in the list."""
+    places = [i for i, r in enumerate(routes) if r.get("acl") or r.get("inline")]
+    written = sorted(places, key=lambda i: (-len(routes[i]["path_prefix"]), i))
+    moved = [routes[i] for i in written]
+    for i, route in zip(places, moved, strict=True):
+        routes[i] = route
+
+
+def _listens(data: dict[str, Any]) -> None:
+    """A ``listen`` entry of ``sections`` reads back as a ``listens`` entry: its plain
+    ``bind host:port`` lines become binds, the other lines stay extra lines, in order; and the
+    sections keep the place they were rendered in (``order``, lbctl's own order written out)."""
+    sections = data.get("sections", [])
+    if not any(s["kind"] == "listen" for s in sections) or data.get("order") is not None:
+        return
+    data["order"] = [f"{s['kind']} {s['name']}" for s in sections] + [
+        f"frontend {fe['name']}" for fe in data["frontends"]] + [
+        f"backend {be['name']}" for be in data["backends"]]
+    data["sections"] = [s for s in sections if s["kind"] != "listen"]
+    data["listens"] = []
+    for s in sections:
+        if s["kind"] == "listen":
+            binds = [ln.split()[1] for ln in s["lines"] if ln.split()[0] == "bind" and len(ln.split()) == 2]
+            data["listens"].append({"name": s["name"], "from": s.get("from"), "comment": s.get("comment", []),
+                                    "bind": binds, "extra": [ln for ln in s["lines"]
+                                                             if ln.split()[1:] not in ([b] for b in binds)]})
 
 
 def round_trip(spec: Spec, version: str) -> Spec:
@@ -111,11 +145,39 @@ def _random_spec(rng: random.Random) -> dict[str, Any]:
                           "default_backend": rng.choice(names),
                           "routes": [{"path_prefix": p, "backend": rng.choice(names)} for p in prefixes],
                           "clients": clients})
-    return {"global": {"maxconn": rng.randint(1, 10_000), "peers_port": 9901,
+    spec = {"global": {"maxconn": rng.randint(1, 10_000), "peers_port": 9901,
                        "prometheus_exporter": rng.choice([None, {"bind": "127.0.0.1:8405", "path": "/m"}])},
             "defaults": {"timeouts": {"connect": rng.choice(["1s", "500ms"]), "queue": "1m"},
                          "retries": rng.randint(0, 5)},
             "frontends": frontends, "backends": backends}
+    _new_fields(rng, spec)  # drawn last: the seeds above give the specs they gave before
+    return spec
+
+
+def _new_fields(rng: random.Random, spec: dict[str, Any]) -> None:
+    """A frontend's mode, timeouts and options, routes written with a named ACL or inline (all
+    of a frontend's routes, or none), and listen sections."""
+    for fe in spec["frontends"]:
+        fe.update(mode=rng.choice([None, "http"]),
+                  options=rng.sample(["httplog", "dontlognull", "forwardfor"], rng.randint(0, 2)),
+                  timeouts={"client": rng.choice([None, "10s"]),
+                            "http_request": rng.choice([None, "5s"])})
+        if rng.random() < 0.5:
+            for i, route in enumerate(fe["routes"]):
+                if route["path_prefix"].endswith("/") and rng.random() < 0.5:
+                    route["inline"] = True
+                else:
+                    route["acl"] = f"is_{fe['name']}_{i}"
+    spec["listens"] = [
+        {"name": f"l{i}", "bind": [f"127.0.0.1:{11000 + i}"], "maxconn": rng.choice([None, 50]),
+         "mode": rng.choice([None, "tcp", "http"]), "balance": rng.choice([None, "leastconn"]),
+         "options": rng.sample(["tcplog", "redispatch"], rng.randint(0, 2)),
+         "timeouts": {"client": rng.choice([None, "1m"]), "server": rng.choice([None, "2s"])},
+         "servers": [{"name": f"ls{j}", "address": "127.0.0.1", "port": 12000 + j,
+                      "weight": rng.choice([None, 5]), "check": rng.random() < 0.5}
+                     for j in range(rng.randint(0, 3))],
+         "extra": rng.choice([[], ["stats enable"]])}
+        for i in range(rng.randint(0, 2))]
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -232,8 +294,9 @@ def test_a_hand_written_config_maps_what_renders_back_and_keeps_the_rest() -> No
     assert legacy.balance is None and legacy.extra == ["option httpchk GET /up"]
     assert [(s.name, s.weight, s.check, s.inter) for s in legacy.servers] == [
         ("l1", None, True, None), ("l2", None, False, None)]
-    assert [(s.kind, s.name, s.lines) for s in spec.sections] == [
-        ("listen", "admin", ["bind 127.0.0.1:9000", "stats enable"])]
+    assert spec.sections == []
+    assert [(li.name, [str(b) for b in li.bind], li.extra) for li in spec.listens] == [
+        ("admin", ["127.0.0.1:9000"], ["stats enable"])]
     # Rendering keeps every directive of every section, lbctl's own lines aside.
     before, after = section_directives(loads(HAND_WRITTEN)), section_directives(loads(render(spec, caps("2.8.25"), CTX)))
     own = {("stats", "socket", "/run/lbctl/haproxy.sock", "mode", "600", "level", "admin", "expose-fd", "listeners"),

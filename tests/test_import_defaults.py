@@ -162,7 +162,8 @@ def test_named_defaults_become_a_list_each_proxy_naming_its_from() -> None:
         ("common", "http", 30_000), ("tcpish", "tcp", 10_000)]
     assert [(fe.name, fe.from_) for fe in spec.frontends] == [("www", "common")]
     assert [(be.name, be.from_) for be in spec.backends] == [("app", "common")]
-    assert [(s.kind, s.name, s.from_) for s in spec.sections] == [("listen", "db", "tcpish")]
+    assert [(li.name, li.from_, [s.name for s in li.servers]) for li in spec.listens] == [
+        ("db", "tcpish", ["d1"])]
     assert imported.line_of("defaults[1].timeouts.client") == 13
     data = spec.to_data()
     assert [d["name"] for d in data["defaults"]] == ["common", "tcpish"]

@@ -50,7 +50,7 @@ def test_every_directive_line_is_counted_once() -> None:
     assert stats.lines["global"] == Counter(field=1, extra=1)
     assert stats.lines["defaults"] == Counter(field=2, extra=1)
     assert stats.lines["frontend"] == Counter(field=2, extra=1)
-    assert stats.lines["listen"] == Counter(verbatim=2)
+    assert stats.lines["listen"] == Counter(field=1, extra=1)  # its bind; "stats enable" stays
     assert sum(stats.lines["backend"].values()) == 3
     assert stats.servers == 2
     assert stats.structured_servers == stats.lines["backend"]["field"] - 1  # balance is a field
@@ -71,10 +71,11 @@ def test_cli_prints_the_table_on_stderr(tmp_path: Path) -> None:
 @pytest.mark.skipif(not corpus_files(), reason="the haproxy-cfg corpus is absent")
 def test_corpus_figures() -> None:
     """Every directive line of every importable corpus file is classified once; the figures are
-    printed (issue "Importer fidelity" goals: ≥ 80 % of server lines structured — met, 88.7 %
-    measured; ≥ 50 % of proxy directive lines as fields — not met: 45.3 % measured, backends
-    74 %, the rest mostly frontend rules and ``listen`` sections kept verbatim; what is
-    asserted is the floor measured, to catch a regression)."""
+    printed (issue "Importer fidelity" goals, both met: ≥ 80 % of server lines structured —
+    95.6 % measured, 2,657 of 2,780, of which 192 in ``listen`` sections; ≥ 50 % of proxy
+    directive lines as fields — 56.0 % measured: backends 73 %, ``listen`` sections 54 %,
+    frontends 23 %; besides the goals, the floors measured are asserted, to catch a
+    regression)."""
     total = ImportStats()
     for path in corpus_files():
         doc = loads(path.read_text(encoding="utf-8", errors="replace"))
@@ -93,6 +94,8 @@ def test_corpus_figures() -> None:
     print("\nimport --stats over the corpus:", *total.rows(), sep="\n  ")
     print(f"  server lines structured: {total.structured_servers} of {total.servers}")
     assert total.structured_servers >= 0.85 * total.servers
-    assert total.share("field", proxies) >= 0.45
+    assert total.share("field", proxies) >= 0.55
     assert total.share("field", ("backend",)) >= 0.72
-    assert total.share("field") >= 0.41
+    assert total.share("field", ("listen",)) >= 0.53
+    assert total.share("field", ("frontend",)) >= 0.23
+    assert total.share("field") >= 0.48

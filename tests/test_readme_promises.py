@@ -464,6 +464,17 @@ IMPORTED["backends"][0]["servers"][0].update(
     extra=["agent-inter", "5s"], order=["check", "inter", "addr", "cookie", "send-proxy", "resolvers",
                                         "init-addr", "on-marked-down", "slowstart", "ssl", "extra"])
 IMPORTED["backends"][0]["servers"][0].pop("state", None)
+IMPORTED["frontends"][0].update(mode="http", options=["dontlognull"])
+IMPORTED["frontends"][0]["routes"].append({"path_prefix": "/b", "backend": "app", "acl": "is_b"})
+IMPORTED["listens"] = [{
+    "name": "lst", "from": "dflt", "comment": ["# listen comment"], "bind": ["127.0.0.1:8083"],
+    "mode": "http", "balance": "leastconn", "options": ["httplog"], "http_reuse": "safe",
+    "cookie": ["SERVERID", "insert"], "health_check": {"method": "HEAD", "path": "/health", "type": "http"},
+    "default_server": ["maxconn", "100"],
+    "servers": [copy.deepcopy(IMPORTED["backends"][0]["servers"][0])],
+    "extra": ["stats enable"]}]
+IMPORTED["listens"][0]["servers"][0].update(name="l1", state="ready")
+IMPORTED["order"] = [*IMPORTED["order"], "listen lst"]
 
 #: ``(document, path)`` of every string field set in :data:`FULL`, :data:`SHORT_BIND` and
 #: :data:`IMPORTED` (the fields only it sets).

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lbctl.errors import UnsupportedOnTarget
+from lbctl.errors import ConfigRejected, UnsupportedOnTarget
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.haproxy.binary import inspect_binary
 from lbctl.haproxy.validate import check_text
@@ -209,3 +209,31 @@ def test_prometheus_exporter_frontend_is_gated_by_promex(haproxy_bin: str, short
     c = binary.capabilities()
     text = render(spec, c, RenderContext(short_dir))
     assert check_text(binary, text, directory=short_dir, extra_args=peer_args(c)) == []
+
+
+def test_a_backend_named_as_a_frontend_is_refused_on_3_3(short_dir: Path) -> None:
+    """3.3 refuses ``backend web`` beside ``frontend web`` (older versions accept it): the
+    spec is refused for a 3.3 target naming the backend's name, and the real 3.2 and 3.3
+    builds agree with that verdict on the rendering (3.2 only warns that 3.3 will refuse it)."""
+    from tests import haproxy_builds
+
+    data = copy.deepcopy(SPECS["minimal"])
+    data["backends"][0]["name"] = data["frontends"][0]["name"]
+    data["frontends"][0]["default_backend"] = data["frontends"][0]["name"]
+    spec = validate_spec(data)
+    text = render(spec, caps("3.2.0"), CTX)
+    with pytest.raises(UnsupportedOnTarget, match="rename the frontend or the backend") as err:
+        render(spec, caps("3.3.0"), CTX)
+    assert [e.loc for e in err.value.errors] == ["backends[0].name"]
+    built, failed = haproxy_builds.ensure_builds(["3.2.0", "3.3.0"])
+    assert set(built) == {"3.2.0", "3.3.0"}, failed
+    ctx = RenderContext(short_dir)
+    older, newer = (inspect_binary(str(built[name])) for name in ("3.2.0", "3.3.0"))
+    warnings = check_text(older, render(spec, caps("3.2.0"), ctx), directory=short_dir,
+                          extra_args=peer_args(older.capabilities()))
+    assert warnings and all(w.severity == "warning" and "same name as frontend" in w.message
+                            for w in warnings), warnings
+    with pytest.raises(ConfigRejected, match="no longer supported as of 3.3"):
+        check_text(newer, render(spec, caps("3.2.0"), ctx), directory=short_dir,
+                   extra_args=peer_args(newer.capabilities()))
+    assert text

@@ -165,7 +165,7 @@ def test_dump_round_trips() -> None:
 def test_json_schema_describes_the_spec() -> None:
     schema = json_schema()
     assert set(schema["properties"]) == {"comment", "global", "defaults", "frontends", "backends",
-                                         "sections", "order"}
+                                         "listens", "sections", "order"}
     assert "Client" in schema["$defs"] and "rate" in schema["$defs"]["Client"]["properties"]
     server = schema["$defs"]["Server"]["properties"]
     assert {"extra", "order", "check_port", "cookie", "inter"} <= set(server)

@@ -8,18 +8,24 @@ Reference: ``csv.DictReader`` over the answer's lines, the parser these replaced
 from __future__ import annotations
 
 import csv
+import itertools
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic_core import to_json
 
+from lbctl.control.health import health_body
 from lbctl.demo.backend import RecordingBackend
 from lbctl.errors import RuntimeAPIError
 from lbctl.haproxy.runtime import (
     HEALTH_COLUMNS,
     RuntimeClient,
     ServerHealth,
+    health_dicts,
+    health_json,
     normalise_status,
     parse_stat_csv,
     stat_fields,
@@ -91,6 +97,24 @@ def test_parsers_read_what_csv_reads(agent_stat: Agent) -> None:
         assert (got.status_raw.split(" ")[0], got.weight) == (ref.status_raw.split(" ")[0], ref.weight)
     assert all(b.status == normalise_status(r["status"]) for b in health for r in reference
                if r["pxname"] == b.name and r["svname"] == "BACKEND")
+    # the JSON text built row by row is to_json of the dicts, byte for byte
+    rows = list(stat_fields(text, HEALTH_COLUMNS))
+    down = [(*r[:2], "DOWN", *r[3:]) if r[1] != "BACKEND" and r[0] == "b1" else r for r in rows]
+    for table, internal in itertools.product((rows, down), (False, True)):
+        made, dicts = health_json(table, include_internal=internal), health_dicts(table, include_internal=internal)
+        assert made.text == to_json(dicts).decode()
+        assert made.unusable == [(b["name"], [(s["server"], s["status"]) for s in b["servers"]])
+                                 for b in dicts if not b["usable"]]
+    assert [name for name, _ in health_json(down).unusable] == ["b1"]
+    # the health report's rows (no objects): what as_dict() of each backend writes
+    dicts = runtime.backends_health_dicts()
+    assert [(d["name"], d["status"], d["usable"], list(d)) for d in dicts] == \
+        [(b.name, b.status, b.usable, list(b.as_dict())) for b in health]
+    for got_b, ref_b in zip(dicts, health, strict=True):
+        assert [list(s) for s in got_b["servers"]] == [list(s.as_dict()) for s in ref_b.servers]
+        assert [(s["backend"], s["server"], s["status_raw"].split(" ")[0], s["weight"])
+                for s in got_b["servers"]] == [(s.backend, s.server, s.status_raw.split(" ")[0],
+                                                s.weight) for s in ref_b.servers]
 
 
 def test_quoted_field_and_short_row(agent_stat: Agent) -> None:
@@ -137,3 +161,24 @@ def test_command_lines_streams_and_pauses_the_deadline(agent_stat: Agent) -> Non
     assert took > timeout * 2  # the reading outlasted the deadline, the answer still came whole
     assert [ln.split(",")[:2] for ln in lines if ln] == \
         [ln.split(",")[:2] for ln in whole.split("\n") if ln]
+
+
+def test_health_body_is_the_report_as_json(agent_stat: Agent) -> None:
+    """``GET /health``'s bytes (the backends written as text, spliced into the report) are
+    ``to_json`` of the report: on a real agent, and for a report whose strings hold the text
+    the splice looks for."""
+    ok, body = agent_stat.controller.health_body()
+    report = agent_stat.controller.health()
+    got = json.loads(body)
+    assert ok is report["ok"] is got["ok"]
+    assert list(got) == list(report)
+    assert [(b["name"], b["status"], [(s["server"], list(s)) for s in b["servers"]])
+            for b in got["backends"]] == [(b["name"], b["status"], [(s["server"], list(s))
+                                                                    for s in b["servers"]])
+                                          for b in report["backends"]]
+    backends = [{"name": "b", "status": "UP", "usable": True, "servers": []}]
+    for unavailable in (None, 'no "backends":[] here'):
+        tricky = {**report, "haproxy": {"running": False, "unavailable": unavailable},
+                  "reasons": ['"backends":[]'], "backends": []}
+        assert health_body(tricky, to_json(backends).decode()) == to_json(
+            {**tricky, "backends": backends})

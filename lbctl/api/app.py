@@ -26,6 +26,7 @@ from lbctl.api.deps import known_query
 from lbctl.api.docs import install_docs
 from lbctl.api.errors import install_error_handlers
 from lbctl.api.fleet import fleet_router
+from lbctl.api.gcpause import GcPauseMiddleware
 from lbctl.api.logs import logs_router
 from lbctl.api.methods import MethodsMiddleware
 from lbctl.api.metrics import Metrics, metrics_router
@@ -99,6 +100,7 @@ def create_app(
                            dependencies=[Depends(require_token), Depends(known_query)])
     app.include_router(metrics_router, dependencies=[Depends(require_token), Depends(known_query)])
     app.add_middleware(MethodsMiddleware, routes_of=app)
+    app.add_middleware(GcPauseMiddleware)  # outside Methods: a HEAD /health pauses too
     install_docs(app)
     install_ui(app, ui)  # last: its security headers are the outermost middleware
 

@@ -19,7 +19,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic_core import to_json
 
 from lbctl.api.auth import caller, require_role
 from lbctl.api.contract import ETAG, SPEC_BODY, answer, ok, problems
@@ -148,12 +147,12 @@ def config_source(controller: ControllerDep) -> PlainTextResponse:
 def health(controller: ControllerDep) -> Response:
     """:class:`HealthReport`; 200 when ``ok``, 503 otherwise, with the same body.
 
-    Serialised by pydantic-core's ``to_json`` (Rust) rather than :func:`answer`'s ``json``:
-    the same JSON, about 3 × faster, which counts at 50,000 servers (tests/bench/README.md,
+    The JSON of pydantic-core's ``to_json`` (Rust) rather than :func:`answer`'s ``json``,
+    and the backends' part written as text row by row while ``show stat`` arrives
+    (:meth:`Controller.health_body`), which counts at 50,000 servers (tests/bench/README.md,
     "Health and clients at scale")."""
-    report = controller.health()
-    return Response(to_json(report), status_code=200 if report.get("ok") else 503,
-                    media_type="application/json")
+    ok, body = controller.health_body()
+    return Response(body, status_code=200 if ok else 503, media_type="application/json")
 
 
 @api_router.get("/haproxy", tags=["haproxy"], summary="HAProxy process status",

@@ -17,12 +17,12 @@ follow ``.if``/``.elif``/``.else``/``.endif`` nesting (§2.4), read the directiv
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from lbctl.config.directives import ArgError, Directive, Unknown
 from lbctl.config.grammar import Word, lex
+from lbctl.config.pause import gc_paused
 from lbctl.config.sections import SECTION_KEYWORDS, family_for, parse_header
 from lbctl.errors import ParseError
 
@@ -52,6 +52,7 @@ class Line:
     comment: str | None = None
     directive: Directive | None = None
     comments_before: tuple[Line, ...] = ()
+    _args: tuple[str, ...] | None = field(default=None, init=False, repr=False)
 
     @property
     def raw(self) -> str:
@@ -65,8 +66,11 @@ class Line:
 
     @property
     def args(self) -> tuple[str, ...]:
-        """The words after the first one, unquoted."""
-        return tuple(w.value for w in self.words[1:])
+        """The words after the first one, unquoted (made once: ``words`` never changes)."""
+        args = self._args
+        if args is None:
+            args = self._args = tuple(w.value for w in self.words[1:])
+        return args
 
 
 @dataclass(slots=True, eq=False)
@@ -162,13 +166,8 @@ def build(text: str) -> Document:
     cycles, and full collections over its hundreds of thousands of young objects would
     otherwise take half the time of a large file.
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _build(text)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _build(text: str) -> Document:
@@ -249,7 +248,8 @@ def _read_directive(kind: str, line: Line) -> Directive:
     keyword = words[first - 1].value
     family = family_for(kind, keyword) if kind else Unknown
     try:
-        return family.parse(keyword, tuple(w.value for w in words[first:]), negated)
+        args = line.args if first == 1 else tuple([w.value for w in words[first:]])
+        return family.parse(keyword, args, negated)
     except ArgError as err:
         raise _arg_error(err, line, first) from None
 

@@ -10,12 +10,14 @@ was, apart from lbctl's own lines (``tests/test_import_corpus.py``).
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from collections.abc import Iterator
 
 from lbctl import units
 from lbctl.config.document import COMMENT, DIRECTIVE, DOT, HEADER, Document, Line
-from lbctl.config.grammar import lex
+from lbctl.config.grammar import BLANKS, lex
+from lbctl.config.pause import gc_paused
 from lbctl.config.sections import header_addresses
 
 __all__ = ["SectionKey", "line_map", "normalised", "section_directives", "text_directives",
@@ -52,10 +54,18 @@ def text_directives(text: str) -> list[tuple[str, ...]]:
     Raises :class:`~lbctl.errors.ParseError` for a line the grammar refuses."""
     out = []
     for lineno, raw in enumerate(text.splitlines()[1:], 2):
-        words = [w.value for w in lex(raw, lineno).words]
+        if _PLAIN.search(raw) is None:  # no quote, escape or comment: the words are the text's
+            words = _WORD.findall(raw)
+        else:
+            words = [w.value for w in lex(raw, lineno).words]
         if words:
             out.append(_normal(words))
     return out
+
+
+#: A character that makes a line more than blank-separated words (what :func:`lex` reads).
+_PLAIN = re.compile(r"[\\'\"#\r]")
+_WORD = re.compile(f"[^{BLANKS}]+")
 
 
 def _normal(words: list[str]) -> tuple[str, ...]:
@@ -109,9 +119,18 @@ def line_map(source: Document, target: Document) -> dict[int, int]:
     same comment); repeated lines pair up in order. Lines of ``target`` that no source line
     gave (lbctl's own) are absent. Used to point ``haproxy -c`` messages about a rendered
     config at the lines of the text a user submitted."""
+    with gc_paused():  # a pool of every line: lbctl.config.pause
+        return _line_map(source, target)
+
+
+def _line_map(source: Document, target: Document) -> dict[int, int]:
     pool: dict[tuple[object, ...], deque[int]] = {}
     for key, line in _keyed(source):
-        pool.setdefault(key, deque()).append(line.lineno)
+        same = pool.get(key)
+        if same is None:
+            pool[key] = deque((line.lineno,))
+        else:
+            same.append(line.lineno)
     out: dict[int, int] = {}
     for key, line in _keyed(target):
         found = pool.get(key)

@@ -229,6 +229,11 @@ class Controller:
         "checked_at", "supervision"}``. Never raises."""
         return process.health(self.core)
 
+    def health_body(self) -> tuple[bool, bytes]:
+        """``(ok, the health report as JSON)``: :func:`lbctl.control.process.health_body`,
+        the bytes ``to_json(self.health())`` would give. Never raises."""
+        return process.health_body(self.core)
+
     def status(self) -> dict[str, Any]:
         """Process status, binary, state dir and spec version
         (:func:`lbctl.control.process.status`). Never raises."""

@@ -14,14 +14,19 @@ for alerting rules).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from pydantic_core import to_json
 
 from lbctl.errors import HAProxyError
 from lbctl.haproxy.runtime import RuntimeClient
 from lbctl.state.pem import CertInfo
 
-__all__ = ["CERT_CRITICAL_DAYS", "CERT_WARNING_DAYS", "certificate_health", "health_report"]
+__all__ = ["CERT_CRITICAL_DAYS", "CERT_WARNING_DAYS", "certificate_health", "health_body",
+           "health_report", "health_report_parts"]
+
+_B = TypeVar("_B")
 
 #: A certificate the spec uses that expires within this many days makes health not ok.
 CERT_CRITICAL_DAYS = 3
@@ -71,7 +76,8 @@ def health_report(
     ``running`` is whether a verified master runs; ``unavailable`` why HAProxy is not there
     (``None`` for "not running"); ``runtime`` reads ``show stat`` (each call bounded by its
     timeout); ``supervision`` is passed through (:meth:`lbctl.control.recovery.Recovery.report`).
-    ``backends`` holds :meth:`lbctl.haproxy.runtime.BackendHealth.as_dict` per backend.
+    ``backends`` holds :meth:`lbctl.haproxy.runtime.BackendHealth.as_dict` per backend
+    (:meth:`~lbctl.haproxy.runtime.RuntimeClient.backends_health_dicts`: no objects per row).
     ``listeners`` counts the spec's frontends and ``listen`` sections: with none, HAProxy
     answers on no port, and that is a reason too (a spec emptied with ``allow_empty``).
     ``certificates`` are the store objects the spec uses (:func:`certificate_health`): one
@@ -80,20 +86,63 @@ def health_report(
     stays true.
     Never raises: an unreadable runtime API is a reason (``health unknown: ...``).
     """
+    def read() -> tuple[list[dict[str, Any]], list[tuple[str, list[tuple[str, str]]]]]:
+        rows = runtime.backends_health_dicts()
+        return rows, [(be["name"], [(sv["server"], sv["status"]) for sv in be["servers"]])
+                      for be in rows if not be["usable"]]
+
+    report, backends = _report(running, unavailable, read, supervision, listeners, certificates)
+    report["backends"] = backends or []
+    return report
+
+
+def health_report_parts(
+    running: bool, unavailable: str | None, runtime: RuntimeClient, supervision: dict[str, Any],
+    *, listeners: int = 1, certificates: Sequence[CertInfo] = (),
+) -> tuple[dict[str, Any], str]:
+    """:func:`health_report` for the API, in two parts: the report with ``backends`` empty,
+    and the JSON text of its ``backends`` (:meth:`~lbctl.haproxy.runtime.RuntimeClient.
+    backends_health_json`: no dict per server at 50,000 servers). :func:`health_body` joins
+    them into the report's JSON. Never raises."""
+    def read() -> tuple[str, list[tuple[str, list[tuple[str, str]]]]]:
+        answer = runtime.backends_health_json()
+        return answer.text, answer.unusable
+
+    report, backends = _report(running, unavailable, read, supervision, listeners, certificates)
+    return report, backends or "[]"
+
+
+def health_body(report: dict[str, Any], backends: str) -> bytes:
+    """The JSON pydantic-core's ``to_json`` writes for ``report`` with ``backends`` (a JSON
+    array's text) as its ``backends`` member, byte for byte: ``report`` (its ``backends``
+    empty) is serialised and the array written in place of its ``"backends":[]``. That text
+    cannot occur before it otherwise: only ``ok`` and ``haproxy`` come first, and a string
+    there writes its quotes escaped."""
+    head = to_json(report)
+    empty = b'"backends":[]'
+    at = head.index(empty)
+    return b"".join((head[:at], b'"backends":', backends.encode(), head[at + len(empty):]))
+
+
+def _report(running: bool, unavailable: str | None,
+            read: Callable[[], tuple[_B, list[tuple[str, list[tuple[str, str]]]]]],
+            supervision: dict[str, Any], listeners: int, certificates: Sequence[CertInfo],
+            ) -> tuple[dict[str, Any], _B | None]:
+    """The report with ``backends`` empty, and what ``read`` gave for them (``None`` when
+    HAProxy is down or its runtime API could not be read); ``read`` also names the backends
+    without a usable server and their servers' states."""
     reasons: list[str] = []
-    backends: list[dict[str, Any]] = []
+    backends: _B | None = None
     if not running:
         reasons.append(unavailable or "HAProxy is not running")
     else:
         try:
-            for be in runtime.backends_health():
-                backends.append(be.as_dict())
-                if not be.usable:
-                    states = ", ".join(f"{s.server} {s.status}" for s in be.servers)
-                    reasons.append(
-                        f"backend {be.name} has no usable server ({states or 'no servers'})"
-                    )
+            backends, unusable = read()
+            for name, servers in unusable:
+                states = ", ".join(f"{server} {status}" for server, status in servers)
+                reasons.append(f"backend {name} has no usable server ({states or 'no servers'})")
         except HAProxyError as exc:
+            backends = None
             reasons.append(f"health unknown: runtime API: {exc}")
         if listeners == 0:
             reasons.append("the spec has no frontend and no listen section: HAProxy listens "
@@ -103,10 +152,10 @@ def health_report(
     return {
         "ok": not reasons,
         "haproxy": {"running": running, "unavailable": None if running else reasons[0]},
-        "backends": backends,
+        "backends": [],
         "reasons": reasons,
         "warnings": warnings,
         "certificates": cert_entries,
         "checked_at": time.time(),
         "supervision": supervision,
-    }
+    }, backends

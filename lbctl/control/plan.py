@@ -29,10 +29,10 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def _items(spec: Spec) -> dict[str, dict[str, Any]]:
+def _items(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per summary group, each item's name and its data (a frontend without its clients, a
-    backend without its servers: those are items of their own)."""
-    data = spec.to_data()
+    backend without its servers: those are items of their own), from a spec's
+    :meth:`~lbctl.spec.Spec.to_data`."""
     out: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
     for fe in data.get("frontends", []):
         out["frontends"][fe["name"]] = {k: v for k, v in fe.items() if k != "clients"}
@@ -45,6 +45,8 @@ def _items(spec: Spec) -> dict[str, dict[str, Any]]:
     for section in data.get("sections", []):
         name = f"{section['kind']} {section.get('name') or ''}".rstrip()
         out["sections"][name] = section
+    for listen in data.get("listens", []):  # a listen section, structured or not, is a section
+        out["sections"][f"listen {listen['name']}"] = listen
     return out
 
 
@@ -59,7 +61,8 @@ def summarize(old: Spec, new: Spec) -> dict[str, Any]:
     ``kind name``. A frontend is changed when anything but its clients is; a backend when
     anything but its servers is.
     """
-    before, after = _items(old), _items(new)
+    old_data, new_data = old.to_data(), new.to_data()  # once each: large specs take long
+    before, after = _items(old_data), _items(new_data)
     summary: dict[str, Any] = {}
     for kind in KINDS:
         a, b = before[kind], after[kind]
@@ -68,7 +71,6 @@ def summarize(old: Spec, new: Spec) -> dict[str, Any]:
             "removed": sorted(set(a) - set(b)),
             "changed": sorted(n for n in set(a) & set(b) if a[n] != b[n]),
         }
-    old_data, new_data = old.to_data(), new.to_data()
     summary["settings"] = [part for part in ("global", "defaults", "comment")
                            if old_data.get(part) != new_data.get(part)]
     return summary

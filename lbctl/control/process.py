@@ -16,11 +16,13 @@ from typing import Any
 from lbctl import paths
 from lbctl.control.configuration import reload_or_restore
 from lbctl.control.core import Core, log
-from lbctl.control.health import health_report
+from lbctl.control.health import health_body as health_body_of
+from lbctl.control.health import health_report, health_report_parts
 from lbctl.control.recovery import start_known_good
 from lbctl.errors import BinaryNotFound, ConfigRejected, LbctlError
 from lbctl.haproxy.binary import detect
 from lbctl.haproxy.process import HAProxyProcess
+from lbctl.haproxy.runtime import RuntimeClient
 from lbctl.spec import load_spec
 from lbctl.spec.tls_checks import certificate_refs
 from lbctl.state.certs import CertStore
@@ -30,6 +32,7 @@ __all__ = [
     "haproxy_fault",
     "haproxy_running",
     "health",
+    "health_body",
     "restart_haproxy",
     "shutdown",
     "start",
@@ -201,11 +204,32 @@ def health(core: Core) -> dict[str, Any]:
     "supervision"}``; ``ok`` is true when HAProxy runs, the spec has a listener and every
     backend has a usable server (and no certificate the spec uses expires within 3 days:
     :func:`used_certificates`). Never raises."""
-    spec = core.spec
-    listeners = len(spec.frontends) + sum(s.kind == "listen" for s in spec.sections)
-    report = health_report(haproxy_running(core), core.unavailable, core.runtime(),
-                           supervision(core), listeners=listeners,
+    report = health_report(*_health_args(core), listeners=_listeners(core),
                            certificates=used_certificates(core))
+    return _fleet_warnings(core, report)
+
+
+def health_body(core: Core) -> tuple[bool, bytes]:
+    """``(ok, the JSON of``:func:`health```)``, the same bytes as pydantic-core's ``to_json``
+    of that report, built without a dict per server
+    (:func:`lbctl.control.health.health_report_parts`; the API's path at 50,000 servers).
+    Never raises."""
+    report, backends = health_report_parts(*_health_args(core), listeners=_listeners(core),
+                                           certificates=used_certificates(core))
+    report = _fleet_warnings(core, report)
+    return bool(report["ok"]), health_body_of(report, backends)
+
+
+def _health_args(core: Core) -> tuple[bool, str | None, RuntimeClient, dict[str, Any]]:
+    return haproxy_running(core), core.unavailable, core.runtime(), supervision(core)
+
+
+def _listeners(core: Core) -> int:
+    spec = core.spec
+    return len(spec.frontends) + sum(1 for s in spec.sections if s.kind == "listen")
+
+
+def _fleet_warnings(core: Core, report: dict[str, Any]) -> dict[str, Any]:
     if core.coordinator is not None:  # a fleet member: "fleet-degraded: ..." while etcd is away
         report["warnings"] = [*report.get("warnings", []), *core.coordinator.health_warnings()]
     return report
@@ -214,9 +238,13 @@ def health(core: Core) -> dict[str, Any]:
 def used_certificates(core: Core) -> list[CertInfo]:
     """The store objects the current spec names (each once; one the store cannot read is
     left out: the spec's next apply names it). Never raises."""
+    spec, cached = core.spec, core.cert_names
+    if cached is None or cached[0] is not spec:
+        cached = core.cert_names = (
+            spec, tuple(sorted({name for _loc, name, _kind in certificate_refs(spec)})))
     store = CertStore(core.state.root)
     out = []
-    for name in sorted({name for _loc, name, _kind in certificate_refs(core.spec)}):
+    for name in cached[1]:
         try:
             out.append(store.info(name))
         except LbctlError as exc:

@@ -14,6 +14,11 @@ no-op: the text is the live file, so the current spec is applied again, which th
 answers ``changed: false`` (no new version, no reload).
 
 :func:`plan` answers what applying a spec or a source would change (:mod:`lbctl.control.plan`).
+
+:func:`read`, :func:`check`, :func:`plan` and the dry run's answer run with Python's cyclic
+garbage collector paused (:mod:`lbctl.config.pause`): they build documents, specs and
+renderings of up to hundreds of thousands of objects, no cycles, and the full collections they
+would set off took most of a large text's validation.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbctl.config import Document, loads
+from lbctl.config.pause import gc_paused
 from lbctl.config.spelling import misspelled
 from lbctl.control import configuration
 from lbctl.control.controller import Controller
@@ -68,6 +74,7 @@ class SourceCheck:
     result: ValidateResult
     changed: bool
 
+    @gc_paused()
     def as_dict(self) -> dict[str, Any]:
         """``{"ok", "diagnostics", "config", "spec", "changed"}`` (JSON-ready; ``config`` is
         the text lbctl would write)."""
@@ -86,6 +93,7 @@ def decode(raw: bytes) -> str:
         raise SpecError([FieldError("", "the request body is not UTF-8 text")]) from None
 
 
+@gc_paused()
 def read(controller: Controller, text: str) -> Submitted:
     """Parse and import ``text`` for the controller's target. Raises :class:`ParseError`
     (line and column), :class:`SpecError` (the submitted line of each field),
@@ -114,6 +122,7 @@ def _spec(submitted: Submitted, current: Spec, live: str, *, same_version: bool)
     return current if submitted.text == live and same_version else submitted.spec
 
 
+@gc_paused()
 def check(controller: Controller, submitted: Submitted) -> SourceCheck:
     """*Validate*: render the text's spec and ``haproxy -c`` the exact bytes; nothing is
     written and no ``If-Match`` is needed. ``result.ok`` is false when HAProxy rejects it.
@@ -125,8 +134,10 @@ def check(controller: Controller, submitted: Submitted) -> SourceCheck:
         checked = controller.validate(spec)
     except PolicyRefused as exc:
         raise submitted.with_lines(exc) from None
-    mapped = to_submitted_lines(checked.diagnostics, submitted.document, checked.config)
-    result = dataclasses.replace(checked, diagnostics=mapped)
+    result = checked
+    if checked.diagnostics:  # the line map is built only for diagnostics to map
+        mapped = to_submitted_lines(checked.diagnostics, submitted.document, checked.config)
+        result = dataclasses.replace(checked, diagnostics=mapped)
     return SourceCheck(version, spec, result, spec != current or checked.config != live)
 
 
@@ -158,6 +169,7 @@ def apply(
     return result
 
 
+@gc_paused()
 def plan(controller: Controller, body: Spec | str) -> Plan:
     """What applying ``body`` — a spec, or a ``haproxy.cfg`` text (the live file's own text
     stands for the current spec) — would change (:func:`lbctl.control.plan.make_plan`).

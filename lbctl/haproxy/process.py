@@ -44,9 +44,9 @@ __all__ = ["HAProxyProcess", "ProcessStatus", "ReloadResult"]
 
 _START_TIMEOUT_S = 15.0
 _POLL_S = 0.05
-#: ``show proc`` during a reload: the new worker is waited for, every 10 ms of the wait is
+#: ``show proc`` during a reload: the new worker is waited for, and half a poll on average is
 #: apply latency (issue 19: 50 ms cost 25 ms per reload on 2.6); a round trip is ~1 ms.
-_RELOAD_POLL_S = 0.01
+_RELOAD_POLL_S = 0.005
 _NO_NEW_WORKER_S = 1.0
 
 

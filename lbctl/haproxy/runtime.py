@@ -6,8 +6,9 @@ configuration.txt §3.1). ``show stat`` columns are described in management.txt 
 format"; ``set server`` / ``show table`` in §9.3.
 
 Size: over 300 lines because the stats socket's commands (``show stat``, ``show table``,
-server state, ``set ssl cert``) share one client, one lock, one deadline and their parsers
-(the ``show stat`` CSV parsers are in :mod:`lbctl.haproxy.stat_csv`).
+server state, ``set ssl cert``) share one client, one lock, one deadline and their parsers,
+and the health rows come both as dicts and as the API's JSON text (:func:`health_json`, at
+50,000 servers); the ``show stat`` CSV parsers are in :mod:`lbctl.haproxy.stat_csv`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from pydantic_core import to_json
 
 from lbctl.errors import CommandRefused, LbctlError, NotFound, RuntimeAPIError
 from lbctl.haproxy.sockets import SocketClient, check_argument
@@ -27,9 +31,13 @@ from lbctl.reserved import INTERNAL_PREFIX
 __all__ = [
     "HEALTH_COLUMNS",
     "INTERNAL_PREFIX",
+    "SERVER_HEALTH_KEYS",
     "BackendHealth",
+    "HealthJSON",
     "RuntimeClient",
     "ServerHealth",
+    "health_dicts",
+    "health_json",
     "normalise_status",
     "parse_stat_csv",
     "parse_table_entries",
@@ -131,6 +139,98 @@ def _server_values(values: tuple[str, ...]) -> tuple[Any, ...]:
     return (status, raw, check_status or None, _int(check_duration), _int(lastchg), weight,
             _int(scur) or 0, _int(qcur) or 0,
             request_rate if request_rate is not None else _int(rate), _int(hrsp_5xx), usable)
+
+
+#: :class:`ServerHealth`'s field names, in order (the keys of its :meth:`~ServerHealth.as_dict`).
+SERVER_HEALTH_KEYS = tuple(f.name for f in fields(ServerHealth))
+
+
+@functools.lru_cache(maxsize=4096)
+def _server_tail(values: tuple[str, ...]) -> dict[str, Any]:
+    """:meth:`ServerHealth.as_dict` after ``backend`` and ``server`` (shared: copy it)."""
+    return dict(zip(SERVER_HEALTH_KEYS[2:], _server_values(values), strict=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_tail(values: tuple[str, ...]) -> tuple[str, str, bool]:
+    """``(status, the JSON members of _server_tail without braces, usable)``."""
+    tail = _server_tail(values)
+    return tail["status"], to_json(tail).decode()[1:-1], tail["usable"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_str(value: str) -> str:
+    return to_json(value).decode()
+
+
+def health_dicts(rows: Iterable[tuple[str, ...]], *, include_internal: bool = False,
+                 ) -> list[dict[str, Any]]:
+    """Per backend, in ``show stat`` order, ``{"name", "status", "usable", "servers":
+    [ServerHealth.as_dict(), ...]}`` from the rows of :data:`HEALTH_COLUMNS`
+    (:func:`lbctl.haproxy.stat_csv.stat_fields`); frontends skipped, ``lbctl_*`` backends
+    too unless ``include_internal``; a backend without its ``BACKEND`` row is left out."""
+    servers: dict[str, list[dict[str, Any]]] = {}
+    status: dict[str, str] = {}
+    tail = _server_tail
+    for values in rows:
+        name, kind = values[0], values[1]
+        if kind == "FRONTEND" or (not include_internal and name.startswith(INTERNAL_PREFIX)):
+            continue
+        found = servers.get(name)
+        if found is None:
+            found = servers[name] = []
+        if kind == "BACKEND":
+            status[name] = normalise_status(values[2])
+        else:
+            found.append({"backend": name, "server": kind, **tail(values[2:])})
+    return [{"name": name, "status": status[name],
+             "usable": any(s["usable"] for s in found), "servers": found}
+            for name, found in servers.items() if name in status]
+
+
+@dataclass(frozen=True)
+class HealthJSON:
+    """:func:`health_json`'s answer: ``text``, the JSON array ``to_json(health_dicts(rows))``
+    writes, byte for byte, and ``unusable``: per backend without a usable server, its name and
+    its servers' ``(name, status)``, in order."""
+
+    text: str
+    unusable: list[tuple[str, list[tuple[str, str]]]]
+
+
+def health_json(rows: Iterable[tuple[str, ...]], *, include_internal: bool = False) -> HealthJSON:
+    """:func:`health_dicts` of ``rows`` as JSON text, without a dict per server: each server's
+    members after its names are the same for the many servers that share their counters, so
+    their text is made once (``tests/test_stat_parse.py`` checks it equals ``to_json`` of
+    :func:`health_dicts` on a real answer)."""
+    servers: dict[str, list[str]] = {}
+    states: dict[str, list[tuple[str, str, bool]]] = {}
+    status: dict[str, str] = {}
+    for values in rows:
+        name, kind = values[0], values[1]
+        if kind == "FRONTEND" or (not include_internal and name.startswith(INTERNAL_PREFIX)):
+            continue
+        found = servers.get(name)
+        if found is None:
+            found = servers[name] = []
+            states[name] = []
+        if kind == "BACKEND":
+            status[name] = normalise_status(values[2])
+        else:
+            state, members, usable = _json_tail(values[2:])
+            found.append(f'{{"backend":{_json_str(name)},"server":{_json_str(kind)},{members}}}')
+            states[name].append((kind, state, usable))
+    parts = []
+    unusable = []
+    for name, found in servers.items():
+        if name not in status:
+            continue
+        usable = any(u for _s, _st, u in states[name])
+        if not usable:
+            unusable.append((name, [(srv, st) for srv, st, _u in states[name]]))
+        parts.append(f'{{"name":{_json_str(name)},"status":{_json_str(status[name])},'
+                     f'"usable":{"true" if usable else "false"},"servers":[{",".join(found)}]}}')
+    return HealthJSON(f"[{','.join(parts)}]", unusable)
 
 
 @dataclass(frozen=True)
@@ -270,23 +370,26 @@ class RuntimeClient:
 
         Frontends are skipped; backends named ``lbctl_*`` too unless ``include_internal``.
         """
-        servers: dict[str, list[ServerHealth]] = {}
-        status: dict[str, str] = {}
-        stat = stat_fields(self._client.command_lines("show stat"), HEALTH_COLUMNS)
-        for values in stat:  # parsed while HAProxy still writes the rest
-            name, kind = values[0], values[1]
-            if kind == "FRONTEND" or (not include_internal and name.startswith(INTERNAL_PREFIX)):
-                continue
-            rows = servers.setdefault(name, [])
-            if kind == "BACKEND":
-                status[name] = normalise_status(values[2])
-            else:
-                rows.append(ServerHealth.from_fields(values))
-        return [
-            BackendHealth(name, status.get(name, "?"), found, any(s.usable for s in found))
-            for name, found in servers.items()
-            if name in status
-        ]
+        return [BackendHealth(be["name"], be["status"], [ServerHealth(**s) for s in be["servers"]],
+                              be["usable"])
+                for be in self.backends_health_dicts(include_internal=include_internal)]
+
+    def backends_health_dicts(self, *, include_internal: bool = False) -> list[dict[str, Any]]:
+        """:meth:`backends_health` as :meth:`BackendHealth.as_dict` writes each backend
+        (``{"name", "status", "usable", "servers": [ServerHealth.as_dict(), ...]}``), built
+        without the objects (:func:`health_dicts`). Parses ``show stat`` while HAProxy still
+        writes the rest (its type filter, ``show stat -1 6 -1``, would only drop the few
+        frontend rows). Raises :class:`RuntimeAPIError`, :class:`HAProxyUnavailable`."""
+        rows = stat_fields(self._client.command_lines("show stat"), HEALTH_COLUMNS)
+        return health_dicts(rows, include_internal=include_internal)
+
+    def backends_health_json(self, *, include_internal: bool = False) -> HealthJSON:
+        """:meth:`backends_health_dicts` as the JSON text pydantic-core's ``to_json`` writes
+        for that list, built row by row while the answer arrives (:func:`health_json`): the
+        health report's API path, 60,000 rows at 50,000 servers. Raises what
+        :meth:`backends_health_dicts` raises."""
+        rows = stat_fields(self._client.command_lines("show stat"), HEALTH_COLUMNS)
+        return health_json(rows, include_internal=include_internal)
 
     def _set(self, cmd: str) -> None:
         answer = self.command(cmd).strip()

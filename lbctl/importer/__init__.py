@@ -1,6 +1,8 @@
 """Document → spec: bring a parsed ``haproxy.cfg`` (:mod:`lbctl.config`) under lbctl without
 losing a line. :mod:`~lbctl.importer.core` runs it, :mod:`~lbctl.importer.settings` reads
-``global`` and ``defaults``, :mod:`~lbctl.importer.proxies` frontends and backends."""
+``global`` and ``defaults``, :mod:`~lbctl.importer.proxies` frontends (their settings
+:mod:`~lbctl.importer.proxy_settings`, their routes :mod:`~lbctl.importer.routes`),
+:mod:`~lbctl.importer.backends` backends and :mod:`~lbctl.importer.listens` listen sections."""
 
 from __future__ import annotations
 

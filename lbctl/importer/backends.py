@@ -27,8 +27,9 @@ A server's comment, and the comment lines right above it, become its ``comment``
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,11 @@ _NOWHERE = RenderContext(run_dir=Path("/nonexistent"))
 
 
 def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[int],
-                 caps: Capabilities) -> Mapped:
+                 caps: Capabilities, *, deferred: bool = False) -> Mapped:
     """Map a backend's ``lines`` (``blocked``: ids of lines inside ``.if`` blocks, never
     mapped) to the spec data of a :class:`~lbctl.spec.Backend`, with the lines each field
-    came from."""
+    came from. ``deferred``: the first mapping that validates, its round trip left to the
+    caller (:class:`lbctl.importer.roundtrip.RoundTrips`; if it fails, map again without)."""
     base = Mapped({"name": name, "from": parent, "balance": None, "servers": []})
     hc: dict[str, Any] = {}
     hc_lines: list[Line] = []
@@ -129,20 +131,28 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
         hc_lines = []
     http = {"type": "http", **{k: v for k, v in hc.items() if k not in ("option", "send")}}
     with_hc = base.with_group({"health_check": http}, ((ln, "health_check") for ln in hc_lines))
-    candidates: list[Mapped] = []
     # the HTTP check in the form the target is written in (templates/backend.j2), else none
     same_form = "send" in hc if caps.http_check_send else "send" not in hc
-    for start, check in ((with_hc, http), (base, None)):
-        if start is with_hc and not (hc_lines and same_form):
-            continue
-        if servers and servers_ok:
-            with contextlib.suppress(Mismatch, ValidationError):
-                candidates.append(_with_servers(start, servers, check, custom=bool(hc) or
-                                                not checks_ok))
-        if start is with_hc:
-            candidates.append(with_hc)
-    for mapped in (*candidates, base):
-        if renders_back(Backend, mapped, caps, _NOWHERE, lines):
+
+    def candidates() -> Iterator[Mapped]:
+        """The mappings to try, richest first; each made only when the one before fails."""
+        for start, check in ((with_hc, http), (base, None)):
+            if start is with_hc and not (hc_lines and same_form):
+                continue
+            if servers and servers_ok:
+                try:
+                    with_servers = _with_servers(start, servers, check,
+                                                 custom=bool(hc) or not checks_ok)
+                except (Mismatch, ValidationError):
+                    pass
+                else:
+                    yield with_servers
+            if start is with_hc:
+                yield with_hc
+        yield base
+
+    for mapped in candidates():
+        if renders_back(Backend, mapped, caps, _NOWHERE, lines, deferred=deferred):
             return mapped
     return Mapped({"name": name, "from": parent, "balance": None})
 
@@ -219,7 +229,7 @@ def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | No
         health = {"type": "custom" if custom else "tcp"}
     if health is not None and checked:  # the servers' own timings, unless all share them
         health = {**health, "inter": None, "rise": None, "fall": None}
-    hc = HealthCheck.model_validate(health) if health is not None else None
+    hc = _health_check(tuple(health.items())) if health is not None else None
     servers: list[dict[str, Any]] = []
     placed: list[tuple[Line, str]] = []
     for i, line in enumerate(lines):
@@ -240,6 +250,13 @@ def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | No
                 for key in ("inter", "rise", "fall"):
                     server.pop(key, None)
     return mapped.with_group(data, placed)
+
+
+@functools.lru_cache(maxsize=1024)
+def _health_check(items: tuple[tuple[str, Any], ...]) -> HealthCheck:
+    """The :class:`HealthCheck` of these fields (a frozen model, shared: backends repeat the
+    same few). Raises ``ValidationError``."""
+    return HealthCheck.model_validate(dict(items))
 
 
 def _lift_timings(servers: list[dict[str, Any]], health: dict[str, Any]) -> dict[str, Any] | None:

@@ -6,18 +6,20 @@ directive back (:mod:`lbctl.config.normal`); every other line stays an ``extra``
 section, verbatim and in order (:mod:`lbctl.importer` collects them). Single-line
 fields are exact by construction: a ``bind`` with one ``address:port`` and nothing else, the
 first ``maxconn``, ``monitor-uri`` and ``default_backend`` whose values pass the spec's
-allowlists. The groups whose lines depend on each other are checked by rendering them
-(:func:`lbctl.render.render_proxy`) and comparing the directives with the lines they came
-from; a group that does not come back the same stays extra, whole:
+allowlists, and the first line setting ``mode``, a ``timeout`` event or an option without
+arguments (:mod:`lbctl.importer.proxy_settings`). The groups whose lines depend on each
+other are checked by rendering them (:func:`lbctl.render.render_proxy`) and comparing the
+directives with the lines they came from; a group that does not come back the same stays extra, whole:
 
 a frontend's routes and rate-limited clients (the ``lbctl_route_<i>`` / ``lbctl_client_<c>``
-ACLs, ``use_backend``, the ``http-request`` rules and the ``errorfile 429`` lbctl writes).
+ACLs, ``use_backend``, the ``http-request`` rules and the ``errorfile 429`` lbctl writes), and
+the routes a config writes itself with a ``path_beg`` ACL or inline (:mod:`lbctl.importer.routes`),
+alone or among lbctl's.
 A line with a comment beside it stays extra (the comment stays beside it).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,13 +30,18 @@ from lbctl.config.document import Line
 from lbctl.config.normal import normalised, text_directives
 from lbctl.errors import LbctlError
 from lbctl.features import Capabilities
+from lbctl.importer.proxy_settings import frontend_field, frontend_setting
+from lbctl.importer.routes import merge_routes, user_routes
 from lbctl.importer.words import number, plain
 from lbctl.render import RenderContext, render_proxy, stick_table_name
+from lbctl.render.listen import render_listen
 from lbctl.spec import Backend, BindSpec, Frontend
 from lbctl.spec.address import Address
+from lbctl.spec.models import FRONTEND_TIMEOUTS, Listen
 from lbctl.spec.types import Name, PathPrefix
 
-__all__ = ["ORDERED", "Mapped", "first_of_keyword", "read_frontend", "renders_back", "split_address"]
+__all__ = ["ORDERED", "Mapped", "first_of_keyword", "frontend_field", "frontend_setting",
+           "read_frontend", "renders_back", "renders_same", "split_address"]
 
 _NAME: TypeAdapter[str] = TypeAdapter(Name)
 _PREFIX: TypeAdapter[str] = TypeAdapter(PathPrefix)
@@ -55,6 +62,8 @@ class Mapped:
 
     data: dict[str, Any]
     placed: dict[int, tuple[Line, str]] = field(default_factory=dict)
+    #: The model ``data`` validated as, once :func:`renders_back` validated it.
+    model: Frontend | Backend | Listen | None = None
 
     def place(self, line: Line, path: str) -> None:
         """Record that ``line`` went to the field ``path``."""
@@ -89,19 +98,36 @@ ORDERED = frozenset(("http-request", "http-response", "http-after-response", "ht
                      "redirect", "http-error"))
 
 
-def renders_back(model: type[Frontend] | type[Backend], mapped: Mapped, caps: Capabilities,
-                  ctx: RenderContext, lines: list[Line]) -> bool:
-    """True when rendering ``mapped.data`` gives exactly the directives of its placed lines,
-    and keeps the order of every rule (:data:`ORDERED`) among ``lines`` (the section's own,
-    in file order): the placed rules come out in their order, and none of them was written
-    after an unplaced rule of its keyword (extra lines are rendered after the fields)."""
+def renders_back(model: type[Frontend] | type[Backend] | type[Listen], mapped: Mapped,
+                 caps: Capabilities, ctx: RenderContext, lines: list[Line], *,
+                 deferred: bool = False) -> bool:
+    """True when ``mapped.data`` validates as ``model`` (kept as ``mapped.model``) and
+    rendering it gives back its placed lines (:func:`renders_same`). With ``deferred`` only
+    the validation is done: the caller checks the rendering later, with the other backends
+    of the document in one render (:class:`lbctl.importer.roundtrip.RoundTrips`)."""
     try:
         proxy = model.model_validate(mapped.data)
-        out = text_directives(render_proxy(proxy, caps, ctx))
+        if deferred:
+            mapped.model = proxy
+            return True
+        out = text_directives(render_listen(proxy, caps, ctx) if isinstance(proxy, Listen)
+                              else render_proxy(proxy, caps, ctx))
     except (ValidationError, LbctlError):
         return False
-    read = Counter(w for w in (normalised(ln) for ln, _ in mapped.placed.values()) if w)
-    if Counter(out) != read:
+    if not renders_same(out, mapped, lines):
+        return False
+    mapped.model = proxy
+    return True
+
+
+def renders_same(out: list[tuple[str, ...]], mapped: Mapped, lines: list[Line]) -> bool:
+    """True when ``out``, the normalised directives a proxy's fields render as
+    (:func:`lbctl.config.normal.text_directives`), are exactly those of ``mapped``'s placed
+    lines, and keep the order of every rule (:data:`ORDERED`) among ``lines`` (the section's
+    own, in file order): the placed rules come out in their order, and none of them was written
+    after an unplaced rule of its keyword (extra lines are rendered after the fields)."""
+    read = [w for w in (normalised(ln) for ln, _ in mapped.placed.values()) if w]
+    if len(out) != len(read) or sorted(out) != sorted(read):  # the same multiset
         return False
     placed_rules = [normalised(ln) for ln in lines
                     if id(ln) in mapped.placed and ln.keyword in ORDERED]
@@ -119,19 +145,30 @@ def renders_back(model: type[Frontend] | type[Backend], mapped: Mapped, caps: Ca
 
 
 def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set[int],
-                  caps: Capabilities, ctx: RenderContext, binds_seen: set[str]) -> Mapped:
+                  caps: Capabilities, ctx: RenderContext, binds_seen: set[str],
+                  proxies: frozenset[str] = frozenset()) -> Mapped:
     """Map a frontend's ``lines`` (``blocked``: ids of lines inside ``.if`` blocks, never
     mapped); ``binds_seen`` holds the binds of earlier frontends (a repeated one stays extra)
-    and gets this frontend's."""
+    and gets this frontend's; ``proxies``: the names of the file's backends and listen
+    sections, which the routes a config writes may name (:mod:`lbctl.importer.routes`)."""
     base = Mapped({"name": name, "from": parent, "bind": [], "routes": [], "clients": []})
     rules: list[Line] = []
     seen: set[str] = set()
+    settings: set[tuple[str, str]] = set()
     for line in lines:
         first = first_of_keyword(line, seen)
+        setting = frontend_setting(line)
+        fresh = setting is not None and setting not in settings
+        if setting is not None:
+            settings.add(setting)
         if id(line) in blocked or not plain(line):
             continue
         kw, a = line.keyword, line.args
-        if kw == "bind" and len(a) == 1 and _valid(_BIND, a[0]):
+        if fresh and frontend_field(base.data, kw, a):
+            index = len(base.data.get("options", ())) - 1
+            base.place(line, {"timeout": f"timeouts.{FRONTEND_TIMEOUTS.get(a[0], '')}",
+                              "option": f"options[{index}]"}.get(kw, kw))
+        elif kw == "bind" and len(a) == 1 and _valid(_BIND, a[0]):
             bind = _BIND.validate_python(a[0])
             if bind.haproxy() == a[0] and str(bind) not in binds_seen:
                 base.place(line, f"bind[{len(base.data['bind'])}]")
@@ -146,16 +183,28 @@ def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set
             base.place(line, key)
         elif _lbctl_rule(line, name):
             rules.append(line)
+    rule_ids = {id(ln) for ln in rules}
+    user, placed = user_routes([ln for ln in lines if id(ln) not in rule_ids], blocked, proxies)
     if rules:
+        reader = _Rules(name)
         try:
-            routes, clients = _Rules(name).read(rules)
+            routes, clients = reader.read(rules)
         except _Mismatch:
             pass
         else:
             full = base.with_group({"routes": routes, "clients": clients},
                                    ((ln, "routes") for ln in rules))
+            both = merge_routes(dict(zip(sorted(reader.routes), routes, strict=True)), user)
+            if user and both is not None:
+                mixed = full.with_group({"routes": both}, placed)
+                if renders_back(Frontend, mixed, caps, ctx, lines):
+                    return mixed
             if renders_back(Frontend, full, caps, ctx, lines):
                 return full
+    elif user:
+        with_routes = base.with_group({"routes": user}, placed)
+        if renders_back(Frontend, with_routes, caps, ctx, lines):
+            return with_routes
     if renders_back(Frontend, base, caps, ctx, lines):
         return base
     return Mapped({"name": name, "from": parent})

@@ -3,7 +3,7 @@
 HAProxy numbers proxies without an ``id`` in file order, and those numbers show in stats,
 logs and ``show stat`` consumers (configuration.txt §4.2 "id"), so ``lbctl import`` keeps a
 file's order and the renderer follows it. Without an order (a hand-written spec) lbctl writes
-its own: the ``sections`` entries, frontends, backends.
+its own: the ``sections`` entries, listens, frontends, backends.
 
 HAProxy applies a ``defaults`` section to the proxies after it that name no ``from``
 (configuration.txt §4), so its place matters too: a defaults section the order names is written
@@ -12,7 +12,7 @@ other section. An unnamed section is named by its kind once per section: two ``d
 entries place the first and the second anonymous defaults section, in list order.
 
 Each block is ``(kind, item)``: ``("defaults", Defaults)``, ``("section", ExtraSection)``,
-``("frontend", FrontendView)``
+``("listen", Listen)``, ``("frontend", FrontendView)``
 (the template writes its throttles and 429 backend right after it), ``("backend", Backend)``,
 and lbctl's own ``("peers", None)`` (before the first frontend) and ``("prometheus", None)``
 (after the last frontend, else before the first backend, else last).
@@ -40,6 +40,7 @@ def ordered_blocks(spec: Spec, frontends: list[Any], *, peers: bool) -> list[tup
         ("defaults", section_ref("defaults", d.name), d) for d in spec.defaults_sections()]
     items: list[tuple[str, str, Any]] = list(defaults)
     items += [("section", section_ref(s.kind, s.name), s) for s in spec.sections]
+    items += [("listen", section_ref("listen", li.name), li) for li in spec.listens]
     items += [("frontend", section_ref("frontend", fv.spec.name), fv) for fv in frontends]
     items += [("backend", section_ref("backend", be.name), be) for be in spec.backends]
     placed: list[tuple[str, str, Any]] = []

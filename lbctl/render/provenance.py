@@ -138,6 +138,14 @@ def _field_in(spec: Spec, kind: str, name: str, here: str) -> str | None:
             if words and words[0] in ("option", "http-check"):
                 return f"backends[{i}].health_check"
             return f"backends[{i}]"
+    for i, li in enumerate(spec.listens if kind == "listen" else []):
+        if li.name == name:
+            if here in li.extra:
+                return extra(f"listens[{i}]", li.extra)
+            names = [s.name for s in li.servers]
+            if words[:1] == ["server"] and words[1:2] and words[1] in names:
+                return f"listens[{i}].servers[{names.index(words[1])}]"
+            return f"listens[{i}]"
     for i, section in enumerate(spec.sections):
         if section.kind == kind and (section.name or "") == name:
             return extra(f"sections[{i}]", section.lines, "lines")

@@ -1,7 +1,9 @@
 """The option words of a ``server`` line (configuration.txt §5.2), in the server's ``order``.
 
-``templates/server.j2`` writes ``server <name> <address>:<port>`` and then
-:func:`server_options`. Each option is a group of words, keyed by its keyword
+:func:`server_line` writes ``server <name> <address>:<port>`` and then
+:func:`server_options` (``templates/backend.j2`` calls it for every server,
+``templates/server.j2``'s macro wraps it: at 50,000 servers a Jinja macro per line was a
+third of the whole render). Each option is a group of words, keyed by its keyword
 (:data:`lbctl.spec.servers.SERVER_KEYWORDS`):
 
 * ``weight <w>`` (``weight 0`` for a drained server, none for ``weight: null``),
@@ -27,13 +29,14 @@ from lbctl.spec import HealthCheck, Server
 from lbctl.spec.servers import SERVER_KEYWORDS
 from lbctl.spec.types import format_duration
 
-__all__ = ["server_groups", "server_options"]
+__all__ = ["server_groups", "server_line", "server_options"]
 
 
 def server_groups(server: Server, hc: HealthCheck | None,
                   root: Path | None = None) -> dict[str, list[str]]:
     """The set option groups of ``server``: keyword (:data:`SERVER_KEYWORDS`) → its words
-    (``{"weight": ["weight", "1"], "check": ["check"], ...}``), in lbctl's order; ``root``:
+    (``{"weight": ["weight", "1"], "check": ["check"], ...}``), in :data:`SERVER_KEYWORDS`
+    order (:func:`server_options` relies on it); ``root``:
     the state dir, for the TLS CA file (:func:`lbctl.render.tls.server_tls`)."""
     s = server
     checked = hc is not None and s.check
@@ -63,13 +66,15 @@ def server_groups(server: Server, hc: HealthCheck | None,
         groups["fall"] = ["fall", str(fall)]
     if s.state == "maint":
         groups["disabled"] = ["disabled"]
-    for key, value in (("port", s.check_port), ("addr", s.check_addr), ("cookie", s.cookie),
-                       ("resolvers", s.resolvers), ("init-addr", s.init_addr),
-                       ("on-marked-down", s.on_marked_down)):
+    for key, value in (("port", s.check_port), ("addr", s.check_addr), ("cookie", s.cookie)):
         if value is not None:
             groups[key] = [key, str(value)]
     if s.send_proxy is not None:
         groups["send-proxy"] = ["send-proxy" if s.send_proxy == "v1" else "send-proxy-v2"]
+    for key, value in (("resolvers", s.resolvers), ("init-addr", s.init_addr),
+                       ("on-marked-down", s.on_marked_down)):
+        if value is not None:
+            groups[key] = [key, str(value)]
     if s.slowstart is not None:
         groups["slowstart"] = ["slowstart", s.slowstart]
     if s.extra:
@@ -82,6 +87,17 @@ def server_options(server: Server, hc: HealthCheck | None, root: Path | None = N
     (``""`` when none): :func:`server_groups` in the server's ``order``, then the others in
     :data:`SERVER_KEYWORDS` order."""
     groups = server_groups(server, hc, root)
-    keys = dict.fromkeys([*(k for k in server.order or () if k in groups), *SERVER_KEYWORDS])
+    if not server.order:  # the groups are in SERVER_KEYWORDS order already
+        return "".join([" " + w for words in groups.values() for w in words])
+    keys = dict.fromkeys([*(k for k in server.order if k in groups), *SERVER_KEYWORDS])
     words = [w for k in keys if k in groups for w in groups[k]]
     return "".join(" " + w for w in words)
+
+
+def server_line(server: Server, hc: HealthCheck | None, root: Path | None = None) -> str:
+    """A backend's ``server`` line without its indent (configuration.txt §4 "server", §5.2):
+    ``server <name> <address>:<port>`` (an IPv6 address in brackets), then
+    :func:`server_options`."""
+    address = server.address
+    host = f"[{address}]" if ":" in address else address
+    return f"server {server.name} {host}:{server.port}{server_options(server, hc, root)}"

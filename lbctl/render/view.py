@@ -192,11 +192,19 @@ def check_gates(spec: Spec, caps: Capabilities) -> None:
     if not gate.allowed(caps):
         parts = [(f"frontends[{i}]", fe.from_) for i, fe in enumerate(spec.frontends)]
         parts += [(f"backends[{i}]", be.from_) for i, be in enumerate(spec.backends)]
+        parts += [(f"listens[{i}]", li.from_) for i, li in enumerate(spec.listens)]
         parts += [(f"sections[{i}]", s.from_) for i, s in enumerate(spec.sections)]
         for where, parent in parts:
             if parent is not None:
                 raise UnsupportedOnTarget.field(f"{where}.from", str(caps.version), gate.needs,
                                                 gate.instead)
+    gate = GATES["same_name"]
+    if not gate.allowed(caps):
+        frontends = {fe.name for fe in spec.frontends}
+        for i, be in enumerate(spec.backends):
+            if be.name in frontends:
+                raise UnsupportedOnTarget.field(f"backends[{i}].name", str(caps.version),
+                                                gate.needs, gate.instead)
 
 
 def build_view(spec: Spec, caps: Capabilities) -> View:
@@ -217,7 +225,10 @@ def build_view(spec: Spec, caps: Capabilities) -> View:
             enumerate(fe.routes), key=lambda ir: (-len(ir[1].path_prefix), ir[0])
         )
         for i, route in ordered_routes:
-            name = route_acl(i)
+            if route.inline:  # a prefix ending in "/": the one path_beg test
+                routes.append(RouteRule(route.backend, f"{{ path_beg {route.path_prefix} }}"))
+                continue
+            name = route.acl or route_acl(i)
             acls.extend(prefix_acls(name, route.path_prefix))
             routes.append(RouteRule(route.backend, name))
         throttles: list[ThrottleView] = []

@@ -22,7 +22,7 @@ from lbctl.spec.lines import (
     check_section_name,
     line_errors,
 )
-from lbctl.spec.models import Spec
+from lbctl.spec.models import Backend, Listen, Spec
 from lbctl.spec.tls_checks import tls_errors
 
 __all__ = ["format_loc", "validate_spec", "verbatim_errors"]
@@ -70,7 +70,7 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
                 seen[key] = i
 
     errors += _name_errors(spec)
-    backends = {b.name for b in spec.backends} | {
+    backends = {b.name for b in spec.backends} | {li.name for li in spec.listens} | {
         s.name for s in spec.sections if s.kind in ("backend", "listen") and s.name}
     binds: dict[str, str] = {}
     for fi, fe in enumerate(spec.frontends):
@@ -85,6 +85,11 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
                     FieldError(f"{where}.routes[{ri}].backend", f"no backend named {route.backend!r}")
                 )
         unique(fe.routes, "path_prefix", f"{where}.routes", "path prefix")
+        acls: dict[str, int] = {}
+        for ri, route in enumerate(fe.routes):  # one name, one test (HAProxy ORs same-name ACLs)
+            if route.acl is not None and acls.setdefault(route.acl, ri) != ri:
+                errors.append(FieldError(f"{where}.routes[{ri}].acl", f"duplicate route ACL "
+                                         f"{route.acl!r} (also at {where}.routes[{acls[route.acl]}])"))
         unique(fe.clients, "name", f"{where}.clients", "client name")
         unique(fe.clients, "path_prefix", f"{where}.clients", "path prefix")
         for bi, bind in enumerate(fe.bind):
@@ -101,7 +106,8 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
             errors.append(FieldError(f"{where}.bind", "a frontend needs at least one bind "
                                                       "(in bind, or an extra 'bind' line)"))
         for ci, client in enumerate(fe.clients):
-            limit = _client_timeout(spec, fe.from_)
+            limit = fe.timeouts.client if fe.timeouts.client is not None else \
+                _client_timeout(spec, fe.from_)
             if client.mode == "smooth" and limit is not None:
                 wait_ms = client.burst * 1000 // client.rate
                 if wait_ms >= limit:
@@ -122,8 +128,20 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
             errors.append(FieldError(where, f"port {exporter.bind.port} is global.peers_port"))
     for bi, be in enumerate(spec.backends):
         unique(be.servers, "name", f"backends[{bi}].servers", "server name")
+    for li_index, li in enumerate(spec.listens):
+        where = f"listens[{li_index}]"
+        unique(li.servers, "name", f"{where}.servers", "server name")
+        for bi, bind in enumerate(li.bind):
+            key = str(bind)
+            if bind.tls is not None:
+                errors.append(FieldError(f"{where}.bind[{bi}].tls", "TLS binds are a frontend's "
+                                         "(a listen section's TLS bind is an extra line)"))
+            if key in binds:
+                errors.append(FieldError(f"{where}.bind[{bi}]", f"{key} is already bound by {binds[key]}"))
+            binds[key] = f"{where}.bind[{bi}]"
     parts = [(f"frontends[{i}]", fe.from_) for i, fe in enumerate(spec.frontends)]
     parts += [(f"backends[{i}]", be.from_) for i, be in enumerate(spec.backends)]
+    parts += [(f"listens[{i}]", li.from_) for i, li in enumerate(spec.listens)]
     parts += [(f"sections[{i}]", s.from_) for i, s in enumerate(spec.sections)]
     names = [d.name for d in spec.defaults_sections() if d.name is not None]
     for where, parent in parts:
@@ -150,6 +168,7 @@ def _name_errors(spec: Spec) -> list[FieldError]:
     seen: dict[tuple[str, str], str] = {}
     named = [(f"frontends[{i}]", "frontend", fe.name) for i, fe in enumerate(spec.frontends)]
     named += [(f"backends[{i}]", "backend", be.name) for i, be in enumerate(spec.backends)]
+    named += [(f"listens[{i}]", "listen", li.name) for i, li in enumerate(spec.listens)]
     named += [(f"sections[{i}]", s.kind, s.name) for i, s in enumerate(spec.sections) if s.name]
     for where, kind, name in named:
         spaces = ({"frontend", "backend"} & ({kind} if kind != "listen" else PROXY_KINDS)) or {kind}
@@ -194,12 +213,16 @@ def verbatim_errors(spec: Spec) -> list[FieldError]:
     parts += [("defaults", spec.defaults_loc(i), d) for i, d in enumerate(spec.defaults_sections())]
     parts += [("frontend", f"frontends[{i}]", fe) for i, fe in enumerate(spec.frontends)]
     parts += [("backend", f"backends[{i}]", be) for i, be in enumerate(spec.backends)]
+    parts += [("listen", f"listens[{i}]", li) for i, li in enumerate(spec.listens)]
     for kind, where, part in parts:
         errors += _comment_errors(part.comment, f"{where}.comment")
         errors += line_errors(kind, part.extra, f"{where}.extra")
-    for bi, be in enumerate(spec.backends):
-        for si, server in enumerate(be.servers):
-            errors += _comment_errors(server.comment, f"backends[{bi}].servers[{si}].comment")
+    proxies: list[tuple[str, Backend | Listen]] = [
+        (f"backends[{i}]", be) for i, be in enumerate(spec.backends)]
+    proxies += [(f"listens[{i}]", li) for i, li in enumerate(spec.listens)]
+    for where, proxy in proxies:
+        for si, server in enumerate(proxy.servers):
+            errors += _comment_errors(server.comment, f"{where}.servers[{si}].comment")
     for i, section in enumerate(spec.sections):
         where = f"sections[{i}]"
         problem = check_section_name(section.kind, section.name)

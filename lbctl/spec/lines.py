@@ -28,6 +28,7 @@ tokens; the checks here keep an admin's line from spilling into other sections.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -61,6 +62,8 @@ def trim_line(value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
+    if not value or (value[0] not in _BLANKS and value[-1] not in _BLANKS):
+        return value  # nothing to trim: the common case, without copies
     text = value.lstrip(_BLANKS)
     stripped = text.rstrip(_BLANKS)
     if len(stripped) < len(text) and stripped.endswith("\\"):
@@ -114,6 +117,31 @@ def _dot_error(word: str, blocks: list[tuple[int, bool]], index: int) -> str | N
     return None
 
 
+@functools.lru_cache(maxsize=65_536)
+def _line_problem(kind: str, text: str) -> tuple[str | None, str | None]:
+    """What is wrong with the extra line ``text`` of a section of ``kind`` by itself (``None``:
+    nothing), and for a dot line its keyword instead (checked against its list by
+    :func:`_dot_error`). Cached: it depends on nothing else, and a large config repeats its
+    lines from section to section."""
+    problem = _one_line(text)
+    if problem is not None:
+        return problem, None
+    try:
+        line = read_line(kind, text)
+    except ParseError as exc:
+        return f"column {exc.column}: {exc.reason}", None
+    if line.kind == BLANK:
+        return "must not be empty", None
+    if line.kind == HEADER:
+        return (f"{line.keyword!r} is a section keyword: it would start a new section (use a "
+                f"'sections' entry)"), None
+    if line.kind == SCOPE:
+        return "a '[scope]' line is not supported in extra lines", None
+    if line.kind == DOT:
+        return None, line.keyword
+    return None, None
+
+
 def line_errors(kind: str, lines: Sequence[str], where: str) -> list[FieldError]:
     """Check the extra ``lines`` of a section of ``kind``; ``where`` is their field path
     (``backends[2].extra``). Returns one :class:`FieldError` per bad line (see the module
@@ -121,25 +149,11 @@ def line_errors(kind: str, lines: Sequence[str], where: str) -> list[FieldError]
     errors: list[FieldError] = []
     blocks: list[tuple[int, bool]] = []
     for i, text in enumerate(lines):
-        loc = f"{where}[{i}]"
-        problem = _one_line(text)
-        if problem is None:
-            try:
-                line = read_line(kind, text)
-            except ParseError as exc:
-                problem = f"column {exc.column}: {exc.reason}"
-            else:
-                if line.kind == BLANK:
-                    problem = "must not be empty"
-                elif line.kind == HEADER:
-                    problem = (f"{line.keyword!r} is a section keyword: it would start a new "
-                               f"section (use a 'sections' entry)")
-                elif line.kind == SCOPE:
-                    problem = "a '[scope]' line is not supported in extra lines"
-                elif line.kind == DOT:
-                    problem = _dot_error(line.keyword, blocks, i)
+        problem, dot = _line_problem(kind, text)
+        if dot is not None:
+            problem = _dot_error(dot, blocks, i)
         if problem is not None:
-            errors.append(FieldError(loc, problem))
+            errors.append(FieldError(f"{where}[{i}]", problem))
     errors.extend(FieldError(f"{where}[{i}]", "'.if' without '.endif' in the same list")
                   for i, _ in blocks)
     return errors

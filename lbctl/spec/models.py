@@ -7,12 +7,15 @@ A spec is YAML or JSON (see ``haproxy/specs/default.yaml``)::
     defaults:  {name, mode: http, timeouts: {connect: 5s, client: 30s, server: 30s,
                 queue: 30s, http_request: 10s}, retries: 3, extra: [...]}
                (or a list of such sections: several, named or not; see Spec.defaults)
-    frontends: [{name, from, bind: ["127.0.0.1:11223"], maxconn, monitor_uri, default_backend,
+    frontends: [{name, from, mode, timeouts, options, bind: ["127.0.0.1:11223"], maxconn,
+                 monitor_uri, default_backend,
                  routes: [{path_prefix, backend}],
                  clients: [{name, path_prefix, rate, burst, mode: smooth|reject}], extra}]
     backends:  [{name, from, balance, health_check: {method, path, expect_status, inter, rise,
                  fall}, servers: [{name, address, port, weight, maxconn, backup, state, check,
                  comment}], extra}]
+    listens:   [{name, from, bind, maxconn, mode, balance, timeouts, options, health_check,
+                 default_server, servers, extra}]
     sections:  [{kind: listen|userlist|peers|cache|..., name, from, lines: [...],
                  before: [".if defined(X)"], after: [".endif"]}]
     order:     ["backend app", "frontend www", "listen stats"]   (optional: the section order)
@@ -78,10 +81,11 @@ def _from_field() -> Any:
 
 
 class Bind(_Model):
-    """A listening address: ``address`` (IP literal, host name, or ``*`` for all IPv4) and
-    ``port``. Written in specs as the string ``"127.0.0.1:80"``, ``"[::1]:80"`` or ``"*:80"``
-    (configuration.txt §4.2 "bind"). A bind that terminates TLS is the mapping
-    ``{address: "*:443", tls: {...}}`` (:class:`lbctl.spec.tls.BindTLS`)."""
+    """A listening address: ``address`` (IP literal, host name, or ``*`` for all IPv4; empty,
+    the same written as HAProxy's ``:80``) and ``port``. Written in specs as the string
+    ``"127.0.0.1:80"``, ``"[::1]:80"``, ``"*:80"`` or ``":80"`` (configuration.txt §4.2 "bind").
+    A bind that terminates TLS is the mapping ``{address: "*:443", tls: {...}}``
+    (:class:`lbctl.spec.tls.BindTLS`)."""
 
     address: str
     port: Port
@@ -99,10 +103,10 @@ class Bind(_Model):
             return value
         no_forbidden(value)
         where = Address.parse(value)
-        return {"address": where.host or "*", "port": where.port}
+        return {"address": where.host, "port": where.port}
 
     def model_post_init(self, context: Any, /) -> None:
-        if self.address != "*":
+        if self.address not in ("*", ""):
             valid_host(self.address)
 
     def __str__(self) -> str:
@@ -117,9 +121,10 @@ class Bind(_Model):
 #: (one shape in, out and in the published schema).
 BIND_SCHEMA: dict[str, Any] = {
     "type": "string",
-    "pattern": r"^(\*|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+|[0-9A-Fa-f:]+):[0-9]{1,5}$",
-    "examples": ["127.0.0.1:11223", "[::1]:8080", "*:80"],
-    "description": "host:port (an IP literal, a host name, or * for all IPv4 addresses)",
+    "pattern": r"^(\*|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+|[0-9A-Fa-f:]+)?:[0-9]{1,5}$",
+    "examples": ["127.0.0.1:11223", "[::1]:8080", "*:80", ":80"],
+    "description": "host:port (an IP literal, a host name, or * or nothing for all IPv4 "
+                   "addresses)",
 }
 
 
@@ -138,6 +143,10 @@ TLS_BIND_SCHEMA: dict[str, Any] = {
 BindSpec = Annotated[Bind, BeforeValidator(Bind.parse),
                      PlainSerializer(_bind_out, return_type=str | dict[str, Any]),
                      WithJsonSchema({"anyOf": [BIND_SCHEMA, TLS_BIND_SCHEMA]})]
+#: A bind without TLS (a ``listen`` section's): the ``"host:port"`` string only.
+PlainBindSpec = Annotated[Bind, BeforeValidator(Bind.parse),
+                          PlainSerializer(_bind_out, return_type=str | dict[str, Any]),
+                          WithJsonSchema(BIND_SCHEMA)]
 
 
 class Timeouts(_Model):
@@ -209,10 +218,27 @@ class GlobalSettings(_Model):
 
 
 class Route(_Model):
-    """``use_backend <backend>`` for requests whose path starts with ``path_prefix``."""
+    """``use_backend <backend>`` for requests whose path starts with ``path_prefix``.
+
+    How its lines are written (configuration.txt §7.1 "ACL basics", §4.2 "use_backend"):
+    ``acl: null`` and ``inline: false`` (lbctl's own) use the ACL ``lbctl_route_<i>``;
+    ``acl: <name>`` names the ACL as a config names it (``acl <name> path_beg /p/`` +
+    ``use_backend <backend> if <name>``; for a prefix without a final ``/``, the two lines
+    ``acl <name> path /p`` and ``acl <name> path_beg /p/``); ``inline: true`` writes the
+    condition on the rule (``use_backend <backend> if { path_beg /p/ }``), for a prefix ending
+    in ``/`` only (the same test as lbctl's ``path_beg`` ACL). Either way a frontend's routes
+    are written longest prefix first."""
 
     path_prefix: PathPrefix
     backend: Name
+    acl: Name | None = None
+    inline: bool = False
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.inline and self.acl is not None:
+            raise ValueError("a route is written with an ACL (acl) or inline, not both")
+        if self.inline and not self.path_prefix.endswith("/"):
+            raise ValueError("an inline route needs a path_prefix ending in '/' (path_beg)")
 
 
 class Client(_Model):
@@ -230,13 +256,49 @@ class Client(_Model):
     mode: Literal["smooth", "reject"] = "smooth"
 
 
+#: The options without arguments a frontend may set with ``option <name>`` (configuration.txt
+#: §4.2 "option ..."), each accepted by every target lbctl supports (HAProxy 1.5 to 3.3; 3.3
+#: warns that ``accept-invalid-http-request`` is deprecated).
+FrontendOption = Literal["accept-invalid-http-request", "clitcpka", "contstats", "dontlog-normal",
+                         "dontlognull", "forwardfor", "http-keep-alive", "http-server-close",
+                         "http-use-proxy-header", "httpclose", "httplog", "log-separate-errors",
+                         "logasap", "nolinger", "socket-stats", "splice-auto", "splice-request",
+                         "splice-response", "tcp-smart-accept", "tcplog"]
+
+
+class FrontendTimeouts(_Model):
+    """A frontend's own ``timeout`` lines, in milliseconds (configuration.txt §4.2 "timeout
+    client" ... "timeout tarpit"); ``null`` writes none: the defaults section's applies."""
+
+    client: DurationMs | None = None
+    client_fin: DurationMs | None = None
+    http_request: DurationMs | None = None
+    http_keep_alive: DurationMs | None = None
+    tarpit: DurationMs | None = None
+
+
+#: ``timeout <event>`` of a frontend → its :class:`FrontendTimeouts` field, in the order
+#: ``templates/frontend.j2`` writes them.
+FRONTEND_TIMEOUTS: dict[str, str] = {"client": "client", "client-fin": "client_fin",
+                                     "http-request": "http_request",
+                                     "http-keep-alive": "http_keep_alive", "tarpit": "tarpit"}
+
+
 class Frontend(_Model):
     """A ``frontend`` section: where clients connect and how requests are routed; ``extra``
-    lines are written after lbctl's own (at least one ``bind``, in ``bind`` or ``extra``)."""
+    lines are written after lbctl's own (at least one ``bind``, in ``bind`` or ``extra``).
+
+    ``mode`` (``null``: no ``mode`` line, the defaults' mode applies), ``timeouts``: its own
+    ``timeout`` lines (:class:`FrontendTimeouts`) and ``options``: ``option <name>`` lines of
+    options without arguments (:data:`FrontendOption`) are written right after the header, in
+    that order (configuration.txt §4.2 "mode", "timeout", "option")."""
 
     name: Name
     from_: Name | None = _from_field()
     comment: list[Line] = []
+    mode: Literal["http", "tcp"] | None = None
+    timeouts: FrontendTimeouts = FrontendTimeouts()
+    options: list[FrontendOption] = []
     bind: list[BindSpec] = []
     maxconn: int | None = Field(default=None, ge=1, le=10_000_000)
     monitor_uri: PathPrefix | None = None
@@ -299,6 +361,62 @@ class Backend(_Model):
     extra: list[Line] = []
 
 
+#: The options without arguments a ``listen`` section may set: a frontend's and a backend's.
+ListenOption = Literal[FrontendOption, BackendOption]
+
+
+class ListenTimeouts(_Model):
+    """A ``listen`` section's own ``timeout`` lines, in milliseconds: a frontend's and a
+    backend's (:class:`FrontendTimeouts`, :class:`BackendTimeouts`); ``null`` writes none."""
+
+    connect: DurationMs | None = None
+    client: DurationMs | None = None
+    server: DurationMs | None = None
+    queue: DurationMs | None = None
+    check: DurationMs | None = None
+    tunnel: DurationMs | None = None
+    client_fin: DurationMs | None = None
+    http_request: DurationMs | None = None
+    http_keep_alive: DurationMs | None = None
+    tarpit: DurationMs | None = None
+
+
+#: ``timeout <event>`` of a ``listen`` section → its :class:`ListenTimeouts` field, in the
+#: order ``templates/listen.j2`` writes them.
+LISTEN_TIMEOUTS: dict[str, str] = {"connect": "connect", "client": "client", "server": "server",
+                                   "queue": "queue", "check": "check", "tunnel": "tunnel",
+                                   "client-fin": "client_fin", "http-request": "http_request",
+                                   "http-keep-alive": "http_keep_alive", "tarpit": "tarpit"}
+
+
+class Listen(_Model):
+    """A ``listen`` section: a frontend and its backend in one proxy (configuration.txt §4).
+
+    Its ``bind`` lines (plain ``host:port`` ones; no TLS here) and ``maxconn``, then the
+    backend's fields (:class:`Backend`: ``mode``, ``balance``, ``timeouts`` — a frontend's and
+    a backend's events, :class:`ListenTimeouts` —, ``options`` — :data:`ListenOption` —,
+    ``http_reuse``, ``cookie``, the health check, ``default_server``, ``servers``), and
+    ``extra`` lines written after them (``templates/listen.j2``). Every field is optional as
+    in HAProxy: ``balance: null`` writes no ``balance`` line (HAProxy's roundrobin applies).
+    Its servers are not the runtime operations' (those act on ``backends``)."""
+
+    name: Name
+    from_: Name | None = _from_field()
+    comment: list[Line] = []
+    bind: list[PlainBindSpec] = []
+    maxconn: int | None = Field(default=None, ge=1, le=10_000_000)
+    mode: Literal["http", "tcp"] | None = None
+    balance: Literal["roundrobin", "static-rr", "leastconn", "first", "source", "uri"] | None = None
+    timeouts: ListenTimeouts = ListenTimeouts()
+    options: list[ListenOption] = []
+    http_reuse: Literal["never", "safe", "aggressive", "always"] | None = None
+    cookie: list[Word] = []
+    health_check: HealthCheck | None = None
+    default_server: list[Word] = []
+    servers: list[Server] = []
+    extra: list[Line] = []
+
+
 class ExtraSection(_Model):
     """A section of a kind the spec has no model for (``listen``, ``userlist``, ``peers``,
     ``resolvers``, ``cache``, ``http-errors``, ``ring`` ...), kept verbatim: the header
@@ -351,14 +469,16 @@ class Spec(_Model):
     defaults: DefaultsSections = Defaults()
     frontends: list[Frontend] = []
     backends: list[Backend] = []
+    #: ``listen`` sections (:class:`Listen`); one the spec cannot hold is a ``sections`` entry.
+    listens: list[Listen] = []
     sections: list[ExtraSection] = []
     #: The order of the sections after ``global``, by ``<kind> <name>`` (``frontend www``,
     #: ``backend app``, ``listen stats``, ``defaults common``; a section without a name: its
     #: kind, once per such section). ``lbctl import`` keeps a file's order (proxies without an
-    #: ``id`` are numbered in it); ``null``: lbctl's order (defaults, ``sections``, frontends,
-    #: backends); defaults sections it does not name come first, other sections it does not
-    #: name follow in lbctl's order, entries that name no section are ignored
-    #: (:mod:`lbctl.render.order`).
+    #: ``id`` are numbered in it); ``null``: lbctl's order (defaults, ``sections``,
+    #: ``listens``, frontends, backends); defaults sections it does not name come first, other
+    #: sections it does not name follow in lbctl's order, entries that name no section are
+    #: ignored (:mod:`lbctl.render.order`).
     order: list[SectionRef] | None = None
 
     def to_data(self) -> dict[str, Any]:
@@ -384,7 +504,8 @@ class Spec(_Model):
         return next((b for b in self.backends if b.name == name), None)
 
 
-_OMITTED_WHEN_EMPTY: dict[str, Any] = {"comment": [], "extra": [], "sections": [], "from": None, "name": None,
+_OMITTED_WHEN_EMPTY: dict[str, Any] = {"comment": [], "extra": [], "sections": [], "listens": [],
+                                       "from": None, "name": None,
                                        "order": None,
                                        "tls": None, "hsts": None, "redirect_http_to_https": False,
                                        "redirect_code": 301}
@@ -397,6 +518,12 @@ _OMITTED_IN: dict[str, dict[str, Any]] = {
                                   "send_proxy", "resolvers", "init_addr", "on_marked_down",
                                   "slowstart", "order")},
     "sections": {"before": [], "after": []},
+    "routes": {"acl": None, "inline": False},
+    "listens": {"bind": [], "maxconn": None, "mode": None, "default_server": [], "options": [],
+                "http_reuse": None, "cookie": [], "health_check": None, "servers": [],
+                "timeouts": dict.fromkeys(LISTEN_TIMEOUTS.values())},
+    "frontends": {"mode": None, "options": [],
+                  "timeouts": dict.fromkeys(FRONTEND_TIMEOUTS.values())},
     "backends": {"mode": None, "default_server": [], "options": [], "http_reuse": None,
                  "cookie": [], "timeouts": dict.fromkeys(("connect", "server", "queue", "check",
                                                           "tunnel"))},

@@ -24,7 +24,9 @@ Only the host operator widens it, when the agent starts (:class:`HostOptions`:
 change it; ``GET /api/v1/haproxy`` reports it (:meth:`HostPolicy.describe`).
 
 Size: over 300 lines because the policy's one walk over a document checks directives, paths
-and sockets together; the tables themselves are in :mod:`lbctl.spec.policy_rules`.
+and sockets together, and reads a text line by line itself (:meth:`HostPolicy.screen_text`,
+the live file's path: no document at 10,000 backends); the tables themselves are in
+:mod:`lbctl.spec.policy_rules`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from lbctl import paths
-from lbctl.config.document import DIRECTIVE, DOT, Document, Line
+from lbctl.config.document import DIRECTIVE, DOT, Document
+from lbctl.config.grammar import BLANKS, lex
+from lbctl.config.sections import SECTION_KEYWORDS
 from lbctl.errors import FieldError, PolicyRefused
 from lbctl.spec import policy_rules as rules
 
@@ -130,6 +134,9 @@ class HostPolicy:
     operator_roots: tuple[Path, ...] = ()
     _real_files: tuple[str, ...] = field(default=(), init=False, repr=False)
     _real_sockets: tuple[str, ...] = field(default=(), init=False, repr=False)
+    #: The lines of the last screened text that no policy can refuse (:meth:`screen_text`).
+    _clear: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False,
+                                              compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_real_files", tuple(_real(r) for r in self.file_roots))
@@ -168,30 +175,79 @@ class HostPolicy:
         """Every refusal in ``doc``, in line order. ``own(lineno)`` says whether a line may be
         one of lbctl's own (``user``/``group`` at lbctl's values); the live-file check passes
         "not an extra line", so a spec can never set them."""
-        out = [r for r in map(self._dot, doc.preamble) if r is not None]
-        glob = doc.section("global")
-        bases = self._bases(glob.lines[1:] if glob is not None else [], {})
-        for section in doc.sections:
+        dots = [(line.lineno, line.keyword) for line in doc.preamble if line.kind == DOT]
+        sections = [_Section(s.kind, s.lines[0].lineno,
+                             [(line.lineno, line.kind == DOT, [w.value for w in line.words],
+                               line.text) for line in s.lines[1:]
+                              if line.kind in (DIRECTIVE, DOT) and line.words])
+                    for s in doc.sections]
+        return self._screen(dots, sections, own, {})
+
+    def screen_text(self, text: str, *, own: Callable[[int], bool] = lambda _n: True
+                    ) -> list[Refusal]:
+        """:meth:`screen` of ``text`` without building a :class:`Document`: the same refusals
+        as ``screen(loads(text))`` (``tests/test_policy_text.py`` checks every corpus file and
+        every rendered config), read line by line with the config lexer's reading of words
+        (:func:`_read_sections`). Lines are screened, not validated: a text ``loads`` would
+        refuse for its structure (an unclosed ``.if``, a header without a name) is left to
+        ``haproxy -c``. Raises :class:`~lbctl.errors.ParseError` for a line the lexer cannot
+        read.
+
+        A line is *clear* when its words hold no refused keyword and no path at all (a
+        ``server`` line with an IP address, ``balance``, ``timeout``): no root, file or
+        option can make it refused, so its text alone decides. The clear lines of the last
+        text are kept, per section kind, and the same line in the next text is not read
+        again (an apply changes few lines of a large config). Every other line is screened
+        each time: paths are resolved anew, since a symlink may have changed."""
+        known = self._clear
+        clear: dict[str, set[str]] = {}
+        dots, sections = _read_sections(text, known, clear)
+        out = self._screen(dots, sections, own, clear)
+        object.__setattr__(self, "_clear", {k: frozenset(v) for k, v in clear.items()})
+        return out
+
+    def _screen(self, dots: list[tuple[int, str]], sections: list[_Section],
+                own: Callable[[int], bool], clear: dict[str, set[str]]) -> list[Refusal]:
+        """The refusals of the read text; the clear lines (see :meth:`screen_text`) are added
+        to ``clear[kind]``."""
+        out = [r for r in (self._dot(n, k) for n, k in dots) if r is not None]
+        glob = next((s for s in sections if s.kind == "global"), None)
+        bases = self._bases(glob.lines if glob is not None else [], {})
+        for section in sections:
             kind = section.kind
             if kind in rules.REFUSED_SECTIONS and kind not in self.allowed:
                 why, where = rules.REFUSED_SECTIONS[kind]
-                out.append(self._refused(section.lines[0].lineno, kind, kind, why, where))
+                out.append(self._refused(section.lineno, kind, kind, why, where))
                 continue
-            here = self._bases(section.lines[1:], bases) if kind == "crt-store" else bases
-            for line in section.lines[1:]:
-                out.extend(self._line(kind, line, here, own))
+            here = self._bases(section.lines, bases) if kind == "crt-store" else bases
+            table = rules.REFUSED.get(kind, {})
+            path_args = rules.PATH_ARGS.get(kind, {})
+            seen = clear.setdefault(kind, set())
+            for lineno, dot, words, text in section.lines:
+                if dot:
+                    refusal = self._dot(lineno, words[0])
+                    if refusal is not None:
+                        out.append(refusal)
+                    continue
+                first = words[0]
+                looked_up = first in _SCREENED or first in table or first in path_args or (
+                    len(words) > 1 and (first in _PREFIXES or first in _TWO_WORD_FIRST))
+                named = (looked_up or self._may_name_file(words)) and self._line(
+                    kind, lineno, words, here, own, out)
+                if not named and not first.endswith("-base"):
+                    seen.add(text)
         return out
 
-    def _bases(self, lines: list[Line], start: dict[str, str]) -> dict[str, str]:
+    def _bases(self, lines: list[_Words], start: dict[str, str]) -> dict[str, str]:
         bases = dict(start)
-        for line in lines:
-            if line.kind == DIRECTIVE and line.keyword.endswith("-base") and line.args:
-                bases[line.keyword] = line.args[0]
+        for _lineno, dot, words, _text in lines:
+            if not dot and words[0].endswith("-base") and len(words) > 1:
+                bases[words[0]] = words[1]
         return bases
 
-    def _dot(self, line: Line) -> Refusal | None:
-        if line.kind == DOT and line.keyword not in rules.ALLOWED_DOTS:
-            return Refusal(line.lineno, line.keyword, f"the dot-directive {line.keyword!r} is "
+    def _dot(self, lineno: int, keyword: str) -> Refusal | None:
+        if keyword not in rules.ALLOWED_DOTS:
+            return Refusal(lineno, keyword, f"the dot-directive {keyword!r} is "
                            f"refused by the host policy (only {', '.join(sorted(rules.ALLOWED_DOTS))}"
                            "; configuration.txt §2.4)")
         return None
@@ -202,29 +258,35 @@ class HostPolicy:
             f"the host operator can allow it when starting the agent: lbctl serve "
             f"--allow-directive {name} (or {ENV_ALLOW_DIRECTIVES}={name})"))
 
-    def _line(self, kind: str, line: Line, bases: dict[str, str], own: Callable[[int], bool]
-              ) -> Iterator[Refusal]:
-        dot = self._dot(line)
-        if dot is not None:
-            yield dot
-            return
-        if line.kind != DIRECTIVE or not line.words:
-            return
-        words = [w.value for w in line.words]
-        if words[0] in ("no", "default") and len(words) > 1:
+    def _line(self, kind: str, lineno: int, words: list[str], bases: dict[str, str],
+              own: Callable[[int], bool], out: list[Refusal]) -> bool:
+        """Append the refusals of one directive to ``out``; whether the line names a refused
+        keyword or a path at all (false: it is clear, whatever the roots and files)."""
+        if words[0] in _PREFIXES and len(words) > 1:
             words = words[1:]
         table = rules.REFUSED.get(kind, {})
         two = " ".join(words[:2])
         keyword = two if two in table else words[0] if words[0] in table else None
-        if keyword is not None and not self._own(keyword, words, line.lineno, own):
+        if keyword is not None and not self._own(keyword, words, lineno, own):
             name = rules.ALLOW_NAMES.get(keyword, keyword)
             if name not in self.allowed:
-                yield self._refused(line.lineno, keyword, name, *table[keyword])
-                return
+                out.append(self._refused(lineno, keyword, name, *table[keyword]))
+                return True
+        named = keyword is not None
         for what, value, sockets, base in self._paths(kind, words):
+            named = True
             problem = self._path_problem(value, sockets, bases.get(base) if base else None)
             if problem is not None:
-                yield Refusal(line.lineno, f"{what} path", f"{what}: {problem}; {_HOW_PATH}")
+                out.append(Refusal(lineno, f"{what} path", f"{what}: {problem}; {_HOW_PATH}"))
+        return named
+
+    @staticmethod
+    def _may_name_file(words: list[str]) -> bool:
+        """Whether a line whose keyword names no table entry may still name a file: a ``-f``
+        among its words or a ``map*()`` / ``*-acl()`` call in one (:meth:`_paths`)."""
+        if len(words) > 2 and "-f" in words:
+            return True
+        return any("map" in w or "acl" in w for w in words[1:])
 
     def _own(self, keyword: str, words: list[str], lineno: int, own: Callable[[int], bool]
              ) -> bool:
@@ -266,6 +328,8 @@ class HostPolicy:
             elif w == "-f":
                 yield "-f (ACL/map file)", words[i + 1], False, None
         for w in words[1:]:
+            if "map" not in w and "acl" not in w:  # every name of _MAP_CALL holds one
+                continue
             for m in _MAP_CALL.finditer(w):
                 name = m[2].strip().strip("'\"")
                 if name.startswith("virt@") or not name:
@@ -292,6 +356,93 @@ class HostPolicy:
                 return (f"{value!r} resolves to {real} (after '..' and symlinks), outside the "
                         f"allowed {kind} roots ({shown})")
         return None
+
+
+#: One line to screen: ``(lineno, is a dot-directive, its words unquoted, its text)``.
+_Words = tuple[int, bool, list[str], str]
+
+
+@dataclass(frozen=True)
+class _Section:
+    """A section as the policy reads it: its kind, header line and screened lines (the
+    directives and dot-directives of its body, in order)."""
+
+    kind: str
+    lineno: int
+    lines: list[_Words]
+
+
+#: Keywords :meth:`HostPolicy._paths` looks at in any section (the tables' keys beyond
+#: ``REFUSED`` and ``PATH_ARGS``, which depend on the section kind); a line with any other
+#: keyword can only name a file through ``-f`` or a ``map*()`` call
+#: (:meth:`HostPolicy._may_name_file`).
+_SCREENED = frozenset((*rules.ADDRESS_ARGS, *rules.ADDRESS_KEYWORDS_AFTER, *rules.PATH_OPTIONS,
+                       *rules.RULE_KEYWORDS))
+#: ``no`` / ``default`` before a keyword (HAProxy reads the keyword after them).
+_PREFIXES = frozenset(("no", "default"))
+#: First words of the two-word entries of ``REFUSED`` (``stats socket``).
+_TWO_WORD_FIRST = frozenset(k.split()[0] for table in rules.REFUSED.values() for k in table
+                            if " " in k)
+_PLAIN_WORD = re.compile(f"[^{BLANKS}]+")
+
+
+def _read_sections(text: str, known: Mapping[str, frozenset[str]] | None = None,
+                   clear: dict[str, set[str]] | None = None,
+                   ) -> tuple[list[tuple[int, str]], list[_Section]]:
+    """``(dot-directives before the first section, sections)`` of ``text``, read as
+    :func:`lbctl.config.loads` reads them (:func:`lbctl.config.document.build`): lines split
+    on ``\\n`` (a ``\\r`` before it dropped); a line without quotes, backslashes or ``\\r``
+    is its blank-separated words up to a ``#`` (:func:`lbctl.config.grammar.lex_fast`), any
+    other line goes through :func:`lbctl.config.grammar.lex`; a line whose first word starts
+    with ``.`` is a dot-directive, one whose first raw word starts with ``[`` a scope (not
+    screened), one whose first word is a section keyword a header. A line of a section of
+    kind ``k`` whose text is in ``known[k]`` is clear (:meth:`HostPolicy.screen_text`): it is
+    added to ``clear[k]`` and not read. Raises :class:`~lbctl.errors.ParseError`."""
+    dots: list[tuple[int, str]] = []
+    sections: list[_Section] = []
+    lines: list[_Words] | None = None
+    parts = text.split("\n")
+    if parts and not parts[-1]:
+        parts.pop()
+    findall = _PLAIN_WORD.findall
+    known = known or {}
+    clear = {} if clear is None else clear
+    skip: frozenset[str] = frozenset()
+    seen: set[str] = set()
+    for lineno, part in enumerate(parts, 1):
+        if part.endswith("\r"):
+            part = part[:-1]
+        if part in skip:
+            seen.add(part)
+            continue
+        if "'" in part or '"' in part or "\\" in part or "\r" in part:
+            lexed = lex(part, lineno).words
+            if not lexed:
+                continue
+            words = [w.value for w in lexed]
+            raw = lexed[0].raw
+        else:
+            hash_at = part.find("#")
+            words = findall(part if hash_at < 0 else part[:hash_at])
+            if not words:
+                continue
+            raw = words[0]
+        first = words[0]
+        if first.startswith("."):
+            if lines is None:
+                dots.append((lineno, first))
+            else:
+                lines.append((lineno, True, words, part))
+        elif raw.startswith("["):
+            continue
+        elif first in SECTION_KEYWORDS:
+            lines = []
+            sections.append(_Section(first, lineno, lines))
+            skip = known.get(first, frozenset())
+            seen = clear.setdefault(first, set())
+        elif lines is not None:
+            lines.append((lineno, False, words, part))
+    return dots, sections
 
 
 def _socket_path(address: str) -> str | None:

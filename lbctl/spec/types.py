@@ -9,6 +9,7 @@ milliseconds and are normalised to integer milliseconds. The models are in :mod:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Annotated, Any
@@ -45,10 +46,16 @@ _FORBIDDEN = (
 )
 
 
+#: Any of :data:`_FORBIDDEN` (one search for the common case: none of them).
+_ANY_FORBIDDEN = re.compile("|".join(re.escape(needle) for needle, _ in _FORBIDDEN))
+
+
 def no_forbidden(value: str) -> str:
     """``value`` unless it holds a character that could break out of a config token (a
     newline, ``#``, a quote, a backslash, ``%[``, ``${``, a blank) or starts with ``-``; then
     ``ValueError`` naming it. Never escapes."""
+    if _ANY_FORBIDDEN.search(value) is None and not value.startswith("-"):
+        return value
     for needle, what in _FORBIDDEN:
         if needle in value:
             raise ValueError(f"must not contain {what}")
@@ -57,6 +64,7 @@ def no_forbidden(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=65_536)  # a pure check; server names repeat across backends
 def _name(value: str) -> str:
     no_forbidden(value)
     if not NAME_RE.match(value):
@@ -92,16 +100,32 @@ def _path_prefix(value: str) -> str:
     return value
 
 
+#: What :class:`ipaddress.IPv4Address` accepts: four decimal octets 0-255, ASCII digits,
+#: no leading zero.
+_IPV4_RE = re.compile(r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+                      r"(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_ipv6(value: str) -> bool:
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def valid_host(value: str) -> str:
-    """``value`` when it is an IP address or an RFC 1123 host name; else ``ValueError``."""
+    """``value`` when it is an IP address or an RFC 1123 host name; else ``ValueError``.
+
+    An IPv4 literal is told by :data:`_IPV4_RE` (exactly what :func:`ipaddress.ip_address`
+    accepts without a ``:``), other text with a ``:`` by :class:`ipaddress.IPv6Address`
+    (cached: a spec names the same addresses again and again)."""
     no_forbidden(value)
     if "@" in value or "$" in value:
         raise ValueError("must be an IP address or a host name")
-    try:
-        ipaddress.ip_address(value)
+    if _IPV4_RE.fullmatch(value) or (":" in value and _is_ipv6(value)):
         return value
-    except ValueError:
-        pass
     if not HOSTNAME_RE.match(value) or value.replace(".", "").isdigit():
         raise ValueError("must be an IP address or an RFC 1123 host name")
     return value
@@ -137,11 +161,21 @@ def time_text(value: Any) -> str:
     as the int): checked as :func:`parse_duration_ms` checks it, then returned as text, so a
     line read from a file comes back with the same spelling. Raises ``ValueError``, also for a
     blank or control character anywhere in the text (it is written as it is)."""
+    if type(value) is str:
+        return _time_text_of(value)
+    return _time_text(value)
+
+
+def _time_text(value: Any) -> str:
     parse_duration_ms(value)
     text = str(value)
     if not WORD_RE.match(text):
         raise ValueError("must be a time such as 2s, 500ms or 2000, without blanks")
     return text
+
+
+#: :func:`_time_text` of a string, cached (a pure function; a spec repeats its times).
+_time_text_of = functools.lru_cache(maxsize=4096)(_time_text)
 
 
 def format_duration(ms: int) -> str:

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from lbctl.errors import NotFound, StoreError
+from lbctl.state import jsontext
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Entry", "History", "sha256_text"]
 
@@ -92,7 +93,7 @@ def sha256_text(text: str) -> str:
 
 def _canonical(spec: dict[str, Any]) -> str:
     # The spec model's own field order (readable in `lbctl show`); Spec.to_data() is stable.
-    return json.dumps(spec, separators=(",", ":"))
+    return jsontext.dumps(spec)  # json.dumps(spec, separators=(",", ":")), faster
 
 
 @dataclass(frozen=True)

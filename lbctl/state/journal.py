@@ -37,8 +37,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -126,6 +128,36 @@ class Write:
     current: int | None = None
     started: float = field(default_factory=time.monotonic)
     locked: float | None = None
+    _document: tuple[Spec, Future[dict[str, Any]]] | None = field(default=None, repr=False)
+
+    def prepare_document(self) -> None:
+        """Start ``spec.to_data()`` in a thread (:meth:`document` waits for it): an apply does
+        this before ``haproxy -c`` and the reload, which wait on HAProxy with the GIL free, so
+        the serialisation (a quarter of a second at 50,000 servers) costs no time of its own."""
+        if self.spec is not None and (self._document is None or self._document[0] is not self.spec):
+            future: Future[dict[str, Any]] = Future()
+            spec = self.spec
+
+            def serialise() -> None:
+                try:
+                    future.set_result(spec.to_data())
+                except BaseException as exc:  # handed to document()'s caller
+                    future.set_exception(exc)
+
+            self._document = (spec, future)
+            threading.Thread(target=serialise, name="lbctl-spec-document", daemon=True).start()
+
+    def document(self) -> dict[str, Any] | None:
+        """``spec.to_data()``, computed once per spec (the history entry and ``spec.json``
+        share it; at 50,000 servers one serialisation is a quarter of a second); raises what
+        ``to_data`` raises."""
+        if self.spec is None:
+            return None
+        if self._document is None or self._document[0] is not self.spec:
+            future: Future[dict[str, Any]] = Future()
+            future.set_result(self.spec.to_data())
+            self._document = (self.spec, future)
+        return self._document[1].result()
 
     def lock_taken(self, version: int) -> None:
         """The controller's lock was acquired (ends ``queued_ms``) with ``version`` current."""
@@ -147,7 +179,7 @@ class Write:
         return Entry(
             kind=self.what, result=result, base_version=self.base_version, version=version,
             who=self.who, author=self.author, message=self.message,
-            spec=self.spec.to_data() if self.spec is not None else None, config=self.config,
+            spec=self.document(), config=self.config,
             diagnostics=list(self.diagnostics),
             reload=self.reload.as_dict() if self.reload is not None else None, error=error,
             queued_ms=self.queued_ms, duration_ms=self.duration_ms, rollback_of=self.rollback_of,

@@ -18,7 +18,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from lbctl.config import loads
 from lbctl.errors import ConfigRejected, Diagnostic, StoreError
 from lbctl.render import field_for_line
 from lbctl.spec import Spec
@@ -63,7 +62,7 @@ class LiveFile:
             where = field_for_line(spec, text, lineno)
             return where is not None and _VERBATIM.search(where) is not None
 
-        refusals = self.policy.screen(loads(text), own=lambda n: not extra(n))
+        refusals = self.policy.screen_text(text, own=lambda n: not extra(n))
         if refusals:
             raise refusal_error(refusals, lambda n: field_for_line(spec, text, n))
 

@@ -29,9 +29,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lbctl.errors import SpecError, StoreError
 from lbctl.spec import Spec, validate_spec
+from lbctl.state.jsontext import spec_file
 
 ENV_STATE_DIR = "LBCTL_STATE_DIR"
 TEMP_PREFIX = ".tmp-"
@@ -195,11 +197,15 @@ class StateDir:
         except (ValueError, KeyError, TypeError, SpecError) as exc:
             raise StoreError(f"{self.spec_path} is corrupt: {exc}") from exc
 
-    def write_current(self, version: int, spec: Spec) -> StoredSpec:
-        """Record ``spec`` as the current spec at ``version`` (atomic). Raises :class:`StoreError`."""
+    def write_current(self, version: int, spec: Spec,
+                      document: dict[str, Any] | None = None) -> StoredSpec:
+        """Record ``spec`` as the current spec at ``version`` (atomic); ``document`` is
+        ``spec.to_data()`` when the caller has it already (an apply serialises the spec once).
+        The text is ``json.dumps({"version", "updated_at", "spec"}, indent=2)`` plus a newline
+        (:func:`lbctl.state.jsontext.spec_file`). Raises :class:`StoreError`."""
         stored = StoredSpec(version, spec, time.time())
-        doc = {"version": version, "updated_at": stored.updated_at, "spec": spec.to_data()}
-        self.atomic_write(self.spec_path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
+        text = spec_file(version, stored.updated_at, spec.to_data() if document is None else document)
+        self.atomic_write(self.spec_path, text.encode(), mode=0o600)
         return stored
 
     def read_config(self) -> bytes | None:
