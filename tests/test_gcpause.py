@@ -4,6 +4,7 @@ whole body to their answer, and every request leaves it as it found it."""
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +16,17 @@ from starlette.routing import Route
 
 from lbctl.api.gcpause import GcPauseMiddleware, paused_for
 from lbctl.api.server import AgentThread
+
+
+def _restored() -> bool:
+    """True once the collector is enabled again, within 2 s: the server thread leaves the
+    pause after the last byte is sent, so the client may read the answer a moment before."""
+    deadline = time.monotonic() + 2
+    while not gc.isenabled():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 async def _seen(request: Request) -> JSONResponse:
@@ -49,9 +61,11 @@ def test_paused_during_and_restored_after() -> None:
     with _client() as client:
         # a write: paused once its whole body is in (the handler's first read returns it)
         assert client.put("/api/v1/config", content=b"{}").json()["after_body"] is False
-        assert gc.isenabled()
+        assert _restored()
         assert client.post("/api/v1/config/validate", content=b"{}").json()["after_body"] is False
+        assert _restored()
         assert client.get("/api/v1/health").json() == {"before_body": False, "after_body": False}
+        assert _restored()
         assert client.get("/api/v1/clients").json() == {"before_body": True, "after_body": True}
     assert gc.isenabled()
 
