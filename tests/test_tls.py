@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import ssl
 import stat
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from lbctl.errors import SpecError
 from lbctl.spec import validate_spec
 from tests.agent_helpers import Agent, free_port, running_agent, wait_for
-from tests.tls_helpers import HttpsBackend, bundle, issue, make_ca, peer_fingerprint
+from tests.tls_helpers import HttpsBackend, bundle, https_load, issue, make_ca, peer_fingerprint
 
 PEM = {"Content-Type": "application/x-pem-file"}
 
@@ -173,33 +172,14 @@ def test_hot_update_keeps_pids_and_drops_nothing(site: Any, ca: Any) -> None:
     port = int(data["frontends"][0]["bind"][1]["address"].rsplit(":", 1)[1])
     old_fp = peer_fingerprint("127.0.0.1", port, ca[1])
     pids = agent.controller.haproxy_pids()
-    stop = threading.Event()
-    counts = {"ok": 0, "failed": 0}
-    lock = threading.Lock()
-
-    def load() -> None:
-        with httpx.Client(verify=ssl.create_default_context(cafile=str(ca[1])), timeout=5) as client:
-            while not stop.is_set():
-                try:
-                    ok = client.get(f"https://localhost:{port}/x").status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                with lock:
-                    counts["ok" if ok else "failed"] += 1
-
-    threads = [threading.Thread(target=load) for _ in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(0.5)
-    new = issue(ca[0])
-    started = time.monotonic()
-    r = put_cert(agent, "site", bundle(new))
-    took = time.monotonic() - started
-    assert r.status_code == 200, r.text
-    time.sleep(0.5)
-    stop.set()
-    for t in threads:
-        t.join()
+    with https_load(f"https://localhost:{port}/x", ca[1]) as counts:
+        time.sleep(0.5)
+        new = issue(ca[0])
+        started = time.monotonic()
+        r = put_cert(agent, "site", bundle(new))
+        took = time.monotonic() - started
+        assert r.status_code == 200, r.text
+        time.sleep(0.5)
     assert r.json()["applied"] == "runtime" and r.json()["used_by"] == [
         "frontends[0].bind[1].tls.certificates[0]"]
     assert peer_fingerprint("127.0.0.1", port, ca[1]) == new.fingerprint != old_fp

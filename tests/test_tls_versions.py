@@ -19,7 +19,6 @@ in one run of that agent what each TLS feature promises on that HAProxy:
 from __future__ import annotations
 
 import ssl
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import pytest
 from tests import haproxy_builds
 from tests.agent_helpers import Agent, free_port, running_agent, wait_for
 from tests.test_tls import apply, put_cert, tls_spec
-from tests.tls_helpers import HttpsBackend, bundle, issue, make_ca, peer_fingerprint
+from tests.tls_helpers import HttpsBackend, bundle, https_load, issue, make_ca, peer_fingerprint
 
 pytestmark = pytest.mark.slow
 
@@ -57,33 +56,11 @@ def build(request: pytest.FixtureRequest, tls_builds: tuple[dict[str, Path], dic
 def _hot_update(agent: Agent, port: int, ca: Any, ca_file: Path) -> None:
     old = peer_fingerprint("127.0.0.1", port, ca_file)
     pids = agent.controller.haproxy_pids()
-    stop, lock = threading.Event(), threading.Lock()
-    counts = {"ok": 0, "failed": 0}
-
-    def load() -> None:
-        context = ssl.create_default_context(cafile=str(ca_file))
-        with httpx.Client(verify=context, timeout=5) as client:
-            deadline = time.monotonic() + 30  # bounded even if stop is never set
-            while not stop.is_set() and time.monotonic() < deadline:
-                try:
-                    ok = client.get(f"https://localhost:{port}/x").status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                with lock:
-                    counts["ok" if ok else "failed"] += 1
-
-    threads = [threading.Thread(target=load) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
+    with https_load(f"https://localhost:{port}/x", ca_file) as counts:
         time.sleep(0.5)
         new = issue(ca)
         r = put_cert(agent, "site", bundle(new))
         time.sleep(0.5)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
     assert r.status_code == 200, r.text
     assert r.json()["applied"] == "runtime"
     assert peer_fingerprint("127.0.0.1", port, ca_file) == new.fingerprint != old

@@ -11,6 +11,9 @@ import http.server
 import ipaddress
 import ssl
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,3 +155,37 @@ class HttpsBackend:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextmanager
+def https_load(url: str, ca_file: Path, clients: int = 4, *,
+               limit_s: float = 30.0) -> Iterator[dict[str, int]]:
+    """``clients`` keep-alive HTTPS clients trusting ``ca_file``, each sending ``GET url``
+    one after the other until the ``with`` block ends (or ``limit_s`` passes: bounded); the
+    dict yielded counts ``ok`` (200) and ``failed`` answers, final once the block has ended."""
+    import httpx
+
+    stop, lock = threading.Event(), threading.Lock()
+    counts = {"ok": 0, "failed": 0}
+
+    def load() -> None:
+        context = ssl.create_default_context(cafile=str(ca_file))
+        with httpx.Client(verify=context, timeout=5) as client:
+            deadline = time.monotonic() + limit_s
+            while not stop.is_set() and time.monotonic() < deadline:
+                try:
+                    ok = client.get(url).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    counts["ok" if ok else "failed"] += 1
+
+    threads = [threading.Thread(target=load) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    try:
+        yield counts
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()

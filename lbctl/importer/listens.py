@@ -30,9 +30,9 @@ from pydantic import TypeAdapter, ValidationError
 from lbctl.config.document import Line
 from lbctl.features import Capabilities
 from lbctl.importer.backends import read_backend
-from lbctl.importer.proxies import Mapped, first_of_keyword, renders_back
-from lbctl.importer.proxy_settings import FRONTEND_OPTIONS, frontend_field, frontend_setting
-from lbctl.importer.words import number, plain
+from lbctl.importer.proxies import Mapped, frontend_walk, renders_back
+from lbctl.importer.proxy_settings import FRONTEND_OPTIONS, frontend_field
+from lbctl.importer.words import number
 from lbctl.render import RenderContext
 from lbctl.spec import BindSpec
 from lbctl.spec.models import FRONTEND_TIMEOUTS, BackendOption, Listen
@@ -60,16 +60,7 @@ def _frontend_only(line: Line) -> bool:
 def _front(lines: list[Line], blocked: set[int], binds_seen: set[str]) -> Mapped:
     """The frontend part: binds, ``maxconn``, frontend timeouts and options."""
     front = Mapped({"bind": []})
-    seen: set[str] = set()
-    settings: set[tuple[str, str]] = set()
-    for line in lines:
-        first = first_of_keyword(line, seen)
-        setting = frontend_setting(line)
-        fresh = setting is not None and setting not in settings
-        if setting is not None:
-            settings.add(setting)
-        if id(line) in blocked or not plain(line):
-            continue
+    for line, first, fresh in frontend_walk(lines, blocked):
         kw, a = line.keyword, line.args
         if kw == "bind" and len(a) == 1:
             try:

@@ -20,7 +20,7 @@ A line with a comment beside it stays extra (the comment stays beside it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,16 +153,7 @@ def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set
     sections, which the routes a config writes may name (:mod:`lbctl.importer.routes`)."""
     base = Mapped({"name": name, "from": parent, "bind": [], "routes": [], "clients": []})
     rules: list[Line] = []
-    seen: set[str] = set()
-    settings: set[tuple[str, str]] = set()
-    for line in lines:
-        first = first_of_keyword(line, seen)
-        setting = frontend_setting(line)
-        fresh = setting is not None and setting not in settings
-        if setting is not None:
-            settings.add(setting)
-        if id(line) in blocked or not plain(line):
-            continue
+    for line, first, fresh in frontend_walk(lines, blocked):
         kw, a = line.keyword, line.args
         if fresh and frontend_field(base.data, kw, a):
             index = len(base.data.get("options", ())) - 1
@@ -219,6 +210,25 @@ def first_of_keyword(line: Line, seen: set[str]) -> bool:
         return False
     seen.add(keyword)
     return True
+
+
+def frontend_walk(lines: list[Line], blocked: set[int]) -> Iterator[tuple[Line, bool, bool]]:
+    """The lines of a frontend or the frontend side of a ``listen`` that may become fields,
+    as ``(line, first, fresh)``: ``first`` when it is the first line of its keyword
+    (:func:`first_of_keyword`), ``fresh`` when it is the first to set its frontend setting
+    (:func:`lbctl.importer.proxy_settings.frontend_setting`). Lines inside ``.if`` blocks
+    (ids in ``blocked``) and lines that are not plain are not given, but they still count
+    as the first of their keyword or setting."""
+    seen: set[str] = set()
+    settings: set[tuple[str, str]] = set()
+    for line in lines:
+        first = first_of_keyword(line, seen)
+        setting = frontend_setting(line)
+        fresh = setting is not None and setting not in settings
+        if setting is not None:
+            settings.add(setting)
+        if id(line) not in blocked and plain(line):
+            yield line, first, fresh
 
 
 def _lbctl_rule(line: Line, frontend: str) -> bool:
