@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from lbctl.errors import ConfigRejected, StoreError
@@ -178,3 +180,34 @@ def test_parse_output_pre_2_4_format(tmp_path: Path) -> None:
         ("alert", 2, "    foo", "unknown keyword 'foo' in 'global' section"),
         ("warning", None, None, "parsing [other.cfg:9] : something"),
     ]
+
+
+def _haproxy_children() -> list[int]:
+    return [p.pid for p in psutil.Process().children(recursive=True)
+            if "haproxy" in " ".join(p.cmdline()[:1])]
+
+
+def test_while_running_runs_during_the_check_and_its_error_stops_it(
+        binary: HAProxyBinary, tmp_path: Path) -> None:
+    (tmp_path / "slow.lua").write_text("local t = os.time() while os.time() - t < 2 do end\n")
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text("global\n    lua-load slow.lua\n" + VALID)
+    seen: list[list[int]] = []
+    assert check_file(binary, cfg, while_running=lambda: seen.append(_haproxy_children())) == []
+    assert len(seen) == 1 and len(seen[0]) == 1  # the check was running while the caller worked
+
+    def fails() -> None:
+        raise RuntimeError("the caller's work failed")
+
+    with pytest.raises(RuntimeError, match="the caller's work failed"):
+        check_file(binary, cfg, while_running=fails)
+    assert _haproxy_children() == []  # killed and reaped, not left running
+
+
+def test_a_check_that_ended_while_the_caller_worked_is_not_a_timeout(
+        binary: HAProxyBinary, tmp_path: Path) -> None:
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(WARNS)
+    quick = check_file(binary, cfg)
+    assert quick  # WARNS has warnings: they must come through after a late read too
+    assert check_file(binary, cfg, timeout=0.2, while_running=lambda: time.sleep(0.5)) == quick

@@ -29,6 +29,7 @@ from lbctl.haproxy.runtime import (
     normalise_status,
     parse_stat_csv,
     stat_fields,
+    stat_health_json,
 )
 from lbctl.haproxy.sockets import SocketClient
 
@@ -115,6 +116,48 @@ def test_parsers_read_what_csv_reads(agent_stat: Agent) -> None:
         assert [(s["backend"], s["server"], s["status_raw"].split(" ")[0], s["weight"])
                 for s in got_b["servers"]] == [(s.backend, s.server, s.status_raw.split(" ")[0],
                                                 s.weight) for s in ref_b.servers]
+
+
+def test_health_json_of_the_lines_is_health_json_of_the_rows(agent_stat: Agent) -> None:
+    """The API's path (``stat_health_json``: the answer's lines split in place) writes what
+    ``health_json`` of ``stat_fields`` and ``to_json`` of ``health_dicts`` write, on a real
+    answer and on the same answer with quoted fields, short rows, statuses that make a backend
+    unusable, internal backends, blank lines and rows out of HAProxy's order; an answer
+    without one of the columns (an older HAProxy) goes through ``stat_fields``."""
+    runtime = _runtime(agent_stat)
+    text = runtime.command("show stat")
+    header, *rows = [ln for ln in text.splitlines() if ln.strip()]
+    names = header[2:].split(",")
+
+    def check(lines: list[str]) -> None:
+        for internal in (False, True):
+            made = stat_health_json(iter(lines), include_internal=internal)
+            table = list(stat_fields(iter(lines), HEALTH_COLUMNS))
+            dicts = health_dicts(table, include_internal=internal)
+            assert made == health_json(table, include_internal=internal)
+            assert made.text == to_json(dicts).decode()
+            assert made.unusable == [(b["name"], [(s["server"], s["status"]) for s in b["servers"]])
+                                     for b in dicts if not b["usable"]]
+
+    check(text.split("\n"))
+    edited = []
+    for i, row in enumerate(rows):
+        fields = row.split(",")
+        if i % 7 == 1:
+            fields[names.index("last_chk")] = '"refused, twice ""here"""'
+        if fields[0] == "b1" and fields[1] != "BACKEND":
+            fields[names.index("status")] = "DOWN 1/2"
+        if fields[0] == "b2" and i % 2 == 0:  # b2 and lbctl_b2 interleaved
+            fields[0] = "lbctl_b2"
+        edited.append(",".join(fields[: names.index("weight")] if i % 6 == 3 else fields))
+    odd = [header, *edited[::-1], "  ", *edited[:4], ""]  # BACKEND rows before their servers
+    check(odd)
+    assert "b1" in [name for name, _ in stat_health_json(iter(odd)).unusable]
+    drop = names.index("hrsp_5xx")  # an older HAProxy: a column fewer
+    check(["# " + ",".join(n for i, n in enumerate(names) if i != drop),
+           *[",".join(f for i, f in enumerate(row.split(",")) if i != drop) for row in rows]])
+    with pytest.raises(RuntimeAPIError, match="unexpected answer"):
+        stat_health_json(iter(["Permission denied", ""]))
 
 
 def test_quoted_field_and_short_row(agent_stat: Agent) -> None:

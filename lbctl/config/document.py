@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from lbctl.config.directives import ArgError, Directive, Unknown
-from lbctl.config.grammar import Word, lex
+from lbctl.config.grammar import Word, lex, lex_parts
 from lbctl.config.pause import gc_paused
 from lbctl.config.sections import SECTION_KEYWORDS, family_for, parse_header
 from lbctl.errors import ParseError
 
 __all__ = ["BLANK", "COMMENT", "DIRECTIVE", "DOT", "HEADER", "SCOPE", "Document", "Line",
-           "Section", "build", "read_line"]
+           "Section", "arg_error", "build", "read_line"]
 
 BLANK = "blank"
 COMMENT = "comment"
@@ -69,7 +69,7 @@ class Line:
         """The words after the first one, unquoted (made once: ``words`` never changes)."""
         args = self._args
         if args is None:
-            args = self._args = tuple(w.value for w in self.words[1:])
+            args = self._args = tuple([w.value for w in self.words[1:]])
         return args
 
 
@@ -136,7 +136,10 @@ class Document:
         return "".join([ln.text + ln.eol for ln in self.lines()])
 
 
-def _arg_error(err: ArgError, line: Line, first_arg: int) -> ParseError:
+def arg_error(err: ArgError, line: Line, first_arg: int) -> ParseError:
+    """``err`` (about argument ``err.index`` after word ``first_arg`` of ``line``) as a
+    :class:`ParseError` at the line and column of that argument (after the last word when it
+    is missing)."""
     at = first_arg + err.index
     if at < len(line.words):
         column = line.words[at].col
@@ -144,19 +147,6 @@ def _arg_error(err: ArgError, line: Line, first_arg: int) -> ParseError:
         last = line.words[-1]
         column = last.col + len(last.raw)
     return ParseError(err.message, line.lineno, column)
-
-
-def _split_lines(text: str) -> Iterator[tuple[str, str]]:
-    parts = text.split("\n")
-    last = len(parts) - 1
-    for i, part in enumerate(parts):
-        eol = "\n" if i < last else ""
-        if i == last and not part:
-            return
-        if part.endswith("\r"):
-            yield part[:-1], "\r" + eol
-        else:
-            yield part, eol
 
 
 def build(text: str) -> Document:
@@ -176,21 +166,28 @@ def _build(text: str) -> Document:
     kind = ""
     pending: list[Line] = []
     blocks: list[tuple[Line, bool]] = []  # open .if lines, and whether .else was seen
-    for lineno, (text_, eol) in enumerate(_split_lines(text), 1):
-        lexed = lex(text_, lineno)
-        words = lexed.words
+    parts = text.split("\n")  # each line, its "\r" kept in its ending below
+    last = len(parts) - 1
+    if not parts[last]:
+        parts.pop()
+    for lineno, text_ in enumerate(parts, 1):
+        eol = "\n" if lineno <= last else ""
+        if text_.endswith("\r"):
+            text_, eol = text_[:-1], "\r" + eol
+        words, comment = lex_parts(text_, lineno)
         if not words:
-            line = Line(lineno, text_, eol, COMMENT if lexed.comment is not None else BLANK,
-                        (), lexed.comment)
+            line = Line(lineno, text_, eol, COMMENT if comment is not None else BLANK, (),
+                        comment)
             lines.append(line)
-            if line.kind == COMMENT:
+            if comment is not None:
                 pending.append(line)
             else:
                 pending = []
             continue
         first = words[0].value
-        line = Line(lineno, text_, eol, DIRECTIVE, words, lexed.comment, None, tuple(pending))
-        pending = []
+        line = Line(lineno, text_, eol, DIRECTIVE, words, comment, None, tuple(pending))
+        if pending:
+            pending = []
         if first.startswith("."):
             line.kind = DOT
             _track_block(line, blocks)
@@ -201,7 +198,7 @@ def _build(text: str) -> Document:
             try:
                 name, parent = parse_header(first, line.args)
             except ArgError as err:
-                raise _arg_error(err, line, 1) from None
+                raise arg_error(err, line, 1) from None
             kind = first
             section = Section(kind, name, parent, [line])
             doc.sections.append(section)
@@ -251,7 +248,7 @@ def _read_directive(kind: str, line: Line) -> Directive:
         args = line.args if first == 1 else tuple([w.value for w in words[first:]])
         return family.parse(keyword, args, negated)
     except ArgError as err:
-        raise _arg_error(err, line, first) from None
+        raise arg_error(err, line, first) from None
 
 
 def _track_block(line: Line, blocks: list[tuple[Line, bool]]) -> None:

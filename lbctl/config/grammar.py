@@ -32,7 +32,7 @@ import pyparsing as pp
 
 from lbctl.errors import ParseError
 
-__all__ = ["LINE", "Lexed", "Word", "lex", "lex_fast", "lex_grammar"]
+__all__ = ["LINE", "Lexed", "Word", "lex", "lex_fast", "lex_grammar", "lex_parts"]
 
 #: Blanks that separate words (C ``isspace()`` minus the CR and LF that end a line).
 BLANKS = " \t\v\f"
@@ -212,17 +212,21 @@ def lex_fast(text: str) -> Lexed | None:
     The common shapes of a config line, read with one regular expression; it must give exactly
     what :func:`lex_grammar` gives (``tests/test_config_grammar.py`` checks every corpus line).
     """
+    parts = _fast_parts(text)
+    return Lexed(*parts) if parts is not None else None
+
+
+def _fast_parts(text: str) -> tuple[tuple[Word, ...], str | None] | None:
+    """:func:`lex_fast`'s words and comment, as a pair (no :class:`Lexed` made: a frozen
+    dataclass costs a large file's parse more than the words do)."""
     if "\\" in text or "\r" in text:
         return None
     if "'" not in text and '"' not in text:
         hash_at = text.find("#")
-        if hash_at >= 0:
-            comment: str | None = text[hash_at:]
-            text = text[:hash_at]
-        else:
-            comment = None
-        return Lexed(tuple([Word(m[0], m[0], m.start() + 1) for m in _FAST_WORD.finditer(text)]),
-                     comment)
+        if hash_at < 0:
+            return tuple([Word(w := m[0], w, m.start() + 1) for m in _FAST_WORD.finditer(text)]), None
+        return (tuple([Word(w := m[0], w, m.start() + 1)
+                       for m in _FAST_WORD.finditer(text, 0, hash_at)]), text[hash_at:])
     words: list[Word] = []
     comment = None
     for m in _FAST_TOKEN.finditer(text):
@@ -237,9 +241,19 @@ def lex_fast(text: str) -> Lexed | None:
             comment = m[0]
         elif group == "other":
             return None
-    return Lexed(tuple(words), comment)
+    return tuple(words), comment
 
 
 def lex(text: str, lineno: int = 1) -> Lexed:
     """Lex one line: the fast path when it applies, else the grammar. Raises :class:`ParseError`."""
     return lex_fast(text) or lex_grammar(text, lineno)
+
+
+def lex_parts(text: str, lineno: int = 1) -> tuple[tuple[Word, ...], str | None]:
+    """:func:`lex` as ``(words, comment)``, for :func:`lbctl.config.document.build`'s loop over
+    every line. Raises :class:`ParseError`."""
+    parts = _fast_parts(text)
+    if parts is not None:
+        return parts
+    lexed = lex_grammar(text, lineno)
+    return lexed.words, lexed.comment

@@ -20,8 +20,8 @@ from lbctl.config.grammar import BLANKS, lex
 from lbctl.config.pause import gc_paused
 from lbctl.config.sections import header_addresses
 
-__all__ = ["SectionKey", "line_map", "normalised", "section_directives", "text_directives",
-           "time_ms"]
+__all__ = ["SectionKey", "line_map", "normal_words", "normalised", "section_directives",
+           "text_directives", "time_ms"]
 
 #: A section of a document: ``(kind, name)`` (``("global", None)``, ``("backend", "app")``).
 SectionKey = tuple[str, str | None]
@@ -44,7 +44,7 @@ def normalised(line: Line) -> tuple[str, ...]:
     ``()`` for blank, comment and header lines."""
     if line.kind not in (DIRECTIVE, DOT):
         return ()
-    return _normal([w.value for w in line.words])
+    return normal_words([w.value for w in line.words])
 
 
 def text_directives(text: str) -> list[tuple[str, ...]]:
@@ -59,7 +59,7 @@ def text_directives(text: str) -> list[tuple[str, ...]]:
         else:
             words = [w.value for w in lex(raw, lineno).words]
         if words:
-            out.append(_normal(words))
+            out.append(normal_words(words))
     return out
 
 
@@ -68,7 +68,9 @@ _PLAIN = re.compile(r"[\\'\"#\r]")
 _WORD = re.compile(f"[^{BLANKS}]+")
 
 
-def _normal(words: list[str]) -> tuple[str, ...]:
+def normal_words(words: list[str]) -> tuple[str, ...]:
+    """The normalised form (:func:`normalised`) of a directive's unquoted ``words`` (at least
+    one; the list is changed in place)."""
     at = 1 if words[0] == "no" and len(words) > 1 else 0
     keyword = words[at]
     if keyword == "timeout" and len(words) == at + 3:
@@ -76,6 +78,10 @@ def _normal(words: list[str]) -> tuple[str, ...]:
     elif keyword in _TIME_KEYWORDS and len(words) == at + 2:
         words[at + 1] = time_ms(words[at + 1])
     return tuple(words)
+
+
+#: The name tests/test_import_roundtrip.py imports.
+_normal = normal_words
 
 
 def section_directives(doc: Document) -> dict[SectionKey, Counter[tuple[str, ...]]]:

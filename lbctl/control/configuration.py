@@ -15,10 +15,11 @@ its ``If-Match`` (README "Bursts of writes"). Every write is tracked by
 recorded after, and every write emits one audit line.
 
 Speed at 10,000 backends (issue 19): the pipeline runs with the cyclic garbage collector
-paused (:mod:`lbctl.config.pause`); the spec is serialised once, in a thread started before
-``haproxy -c`` (:meth:`lbctl.state.journal.Write.prepare_document`), and that one document
-feeds both the history entry and ``spec.json``; the bytes are compared with the live file
-before the specs are.
+paused (:mod:`lbctl.config.pause`); the spec is serialised once, while ``haproxy -c`` runs
+(:meth:`lbctl.state.journal.Write.prepare_document`, the check's ``while_running``), and that
+one document and its texts feed both the history entry and ``spec.json``; the bytes are
+compared with the live file before the specs are; backends unchanged since the last render are
+not rendered again (:mod:`lbctl.render.memo`).
 """
 
 from __future__ import annotations
@@ -158,8 +159,8 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
             return ApplyResult(core.version, False, None, [], write.duration_ms / 1000,
                                write.queued_ms / 1000)
         write.attempted = True
-        write.prepare_document()  # serialised while haproxy -c and the reload run
-        diagnostics = core.files.install(spec, text)
+        # the spec is serialised while haproxy -c runs (on another core)
+        diagnostics = core.files.install(spec, text, while_checking=write.prepare_document)
         write.diagnostics = [d.as_dict() for d in diagnostics]
         reload = reload_or_restore(core, live, write) if process.is_running() else None
         if reload is None:
@@ -167,7 +168,7 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
         new = core.version + 1 if version is None else version
         try:
             core.journal.commit_version(write, new)
-            core.state.write_current(new, spec, write.document())
+            core.state.write_current(new, spec, write.texts())
         except StoreError as exc:
             core.journal.undo(write, f"StoreError: {exc}")
             core.files.restore(live)

@@ -224,10 +224,13 @@ class Core:
         """Command-line arguments every ``haproxy`` run needs (the local peer's name)."""
         return peer_args(self.caps, self.local_peer) if self.caps else []
 
-    def check(self, path: Path) -> list[Diagnostic]:
-        """``haproxy -c`` on ``path`` with this binary and arguments: its warnings. Raises
+    def check(self, path: Path, *,
+              while_running: Callable[[], None] | None = None) -> list[Diagnostic]:
+        """``haproxy -c`` on ``path`` with this binary and arguments: its warnings
+        (``while_running``: :func:`lbctl.haproxy.validate.check_file`). Raises
         :class:`ConfigRejected`, :class:`BinaryNotFound`."""
-        return check_file(self.require_binary(), path, extra_args=self.extra_args())
+        return check_file(self.require_binary(), path, extra_args=self.extra_args(),
+                          while_running=while_running)
 
     def runtime(self) -> RuntimeClient:
         """A client of this HAProxy's stats socket (the runtime API, management.txt §9.3)."""

@@ -135,10 +135,11 @@ def check(controller: Controller, submitted: Submitted) -> SourceCheck:
     except PolicyRefused as exc:
         raise submitted.with_lines(exc) from None
     result = checked
-    if checked.diagnostics:  # the line map is built only for diagnostics to map
+    if checked.diagnostics:  # only the lines they name are paired (lbctl.config.linemap)
         mapped = to_submitted_lines(checked.diagnostics, submitted.document, checked.config)
         result = dataclasses.replace(checked, diagnostics=mapped)
-    return SourceCheck(version, spec, result, spec != current or checked.config != live)
+    # The texts first: unequal, they answer without comparing two large specs.
+    return SourceCheck(version, spec, result, checked.config != live or spec != current)
 
 
 def apply(

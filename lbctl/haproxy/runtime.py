@@ -7,16 +7,20 @@ format"; ``set server`` / ``show table`` in §9.3.
 
 Size: over 300 lines because the stats socket's commands (``show stat``, ``show table``,
 server state, ``set ssl cert``) share one client, one lock, one deadline and their parsers,
-and the health rows come both as dicts and as the API's JSON text (:func:`health_json`, at
-50,000 servers); the ``show stat`` CSV parsers are in :mod:`lbctl.haproxy.stat_csv`.
+and the health rows come both as dicts and as the API's JSON text (:func:`health_json`; at
+50,000 servers :func:`stat_health_json`, straight from the answer's lines while they
+arrive); the ``show stat`` CSV parsers are in :mod:`lbctl.haproxy.stat_csv`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
+import itertools
+import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,7 @@ __all__ = [
     "parse_stat_csv",
     "parse_table_entries",
     "stat_fields",
+    "stat_health_json",
 ]
 
 
@@ -199,38 +204,137 @@ class HealthJSON:
 
 
 def health_json(rows: Iterable[tuple[str, ...]], *, include_internal: bool = False) -> HealthJSON:
-    """:func:`health_dicts` of ``rows`` as JSON text, without a dict per server: each server's
-    members after its names are the same for the many servers that share their counters, so
-    their text is made once (``tests/test_stat_parse.py`` checks it equals ``to_json`` of
-    :func:`health_dicts` on a real answer)."""
-    servers: dict[str, list[str]] = {}
-    states: dict[str, list[tuple[str, str, bool]]] = {}
-    status: dict[str, str] = {}
+    """:func:`health_dicts` of ``rows`` (the values of :data:`HEALTH_COLUMNS`) as JSON text,
+    without a dict per server: each server's members after its names are the same for the
+    many servers that share their counters, so their text is made once
+    (``tests/test_stat_parse.py`` checks it equals ``to_json`` of :func:`health_dicts` on a
+    real answer). A backend's text is written when its ``BACKEND`` row arrives (HAProxy writes
+    it after the backend's servers), while the rest of the answer is still coming: what is
+    left once the last row is read is one join. A server row that comes after its backend's
+    ``BACKEND`` row (never from HAProxy) has that text written again at the end."""
+    return _health_json(rows, _TAIL_OF_ROW, 2, include_internal)
+
+
+def stat_health_json(lines: Iterable[str], *, include_internal: bool = False) -> HealthJSON:
+    """:func:`health_json` of a ``show stat`` answer given as its lines while they arrive
+    (:meth:`lbctl.haproxy.sockets.SocketClient.command_lines`), the same text as
+    ``health_json(stat_fields(lines, HEALTH_COLUMNS))``: each line split on commas once, as
+    far as the last column read, with no tuple per row (the health report's path, 60,000 rows
+    at 50,000 servers; :mod:`lbctl.haproxy.stat_csv` says why a line without ``"`` is split
+    and one with ``"`` goes through :mod:`csv`). An answer whose header lacks one of
+    :data:`HEALTH_COLUMNS` (an older HAProxy) goes through :func:`stat_fields`. Raises
+    ``RuntimeAPIError`` when the answer is not the CSV."""
+    rows = iter(lines)
+    first = next((ln for ln in rows if ln.strip()), "")
+    if not first.startswith(_HEADER_MARK):
+        raise RuntimeAPIError(f"show stat: unexpected answer: {first.strip()[:200]!r}")
+    where = {name: i for i, name in enumerate(next(csv.reader([first[len(_HEADER_MARK):]])))}
+    index = [where.get(name, -1) for name in HEALTH_COLUMNS]
+    if -1 in index or index[:2] != [0, 1]:
+        return health_json(stat_fields(itertools.chain([first], rows), HEALTH_COLUMNS),
+                           include_internal=include_internal)
+    return _health_json(_split_rows(rows, max(index) + 1), operator.itemgetter(*index[2:]),
+                        index[2], include_internal)
+
+
+_HEADER_MARK = "# "
+#: The values of :data:`HEALTH_COLUMNS` after ``pxname`` and ``svname``, from one of its rows.
+_TAIL_OF_ROW = operator.itemgetter(*range(2, len(HEALTH_COLUMNS)))
+
+
+def _split_rows(lines: Iterator[str], cut: int) -> Iterator[Sequence[str]]:
+    """Per non-blank line, its fields, at least ``cut`` of them (``""`` for those a short row
+    lacks), as :func:`lbctl.haproxy.stat_csv.stat_fields` reads them."""
+    for line in lines:
+        if '"' in line:
+            fields = next(csv.reader([line]))
+        else:
+            fields = line.split(",", cut)
+            if len(fields) > cut:
+                yield fields
+                continue
+            if not line.strip():
+                continue
+        if len(fields) < cut:
+            fields += [""] * (cut - len(fields))
+        yield fields
+
+
+def _health_json(rows: Iterable[Sequence[str]], tail_of: Callable[[Sequence[str]], Any],
+                 status_at: int, include_internal: bool) -> HealthJSON:
+    """:func:`health_json` of rows whose ``pxname`` and ``svname`` come first: ``tail_of(row)``
+    is the tuple of the other :data:`HEALTH_COLUMNS`, ``row[status_at]`` the status."""
+    backends: dict[str, _Building] = {}
+    tails: dict[tuple[str, ...], tuple[str, str, bool]] = {}  # _json_tail, without its LRU
+    kinds: dict[str, str] = {}  # server names as JSON strings
+    last: str | None = None
+    skip = usable_seen = False
+    building = _Building("")
+    append = building.servers.append
+    prefix = ""
     for values in rows:
         name, kind = values[0], values[1]
-        if kind == "FRONTEND" or (not include_internal and name.startswith(INTERNAL_PREFIX)):
+        if kind == "FRONTEND":
             continue
-        found = servers.get(name)
-        if found is None:
-            found = servers[name] = []
-            states[name] = []
+        if name != last:  # a proxy's rows come together: one look-up per backend, not per row
+            last = name
+            skip = not include_internal and name.startswith(INTERNAL_PREFIX)
+            if skip:
+                continue
+            found = backends.get(name)
+            if found is None:
+                found = backends[name] = _Building(_json_str(name))
+            building = found
+            append = building.servers.append
+            usable_seen = building.usable
+            prefix = f'{{"backend":{building.name},"server":'
+        elif skip:
+            continue
         if kind == "BACKEND":
-            status[name] = normalise_status(values[2])
-        else:
-            state, members, usable = _json_tail(values[2:])
-            found.append(f'{{"backend":{_json_str(name)},"server":{_json_str(kind)},{members}}}')
-            states[name].append((kind, state, usable))
-    parts = []
-    unusable = []
-    for name, found in servers.items():
-        if name not in status:
+            building.status = normalise_status(values[status_at])
+            building.text = building.write()
             continue
-        usable = any(u for _s, _st, u in states[name])
-        if not usable:
-            unusable.append((name, [(srv, st) for srv, st, _u in states[name]]))
-        parts.append(f'{{"name":{_json_str(name)},"status":{_json_str(status[name])},'
-                     f'"usable":{"true" if usable else "false"},"servers":[{",".join(found)}]}}')
-    return HealthJSON(f"[{','.join(parts)}]", unusable)
+        key = tail_of(values)
+        tail = tails.get(key)
+        if tail is None:
+            tail = tails[key] = _json_tail(key)
+        server = kinds.get(kind)
+        if server is None:
+            server = kinds[kind] = _json_str(kind)
+        append(f"{prefix}{server},{tail[1]}}}")
+        if not usable_seen:
+            if tail[2]:
+                usable_seen = building.usable = True
+            else:
+                building.states.append((kind, tail[0]))
+        if building.text:
+            building.text = ""
+    done = [(name, b) for name, b in backends.items() if b.status is not None]
+    return HealthJSON(f"[{','.join([b.text or b.write() for _n, b in done])}]",
+                      [(name, b.states) for name, b in done if not b.usable])
+
+
+class _Building:
+    """One backend of :func:`health_json` while its rows arrive: ``name`` as JSON, its
+    ``BACKEND`` row's status (``None`` until it came), its servers' JSON objects, ``usable``
+    (one of them is), the ``(server, status)`` of its servers while none is usable, and its
+    JSON text once written (``""`` before)."""
+
+    __slots__ = ("name", "servers", "states", "status", "text", "usable")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.status: str | None = None
+        self.servers: list[str] = []
+        self.usable = False
+        self.states: list[tuple[str, str]] = []
+        self.text = ""
+
+    def write(self) -> str:
+        """The backend's JSON object: ``{"name", "status", "usable", "servers": [...]}``."""
+        return (f'{{"name":{self.name},"status":{_json_str(self.status or "")},'
+                f'"usable":{"true" if self.usable else "false"},'
+                f'"servers":[{",".join(self.servers)}]}}')
 
 
 @dataclass(frozen=True)
@@ -385,11 +489,11 @@ class RuntimeClient:
 
     def backends_health_json(self, *, include_internal: bool = False) -> HealthJSON:
         """:meth:`backends_health_dicts` as the JSON text pydantic-core's ``to_json`` writes
-        for that list, built row by row while the answer arrives (:func:`health_json`): the
-        health report's API path, 60,000 rows at 50,000 servers. Raises what
+        for that list, built row by row while the answer arrives (:func:`stat_health_json`):
+        the health report's API path, 60,000 rows at 50,000 servers. Raises what
         :meth:`backends_health_dicts` raises."""
-        rows = stat_fields(self._client.command_lines("show stat"), HEALTH_COLUMNS)
-        return health_json(rows, include_internal=include_internal)
+        lines = self._client.command_lines("show stat")
+        return stat_health_json(lines, include_internal=include_internal)
 
     def _set(self, cmd: str) -> None:
         answer = self.command(cmd).strip()

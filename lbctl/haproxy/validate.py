@@ -23,7 +23,8 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lbctl.errors import BinaryNotFound, ConfigRejected, Diagnostic, StoreError
@@ -101,36 +102,46 @@ def check_file(
     *,
     extra_args: Sequence[str] = (),
     timeout: float = 30.0,
+    while_running: Callable[[], None] | None = None,
 ) -> list[Diagnostic]:
     """Run ``haproxy -c -f PATH [extra_args]`` with the working directory set to PATH's folder.
 
     Returns the warnings and notices (possibly empty) when the configuration is valid.
-    ``timeout`` is in seconds. Raises ``ConfigRejected(diagnostics, output)`` when HAProxy
-    exits non-zero (with a synthetic alert carrying the last output line when no ``[ALERT]``
-    line could be parsed) or does not finish within ``timeout``; ``BinaryNotFound`` when the
-    binary cannot be executed.
+    ``timeout`` is in seconds, from the start of the process. ``while_running``, when given, is
+    called once the process runs, before waiting for it: work of the caller's that fits
+    in the check's time (an apply serialises its spec there; ``haproxy -c`` of 80,000 lines
+    takes most of a second on another core). If it raises, the check is killed and the
+    exception propagates. Raises ``ConfigRejected(diagnostics, output)`` when HAProxy exits
+    non-zero (with a synthetic alert carrying the last output line when no ``[ALERT]`` line
+    could be parsed) or does not finish within ``timeout``; ``BinaryNotFound`` when the binary
+    cannot be executed.
     """
     path = Path(path).absolute()
     cwd = path.parent
     argv = [binary.path, "-c", "-f", path.name, *extra_args]
+    deadline = time.monotonic() + timeout
     try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=minimal_env(),
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = _text(exc.stdout) + _text(exc.stderr)
-        alert = Diagnostic("alert", f"haproxy -c timed out after {timeout:g} s")
-        raise ConfigRejected([alert], out) from exc
+        proc = subprocess.Popen(argv, cwd=cwd, env=minimal_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace")
     except OSError as exc:
         raise BinaryNotFound(f"cannot run {binary.path}: {exc}") from exc
-    output = proc.stderr + proc.stdout
+    with proc:
+        try:
+            if while_running is not None:
+                while_running()
+            # A check that ended while the caller worked is read whole, late or not.
+            left = None if proc.poll() is not None else max(0.0, deadline - time.monotonic())
+            stdout, stderr = proc.communicate(timeout=left)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            alert = Diagnostic("alert", f"haproxy -c timed out after {timeout:g} s")
+            raise ConfigRejected([alert], _text(stdout) + _text(stderr)) from None
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    output = stderr + stdout
     diagnostics = parse_output(output, path, cwd)
     if proc.returncode != 0:
         if not any(d.severity == "alert" for d in diagnostics):

@@ -37,9 +37,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from lbctl.config.document import DIRECTIVE, Line
 from lbctl.features import Capabilities
-from lbctl.importer.proxies import Mapped, first_of_keyword, renders_back
+from lbctl.importer.proxies import Mapped, renders_back
 from lbctl.importer.servers import Mismatch, read_server
-from lbctl.importer.words import plain
 from lbctl.render import RenderContext
 from lbctl.spec import Backend, HealthCheck
 from lbctl.spec.models import BackendOption
@@ -69,16 +68,27 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
     seen: set[str] = set()
     settings: set[tuple[str, str]] = set()
     top, last = True, -1  # only lines so far that went to fields; the slot of the last one
-    last_server = max((i for i, ln in enumerate(lines) if ln.keyword in _SERVERS), default=-1)
+    last_server = -1
+    for at in range(len(lines) - 1, -1, -1):
+        if lines[at].keyword in _SERVERS:
+            last_server = at
+            break
     for at, line in enumerate(lines):
-        first = first_of_keyword(line, seen)
         d = line.directive
-        kw, a = (d.keyword, d.args) if d is not None else (line.keyword, line.args)
-        free = id(line) not in blocked and plain(line)
-        setting = _setting(kw, a)
-        slot = _SLOTS.get(setting[0] if setting is not None else kw)
+        if d is not None:  # first_of_keyword and plain, inlined: this loop runs for every line
+            kw, a = d.keyword, d.args
+            first = kw not in seen
+            seen.add(kw)
+            free = line.kind == DIRECTIVE and line.comment is None and not d.negated \
+                and not (blocked and id(line) in blocked)
+        else:
+            kw, a = line.keyword, line.args
+            first = free = False
+        setting = _setting(kw, a) if kw in _SETTING_KEYWORDS else None
+        slot = _SLOTS.get(kw if setting is None else setting[0])
         in_place = slot is not None and ((top and slot >= last) or at < last_server)
         kept = True
+        check_line = False
         if setting is not None and free and in_place and setting not in settings \
                 and _read_setting(base, kw, a):
             index = len(base.data.get("options", ())) - 1
@@ -104,14 +114,17 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
                 and "option" not in hc:
             hc.update(option=True, **({"method": a[1], "path": a[2]} if len(a) == 3 else {}))
             hc_lines.append(line)
+            check_line = True
         elif kw == "http-check" and free and a[:2] == ("send", "meth") and len(a) == 5 \
                 and a[3] == "uri" and "send" not in hc:
             hc.update(send=True, method=a[2], path=a[4])
             hc_lines.append(line)
+            check_line = True
         elif kw == "http-check" and free and a[:2] == ("expect", "status") and len(a) == 3 \
                 and a[2].isdigit() and "expect_status" not in hc:
             hc["expect_status"] = int(a[2])
             hc_lines.append(line)
+            check_line = True
         else:
             kept = False
             if kw in ("http-check", "tcp-check") or (kw == "option" and a[:1] and a[0].endswith(
@@ -121,24 +134,25 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
             settings.add(setting)
         top = top and kept
         if kept:
-            key = "http-check" if any(ln is line for ln in hc_lines) else \
-                kw if setting is None else setting[0]
+            key = "http-check" if check_line else kw if setting is None else setting[0]
             last = max(last, _SLOTS.get(key, last))
     if default_server is not None:
         base.data["default_server"] = list(default_server.args)
         base.place(default_server, "default_server")
     if not checks_ok or "option" not in hc:
         hc_lines = []
-    http = {"type": "http", **{k: v for k, v in hc.items() if k not in ("option", "send")}}
-    with_hc = base.with_group({"health_check": http}, ((ln, "health_check") for ln in hc_lines))
     # the HTTP check in the form the target is written in (templates/backend.j2), else none
     same_form = "send" in hc if caps.http_check_send else "send" not in hc
+    starts: list[tuple[Mapped, dict[str, Any] | None]] = []  # (mapping, its health check)
+    if hc_lines and same_form:
+        http = {"type": "http", **{k: v for k, v in hc.items() if k not in ("option", "send")}}
+        starts.append((base.with_group({"health_check": http},
+                                       ((ln, "health_check") for ln in hc_lines)), http))
+    starts.append((base, None))
 
     def candidates() -> Iterator[Mapped]:
         """The mappings to try, richest first; each made only when the one before fails."""
-        for start, check in ((with_hc, http), (base, None)):
-            if start is with_hc and not (hc_lines and same_form):
-                continue
+        for start, check in starts:
             if servers and servers_ok:
                 try:
                     with_servers = _with_servers(start, servers, check,
@@ -147,8 +161,8 @@ def read_backend(name: str, parent: str | None, lines: list[Line], blocked: set[
                     pass
                 else:
                     yield with_servers
-            if start is with_hc:
-                yield with_hc
+            if check is not None:  # the health check without the servers
+                yield start
         yield base
 
     for mapped in candidates():
@@ -183,6 +197,10 @@ def _setting(kw: str, a: tuple[str, ...]) -> tuple[str, str] | None:
     if kw in ("http-reuse", "cookie"):
         return (kw, "")
     return None
+
+
+#: The keywords :func:`_setting` may give a setting for.
+_SETTING_KEYWORDS = frozenset(("timeout", "option", "http-reuse", "cookie"))
 
 
 def _read_setting(mapped: Mapped, kw: str, a: tuple[str, ...]) -> bool:
@@ -221,10 +239,15 @@ def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | No
     backend has check lines kept as extra lines; its timings the spec's defaults when no
     server is checked, as they are then written nowhere). Raises :class:`Mismatch` for a line
     the servers cannot hold; whether they render back is checked on the whole backend."""
-    names = [ln.args[0] for ln in lines if ln.args]
-    if len(set(names)) != len(names):  # HAProxy takes it, the spec's names are unique
-        raise Mismatch(names)
-    checked = any("check" in ln.args[2:] for ln in lines)
+    names: set[str] = set()
+    checked = False  # a server line says "check"
+    for line in lines:
+        a = line.args
+        if a:
+            if a[0] in names:  # HAProxy takes it, the spec's names are unique
+                raise Mismatch(a[0])
+            names.add(a[0])
+            checked = checked or "check" in a[2:]
     if health is None and checked:
         health = {"type": "custom" if custom else "tcp"}
     if health is not None and checked:  # the servers' own timings, unless all share them
@@ -234,17 +257,21 @@ def _with_servers(mapped: Mapped, lines: list[Line], health: dict[str, Any] | No
     placed: list[tuple[Line, str]] = []
     for i, line in enumerate(lines):
         server = read_server(line, hc)
-        before = list(line.comments_before)
-        server["comment"] = [c.text.strip() for c in before]
+        before = line.comments_before
+        comment = [c.text.strip() for c in before]
         if line.comment is not None:
-            server["comment"].append(line.comment.rstrip())
-        placed += [(c, f"servers[{i}].comment") for c in before]
-        placed.append((line, f"servers[{i}]"))
+            comment.append(line.comment.rstrip())
+        server["comment"] = comment
+        path = f"servers[{i}]"
+        if before:
+            placed += [(c, f"{path}.comment") for c in before]
+        placed.append((line, path))
         servers.append(server)
     data: dict[str, Any] = {"servers": servers}
     if health is not None:
         lifted = _lift_timings(servers, health)
-        data["health_check"] = lifted if lifted is not None else health
+        # validated once for all the backends that share it (a frozen model, taken as is)
+        data["health_check"] = hc if lifted is None else _health_check(tuple(lifted.items()))
         if lifted is not None:
             for server in servers:
                 for key in ("inter", "rise", "fall"):
@@ -276,8 +303,16 @@ def _lift_timings(servers: list[dict[str, Any]], health: dict[str, Any]) -> dict
     inter, rise, fall = timings.pop()
     if inter is None or rise is None or fall is None:
         return None
-    ms = parse_duration_ms(inter)
-    if format_duration(ms) != inter:
+    ms = _lbctl_spelling(inter)
+    if ms is None:
         return None
     # the same words, in the same places (each server's ``order``): only their source moves
     return {**health, "inter": ms, "rise": rise, "fall": fall}
+
+
+@functools.lru_cache(maxsize=1024)
+def _lbctl_spelling(inter: str) -> int | None:
+    """``inter`` in milliseconds when lbctl writes that time as ``inter`` (``3s``, not
+    ``3000``), else ``None``. Raises ``ValueError`` for a word that is not a time."""
+    ms = parse_duration_ms(inter)
+    return ms if format_duration(ms) == inter else None

@@ -80,6 +80,8 @@ def section_blocks(doc: Document, claimed: set[int]) -> SectionBlocks:
             pending = []
         if depth > 0:
             out.wrapped.add(index)
+        if all(ln.kind != DOT for ln in section.lines):
+            continue  # no conditional line: none left unmatched
         own = [ln for ln in section.lines[1:] if id(ln) not in claimed]
         loose = _unmatched(own)
         if not loose:

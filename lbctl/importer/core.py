@@ -170,6 +170,9 @@ class _Importer:
         self.round_trips = RoundTrips(caps)  # backends' round trips, checked in one render
         self.immediate: set[Hashable] = set()  # backends (header line) checked alone
         self.models: dict[tuple[str, int], Any] = {}  # proxies validated, with their lines
+        self.kept: list[tuple[str, int, Any, dict[str, Any]]] = []  # (_keep_model)
+        self.found_ctx: RenderContext | None = None  # (_ctx)
+        self.proxy_names: frozenset[str] | None = None  # (_proxy_names)
 
     def unplaced(self, line: Line, why: str) -> None:
         self.errors.append(FieldError(f"line {line.lineno}", f"{why}: {line.text.strip()}",
@@ -194,6 +197,7 @@ class _Importer:
             again = _Importer(self.doc, self.caps, self.ctx)
             again.immediate = failed
             return again.run()
+        self._take_models()
         try:
             spec = validate_spec(self._validated())
         except SpecError as exc:
@@ -215,10 +219,13 @@ class _Importer:
     def _lines(self, section: Section) -> tuple[list[Line], set[int]]:
         """The section's lines that are its own (not blank, not the next header's comments),
         and the ids of those inside ``.if`` blocks. Unplaceable lines are recorded."""
-        lines = [ln for ln in section.lines[1:] if ln.kind != BLANK and id(ln) not in self.claimed
-                 and id(ln) not in self.blocks.moved]
+        claimed, moved = self.claimed, self.blocks.moved
+        lines = [ln for ln in section.lines[1:] if ln.kind != BLANK and id(ln) not in claimed
+                 and not (moved and id(ln) in moved)]
         lines = self._header_binds(section) + lines
         blocked: set[int] = set()
+        if all(ln.kind != SCOPE and ln.kind != DOT for ln in lines):
+            return lines, blocked  # no [scope] line, no block: the loop below finds nothing
         opened: list[Line] = []
         for line in lines:
             if line.kind == SCOPE:
@@ -260,10 +267,12 @@ class _Importer:
         return binds
 
     def _comment(self, section: Section, where: str) -> list[str]:
-        comments = [text_of(c) for c in section.comments_before]
-        if section.comment is not None:
-            comments.append(section.comment.rstrip())
-        for i, c in enumerate(section.comments_before):
+        header = section.lines[0]
+        before = header.comments_before
+        comments = [text_of(c) for c in before]
+        if header.comment is not None:
+            comments.append(header.comment.rstrip())
+        for i, c in enumerate(before):
             self.origin[f"{where}.comment[{i}]"] = c.lineno
         return comments
 
@@ -327,16 +336,18 @@ class _Importer:
         data = dict(mapped.data)
         data["comment"] = self._comment(section, where)
         data["extra"] = self._extra(lines, mapped, where, "extra")
-        self.origin[where] = section.header.lineno
+        origin = self.origin
+        origin[where] = section.lines[0].lineno
         for line, path in mapped.placed.values():
-            self.origin.setdefault(f"{where}.{path}", line.lineno)
+            origin.setdefault(f"{where}.{path}", line.lineno)
         self._keep_model(key, mapped, data)
         self.data[key].append(data)
 
     def _keep_model(self, key: str, mapped: Mapped, data: dict[str, Any]) -> None:
-        """Keep the model ``mapped.data`` validated as, with ``data``'s ``comment`` and
-        ``extra`` validated by the model's own field validators, for :meth:`_validated`. Not
-        for a model with validators of the whole model (they would see other fields)."""
+        """Keep the model ``mapped.data`` validated as, to take ``data``'s ``comment`` and
+        ``extra`` (validated by the model's own field validators) once the round trip is
+        checked (:meth:`_take_models`), for :meth:`_validated`. Not for a model with
+        validators of the whole model (they would see other fields)."""
         model = mapped.model
         if model is None or type(model) is not _MODELS[key] \
                 or set(data) - set(mapped.data) - {"comment", "extra"}:
@@ -344,13 +355,23 @@ class _Importer:
         cls = type(model)
         if cls.__pydantic_decorators__.model_validators or cls.__pydantic_post_init__:
             return
-        copy = model.model_copy()
-        try:
-            for field in ("comment", "extra"):
-                cls.__pydantic_validator__.validate_assignment(copy, field, data[field])
-        except ValidationError:
-            return  # validate_spec names the field
-        self.models[(key, len(self.data[key]))] = copy
+        self.kept.append((key, len(self.data[key]), model, data))
+
+    def _take_models(self) -> None:
+        """Give each model kept by :meth:`_keep_model` its ``comment`` and ``extra``, in
+        place (no copy): the round trip rendered it without them
+        (:mod:`lbctl.importer.roundtrip`), and nothing renders it since. An empty list where
+        the model holds one is not assigned again (nothing to validate); a value the field
+        refuses leaves the proxy to :func:`validate_spec`, which names the field."""
+        for key, index, model, data in self.kept:
+            validator = type(model).__pydantic_validator__
+            try:
+                for field in ("comment", "extra"):
+                    if data[field] or getattr(model, field):
+                        validator.validate_assignment(model, field, data[field])
+            except ValidationError:
+                continue
+            self.models[(key, index)] = model
 
     def _validated(self) -> dict[str, Any]:
         """The spec data, each proxy kept by :meth:`_keep_model` as its model (pydantic takes
@@ -363,14 +384,18 @@ class _Importer:
 
     def _proxy_names(self) -> frozenset[str]:
         """The names of the file's backends and listen sections (what a route may name)."""
-        return frozenset(s.name for s in self.doc.sections
-                         if s.kind in ("backend", "listen") and s.name)
+        if self.proxy_names is None:
+            self.proxy_names = frozenset(s.name for s in self.doc.sections
+                                         if s.kind in ("backend", "listen") and s.name)
+        return self.proxy_names
 
     def _extra(self, lines: list[Line], mapped: Mapped | None, where: str, field: str) -> list[str]:
         out: list[str] = []
+        origin = self.origin
+        placed = mapped.placed if mapped is not None else {}
         for line in lines:
-            if mapped is None or id(line) not in mapped.placed:
-                self.origin[f"{where}.{field}[{len(out)}]"] = line.lineno
+            if id(line) not in placed:
+                origin[f"{where}.{field}[{len(out)}]"] = line.lineno
                 out.append(text_of(line))
         return out
 
@@ -404,11 +429,17 @@ class _Importer:
         config names (so the old-form client rules read back)."""
         if self.ctx is not None:
             return self.ctx
-        for line in self.doc.lines():
-            if line.keyword == "errorfile" and line.args[:1] == ("429",) and len(line.args) == 2 \
-                    and line.args[1].endswith("/errors/429.http"):
-                return RenderContext(Path("/run/lbctl"), Path(line.args[1]).parent.parent)
-        return RenderContext(Path("/run/lbctl"))
+        if self.found_ctx is None:
+            self.found_ctx = RenderContext(Path("/run/lbctl"))
+            for line in self.doc.lines():
+                # the text first (a substring test is cheap); a backslash may spell the keyword
+                if ("errorfile" in line.text or "\\" in line.text) \
+                        and line.keyword == "errorfile" and line.args[:1] == ("429",) \
+                        and len(line.args) == 2 and line.args[1].endswith("/errors/429.http"):
+                    self.found_ctx = RenderContext(Path("/run/lbctl"),
+                                                   Path(line.args[1]).parent.parent)
+                    break
+        return self.found_ctx
 
     def _lbctl_section(self, section: Section) -> None:
         kind, name = section.kind, section.name

@@ -71,10 +71,10 @@ class Mapped:
 
     def with_group(self, data: dict[str, Any], lines: Iterable[tuple[Line, str]]) -> Mapped:
         """A copy with ``data`` merged in and ``lines`` placed too."""
-        out = Mapped({**self.data, **data}, dict(self.placed))
+        placed = dict(self.placed)
         for line, path in lines:
-            out.place(line, path)
-        return out
+            placed[id(line)] = (line, path)
+        return Mapped({**self.data, **data}, placed)
 
 
 def split_address(text: str) -> tuple[str, int]:
@@ -85,7 +85,7 @@ def split_address(text: str) -> tuple[str, int]:
 
 def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
     try:
-        adapter.validate_python(value)
+        adapter.validator.validate_python(value)
     except ValidationError:
         return False
     return True
@@ -126,22 +126,23 @@ def renders_same(out: list[tuple[str, ...]], mapped: Mapped, lines: list[Line]) 
     lines, and keep the order of every rule (:data:`ORDERED`) among ``lines`` (the section's
     own, in file order): the placed rules come out in their order, and none of them was written
     after an unplaced rule of its keyword (extra lines are rendered after the fields)."""
-    read = [w for w in (normalised(ln) for ln, _ in mapped.placed.values()) if w]
+    placed = mapped.placed
+    read = [w for w in [normalised(ln) for ln, _ in placed.values()] if w]
     if len(out) != len(read) or sorted(out) != sorted(read):  # the same multiset
         return False
-    placed_rules = [normalised(ln) for ln in lines
-                    if id(ln) in mapped.placed and ln.keyword in ORDERED]
-    if [w for w in out if w[0] in ORDERED] != placed_rules:
-        return False
+    placed_rules: list[tuple[str, ...]] = []
     extra_seen: set[str] = set()
-    for line in lines:
-        if line.keyword not in ORDERED:
+    for line in lines:  # one pass: the placed rules in order, none after an extra one
+        keyword = line.keyword
+        if keyword not in ORDERED:
             continue
-        if id(line) not in mapped.placed:
-            extra_seen.add(line.keyword)
-        elif line.keyword in extra_seen:
+        if id(line) not in placed:
+            extra_seen.add(keyword)
+        elif keyword in extra_seen:
             return False
-    return True
+        else:
+            placed_rules.append(normalised(line))
+    return [w for w in out if w[0] in ORDERED] == placed_rules
 
 
 def read_frontend(name: str, parent: str | None, lines: list[Line], blocked: set[int],
@@ -222,12 +223,16 @@ def frontend_walk(lines: list[Line], blocked: set[int]) -> Iterator[tuple[Line, 
     seen: set[str] = set()
     settings: set[tuple[str, str]] = set()
     for line in lines:
-        first = first_of_keyword(line, seen)
+        d = line.directive
+        if d is None:  # no keyword, no setting, not plain
+            continue
+        first = d.keyword not in seen  # first_of_keyword, inlined: it runs for every line
+        seen.add(d.keyword)
         setting = frontend_setting(line)
         fresh = setting is not None and setting not in settings
         if setting is not None:
             settings.add(setting)
-        if id(line) not in blocked and plain(line):
+        if not (blocked and id(line) in blocked) and plain(line):
             yield line, first, fresh
 
 

@@ -33,7 +33,7 @@ _PREFIX: TypeAdapter[str] = TypeAdapter(PathPrefix)
 
 def _valid(adapter: TypeAdapter[str], value: str) -> bool:
     try:
-        adapter.validate_python(value)
+        adapter.validator.validate_python(value)
     except ValidationError:
         return False
     return True

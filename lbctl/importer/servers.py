@@ -13,6 +13,7 @@ stay extra lines.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from lbctl.config.document import Line
@@ -101,21 +102,35 @@ def read_server(line: Line, hc: HealthCheck | None) -> dict[str, Any]:
         where = Address.parse(a[1])
     except ValueError:
         raise Mismatch(a) from None
-    server: dict[str, Any] = {"name": a[0], "address": where.host, "port": where.port,
-                              "weight": None, "check": False, "extra": []}
+    server: dict[str, Any] = {"name": a[0], "address": where.host, "port": where.port}
+    options, extra, order = _options(a[2:], hc is None)
+    server.update(options)
+    server["extra"] = list(extra)
+    server["order"] = None if order is None else list(order)
+    return server
+
+
+@functools.lru_cache(maxsize=4096)
+def _options(words: tuple[str, ...], unchecked: bool) -> tuple[
+        tuple[tuple[str, Any], ...], tuple[str, ...], tuple[str, ...] | None]:
+    """The fields a server line's option ``words`` set (``unchecked``: the backend has no
+    health check), as ``(field items but extra and order, extra words, order or None)``.
+    Cached: it depends on nothing else, and a large config repeats the same options from
+    server to server. Raises :class:`Mismatch` (not cached)."""
+    server: dict[str, Any] = {"weight": None, "check": False, "extra": []}
     order: list[str] = []
-    for key, words in _groups(a[2:]):
+    for key, group in _groups(words):
         if key in order:
-            raise Mismatch(a)
+            raise Mismatch(words)
         order.append(key)
-        _set(server, key, words)
+        _set(server, key, group)
     if server.get("weight") == 0 and server.get("state") != "maint":
         server.update(state="drain", weight=1)
-    if hc is None:
+    if unchecked:
         server["check"] = True  # the default: with no health check, no ``check`` is written
     canonical = [k for k in SERVER_KEYWORDS if k in order]
-    server["order"] = None if order == canonical else order
-    return server
+    extra = tuple(server.pop("extra"))
+    return tuple(server.items()), extra, None if order == canonical else tuple(order)
 
 
 def _set(server: dict[str, Any], key: str, words: tuple[str, ...]) -> None:

@@ -10,7 +10,9 @@ this module:
 * :func:`submitted_line_map` pairs each rendered line with the line of a submitted text it
   carries (:func:`lbctl.config.normal.line_map`), and :func:`to_submitted_lines` rewrites
   diagnostics about the rendered text into diagnostics about the submitted one — the source
-  view (:mod:`lbctl.control.source`), where a user edits ``haproxy.cfg`` itself.
+  view (:mod:`lbctl.control.source`), where a user edits ``haproxy.cfg`` itself. It pairs
+  only the lines the diagnostics name (:class:`lbctl.config.linemap.LineMap`, the same
+  pairs): a large text is not parsed a second time for a warning or two.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 
 from lbctl.config import Document, loads
+from lbctl.config.linemap import LineMap
 from lbctl.config.normal import line_map
 from lbctl.errors import Diagnostic
 from lbctl.render.names import PEERS_SECTION, PROMETHEUS_FRONTEND
@@ -41,18 +44,24 @@ def to_submitted_lines(
 ) -> list[Diagnostic]:
     """``haproxy -c`` diagnostics about ``rendered`` → the same about the submitted
     ``source``: ``line`` and ``text`` of the submitted line each rendered line came from
-    (:func:`submitted_line_map`), and every ``[file.cfg:N]`` in a message rewritten as
-    ``[line M]``; for lbctl's own lines ``line`` is ``None``, ``text`` the rendered text and a
-    message names ``[lbctl's own line]``. The spec ``field`` is kept."""
-    mapping = submitted_line_map(source, rendered)
-    lines = source.dumps().splitlines()
+    (what :func:`submitted_line_map` pairs), and every ``[file.cfg:N]`` in a message rewritten
+    as ``[line M]``; for lbctl's own lines ``line`` is ``None``, ``text`` the rendered text and
+    a message names ``[lbctl's own line]``. The spec ``field`` is kept.
+
+    Only the lines the diagnostics name are paired (:class:`lbctl.config.linemap.LineMap`:
+    the sections they are in, not the whole rendered text parsed again)."""
+    mapping = LineMap(source, rendered)
+
+    def own(match: re.Match[str]) -> str:
+        line = mapping.get(int(match[1]))
+        return f"[line {line.lineno}]" if line is not None else "[lbctl's own line]"
+
     out = []
     for d in diagnostics:
         line = mapping.get(d.line) if d.line is not None else None
-        text = lines[line - 1] if line is not None else d.text
-        message = _FILE_LINE.sub(lambda m: f"[line {mapping[int(m[1])]}]" if int(m[1]) in mapping
-                                 else "[lbctl's own line]", d.message)
-        out.append(Diagnostic(d.severity, message, line, text, d.field))
+        out.append(Diagnostic(d.severity, _FILE_LINE.sub(own, d.message),
+                              line.lineno if line is not None else None,
+                              line.text if line is not None else d.text, d.field))
     return out
 
 

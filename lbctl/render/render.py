@@ -16,6 +16,7 @@ from lbctl import __version__, paths
 from lbctl.errors import RenderError
 from lbctl.features import Capabilities
 from lbctl.render.loglines import defaults_log_lines
+from lbctl.render.memo import BackendTexts
 from lbctl.render.names import PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext
 from lbctl.render.servers import server_line, server_options
 from lbctl.render.tls import bind_tls, check_tls_gates, server_tls
@@ -56,6 +57,8 @@ def environment() -> jinja2.Environment:
 
 
 _ENV: jinja2.Environment | None = None
+#: The backend sections of the last render (:mod:`lbctl.render.memo`).
+_BACKEND_TEXTS = BackendTexts()
 
 
 def _environment() -> jinja2.Environment:
@@ -83,12 +86,18 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
     """Render ``haproxy.cfg`` for ``spec`` on the target described by ``caps``.
 
     Returns the config text (ends with a newline). Raises :class:`RenderError` if a template
-    fails or the spec needs a form the target lacks.
+    fails or the spec needs a form the target lacks. A backend whose fields are those of one
+    in the last render (same target and context) is not rendered again: its text is reused
+    (:mod:`lbctl.render.memo`; the same bytes ``templates/backend.j2`` writes).
     """
     view = build_view(spec, caps)
     check_tls_gates(spec, caps)
+    env = _environment()
+    backend = env.get_template("backend.j2")
+    session = _BACKEND_TEXTS.session(
+        caps, ctx, lambda be: backend.render(be=be, caps=caps, ctx=ctx))
     try:
-        text = _environment().get_template("haproxy.cfg.j2").render(
+        text = env.get_template("haproxy.cfg.j2").render(
             spec=spec,
             caps=caps,
             ctx=ctx,
@@ -97,7 +106,9 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
             peers_section=PEERS_SECTION,
             prometheus_frontend=PROMETHEUS_FRONTEND,
             lbctl_version=__version__,
+            backend_text=session.text,
         )
     except jinja2.TemplateError as exc:
         raise RenderError(f"template error: {exc}") from exc
+    session.done()
     return text

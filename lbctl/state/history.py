@@ -49,6 +49,7 @@ from typing import Any
 
 from lbctl.errors import NotFound, StoreError
 from lbctl.state import jsontext
+from lbctl.state.jsontext import SpecTexts
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Entry", "History", "sha256_text"]
 
@@ -195,8 +196,10 @@ class History:
             pass
 
     # -- writing ------------------------------------------------------------------------
-    def record(self, entry: Entry) -> int:
+    def record(self, entry: Entry, *, texts: SpecTexts | None = None) -> int:
         """Store ``entry`` (its ``id`` and hashes are ignored) and return its new id.
+        ``texts``: the :class:`~lbctl.state.jsontext.SpecTexts` of ``entry.spec`` when the
+        caller made them already (its compact text is the stored body).
 
         An entry with a ``version`` takes that version: a row still holding the same or a
         later version (left by a write whose state file could not be saved; see
@@ -205,7 +208,8 @@ class History:
         spec_sha = config_sha = None
         with self._connect(write=True) as conn:
             if entry.spec is not None:
-                body = _canonical(entry.spec)
+                body = (texts.compact if texts is not None and texts.document is entry.spec
+                        else _canonical(entry.spec))
                 spec_sha = self._blob(conn, body)
             if entry.config is not None:
                 config_sha = self._blob(conn, entry.config)

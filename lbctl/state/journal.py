@@ -37,10 +37,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +54,7 @@ from lbctl.errors import (
 from lbctl.haproxy.process import ReloadResult
 from lbctl.spec import Spec
 from lbctl.state.history import Entry, History
+from lbctl.state.jsontext import SpecTexts
 
 __all__ = ["AGENT", "AUDIT_SINKS", "LOCAL", "Journal", "Write", "audit", "outcome_of"]
 
@@ -128,36 +127,40 @@ class Write:
     current: int | None = None
     started: float = field(default_factory=time.monotonic)
     locked: float | None = None
-    _document: tuple[Spec, Future[dict[str, Any]]] | None = field(default=None, repr=False)
+    _document: tuple[Spec, SpecTexts | Exception] | None = field(default=None, repr=False)
 
     def prepare_document(self) -> None:
-        """Start ``spec.to_data()`` in a thread (:meth:`document` waits for it): an apply does
-        this before ``haproxy -c`` and the reload, which wait on HAProxy with the GIL free, so
-        the serialisation (a quarter of a second at 50,000 servers) costs no time of its own."""
-        if self.spec is not None and (self._document is None or self._document[0] is not self.spec):
-            future: Future[dict[str, Any]] = Future()
-            spec = self.spec
+        """Serialise the spec now: ``spec.to_data()`` and its two stored texts
+        (:class:`~lbctl.state.jsontext.SpecTexts`), kept for :meth:`document` and
+        :meth:`texts`. An apply calls this while ``haproxy -c`` runs (the check's
+        ``while_running``): at 50,000 servers the serialisation is half a second of Python and
+        Rust holding the GIL, which a thread beside the pipeline made the pipeline wait for;
+        beside a check on another core it costs no time of its own. Never raises: an error is
+        kept and raised by :meth:`document`."""
+        if self.spec is None or (self._document is not None and self._document[0] is self.spec):
+            return
+        try:
+            self._document = (self.spec, SpecTexts.of(self.spec.to_data()))
+        except Exception as exc:  # raised by document(), where the caller handles it
+            self._document = (self.spec, exc)
 
-            def serialise() -> None:
-                try:
-                    future.set_result(spec.to_data())
-                except BaseException as exc:  # handed to document()'s caller
-                    future.set_exception(exc)
-
-            self._document = (spec, future)
-            threading.Thread(target=serialise, name="lbctl-spec-document", daemon=True).start()
-
-    def document(self) -> dict[str, Any] | None:
-        """``spec.to_data()``, computed once per spec (the history entry and ``spec.json``
-        share it; at 50,000 servers one serialisation is a quarter of a second); raises what
-        ``to_data`` raises."""
+    def texts(self) -> SpecTexts | None:
+        """The :class:`~lbctl.state.jsontext.SpecTexts` of the spec, made once per spec (the
+        history entry and ``spec.json`` share them); raises what ``to_data`` raises."""
         if self.spec is None:
             return None
-        if self._document is None or self._document[0] is not self.spec:
-            future: Future[dict[str, Any]] = Future()
-            future.set_result(self.spec.to_data())
-            self._document = (self.spec, future)
-        return self._document[1].result()
+        self.prepare_document()
+        assert self._document is not None
+        made = self._document[1]
+        if isinstance(made, Exception):
+            raise made
+        return made
+
+    def document(self) -> dict[str, Any] | None:
+        """``spec.to_data()``, computed once per spec (:meth:`texts`); raises what
+        ``to_data`` raises."""
+        texts = self.texts()
+        return None if texts is None else texts.document
 
     def lock_taken(self, version: int) -> None:
         """The controller's lock was acquired (ends ``queued_ms``) with ``version`` current."""
@@ -196,7 +199,8 @@ class Journal:
     def commit_version(self, write: Write, version: int) -> int:
         """Record ``write`` as the entry that makes ``version``; its id. Raises
         :class:`StoreError` (the caller undoes the write: an unrecorded version never runs)."""
-        write.entry = self.history.record(write.entry_for(result="ok", version=version))
+        write.entry = self.history.record(write.entry_for(result="ok", version=version),
+                                          texts=write.texts())
         return write.entry
 
     def ensure_recorded(self, version: int, spec: Spec, config: str | None, *, first: bool) -> None:

@@ -16,11 +16,12 @@ and a spec document has none (``tests/test_jsontext.py`` checks the spec's JSON 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic_core
 
-__all__ = ["dumps", "spec_file"]
+__all__ = ["SpecTexts", "dumps", "spec_file"]
 
 
 def dumps(doc: dict[str, Any], *, indent: int | None = None) -> str:
@@ -35,10 +36,31 @@ def dumps(doc: dict[str, Any], *, indent: int | None = None) -> str:
     return json.dumps(doc, indent=indent)
 
 
-def spec_file(version: int, updated_at: float, spec: dict[str, Any]) -> str:
+def _nested(doc: dict[str, Any]) -> str:
+    return dumps(doc, indent=2).replace("\n", "\n  ")  # one level deeper; strings hold no newline
+
+
+@dataclass(frozen=True)
+class SpecTexts:
+    """A spec ``document`` (``Spec.to_data()``) with the two texts lbctl stores of it, made
+    once: ``compact`` (:func:`dumps`: the history's blob) and ``nested`` (``indent=2``, one
+    level deeper: the ``"spec"`` member of ``spec.json``, :func:`spec_file`). An apply makes
+    them while ``haproxy -c`` runs (:meth:`lbctl.state.journal.Write.prepare_document`)."""
+
+    document: dict[str, Any]
+    compact: str
+    nested: str
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> SpecTexts:
+        """Both texts of ``document``."""
+        return cls(document, dumps(document), _nested(document))
+
+
+def spec_file(version: int, updated_at: float, spec: dict[str, Any] | SpecTexts) -> str:
     """The text of ``spec.json``: ``json.dumps({"version": version, "updated_at": updated_at,
-    "spec": spec}, indent=2) + "\\n"``, with ``spec`` (a spec document) written by
-    :func:`dumps`."""
-    body = dumps(spec, indent=2).replace("\n", "\n  ")  # one level deeper; strings hold no newline
+    "spec": spec}, indent=2) + "\\n"``, with ``spec`` (a spec document, or its
+    :class:`SpecTexts`) written by :func:`dumps`."""
+    body = spec.nested if isinstance(spec, SpecTexts) else _nested(spec)
     return (f'{{\n  "version": {json.dumps(version)},\n  "updated_at": {json.dumps(updated_at)},'
             f'\n  "spec": {body}\n}}\n')

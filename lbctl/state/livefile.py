@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from lbctl.errors import ConfigRejected, Diagnostic, StoreError
 from lbctl.render import field_for_line
@@ -30,9 +31,13 @@ log = logging.getLogger("lbctl.livefile")
 #: A spec field holding verbatim lines (``global.extra[0]``, ``sections[1].lines[2]``).
 _VERBATIM = re.compile(r"\.(extra|lines)\[\d+\]$")
 
-#: ``haproxy -c`` on a file: its warnings, or :class:`ConfigRejected` (see
-#: :func:`lbctl.haproxy.validate.check_file`); may raise :class:`BinaryNotFound`.
-Checker = Callable[[Path], list[Diagnostic]]
+class Checker(Protocol):
+    """``haproxy -c`` on a file: its warnings, or :class:`ConfigRejected` (see
+    :func:`lbctl.haproxy.validate.check_file`, which calls ``while_running`` once the check
+    runs); may raise :class:`BinaryNotFound`."""
+
+    def __call__(self, path: Path, *,
+                 while_running: Callable[[], None] | None = None) -> list[Diagnostic]: ...
 
 
 def with_fields(spec: Spec, text: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -66,15 +71,18 @@ class LiveFile:
         if refusals:
             raise refusal_error(refusals, lambda n: field_for_line(spec, text, n))
 
-    def validated_temp(self, spec: Spec, text: str) -> tuple[Path, list[Diagnostic]]:
+    def validated_temp(self, spec: Spec, text: str, *,
+                       while_checking: Callable[[], None] | None = None,
+                       ) -> tuple[Path, list[Diagnostic]]:
         """``text`` in a temp file next to the live one, checked; the caller commits or
         discards it. Returns ``(path, warnings with spec fields)``. Raises
         :class:`ConfigRejected` (spec fields attached) and :class:`StoreError`; the temp file
-        is gone then; :class:`~lbctl.errors.PolicyRefused` before anything is written."""
+        is gone then; :class:`~lbctl.errors.PolicyRefused` before anything is written.
+        ``while_checking`` runs while ``haproxy -c`` does (:data:`Checker`)."""
         self.screen(spec, text)
         temp = self.state.write_temp(text.encode(), suffix=".cfg")
         try:
-            diags = self.check(temp)
+            diags = self.check(temp, while_running=while_checking)
         except ConfigRejected as exc:
             self.state.discard(temp)
             raise ConfigRejected(with_fields(spec, text, exc.diagnostics), exc.output) from None
@@ -93,10 +101,12 @@ class LiveFile:
         self.state.discard(temp)
         return True, diags
 
-    def install(self, spec: Spec, text: str) -> list[Diagnostic]:
+    def install(self, spec: Spec, text: str, *,
+                while_checking: Callable[[], None] | None = None) -> list[Diagnostic]:
         """Check ``text``, then rename it over the live file; its warnings. Raises
-        :class:`ConfigRejected`, :class:`StoreError` (the live file unchanged)."""
-        temp, diags = self.validated_temp(spec, text)
+        :class:`ConfigRejected`, :class:`StoreError` (the live file unchanged).
+        ``while_checking``: see :meth:`validated_temp`."""
+        temp, diags = self.validated_temp(spec, text, while_checking=while_checking)
         self.state.commit(temp, self.state.config_path)
         return diags
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from lbctl.errors import SpecError, StoreError
 from lbctl.spec import Spec, validate_spec
-from lbctl.state.jsontext import spec_file
+from lbctl.state.jsontext import SpecTexts, spec_file
 
 ENV_STATE_DIR = "LBCTL_STATE_DIR"
 TEMP_PREFIX = ".tmp-"
@@ -198,9 +198,10 @@ class StateDir:
             raise StoreError(f"{self.spec_path} is corrupt: {exc}") from exc
 
     def write_current(self, version: int, spec: Spec,
-                      document: dict[str, Any] | None = None) -> StoredSpec:
+                      document: dict[str, Any] | SpecTexts | None = None) -> StoredSpec:
         """Record ``spec`` as the current spec at ``version`` (atomic); ``document`` is
-        ``spec.to_data()`` when the caller has it already (an apply serialises the spec once).
+        ``spec.to_data()`` (or its :class:`~lbctl.state.jsontext.SpecTexts`) when the caller
+        has it already (an apply serialises the spec once).
         The text is ``json.dumps({"version", "updated_at", "spec"}, indent=2)`` plus a newline
         (:func:`lbctl.state.jsontext.spec_file`). Raises :class:`StoreError`."""
         stored = StoredSpec(version, spec, time.time())
