@@ -126,12 +126,13 @@ def _is_ipv6(value: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=65_536)  # a pure check; a spec names the same hosts again and again
 def valid_host(value: str) -> str:
     """``value`` when it is an IP address or an RFC 1123 host name; else ``ValueError``.
 
     An IPv4 literal is told by :data:`_IPV4_RE` (exactly what :func:`ipaddress.ip_address`
-    accepts without a ``:``), other text with a ``:`` by :class:`ipaddress.IPv6Address`
-    (cached: a spec names the same addresses again and again)."""
+    accepts without a ``:``), other text with a ``:`` by :class:`ipaddress.IPv6Address`.
+    Cached (an error is not: it is raised again each time)."""
     no_forbidden(value)
     if "@" in value or "$" in value:
         raise ValueError("must be an IP address or a host name")
