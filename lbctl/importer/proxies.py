@@ -16,6 +16,10 @@ ACLs, ``use_backend``, the ``http-request`` rules and the ``errorfile 429`` lbct
 the routes a config writes itself with a ``path_beg`` ACL or inline (:mod:`lbctl.importer.routes`),
 alone or among lbctl's.
 A line with a comment beside it stays extra (the comment stays beside it).
+
+Size: over 300 lines because the round-trip check (:func:`renders_back`,
+:func:`renders_same`) that every proxy kind shares sits beside the frontend walk, and lbctl's
+own rules (``_Rules``) are read with it.
 """
 
 from __future__ import annotations

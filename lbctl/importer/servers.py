@@ -105,6 +105,8 @@ def read_server(line: Line, hc: HealthCheck | None) -> dict[str, Any]:
     server: dict[str, Any] = {"name": a[0], "address": where.host, "port": where.port}
     options, extra, order = _options(a[2:], hc is None)
     server.update(options)
+    if "tls" in server:  # the one mapping among the cached fields: this server's own copy
+        server["tls"] = dict(server["tls"])
     server["extra"] = list(extra)
     server["order"] = None if order is None else list(order)
     return server
