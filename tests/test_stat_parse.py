@@ -145,6 +145,9 @@ def test_health_json_of_the_lines_is_health_json_of_the_rows(agent_stat: Agent) 
         fields = row.split(",")
         if i % 7 == 1:
             fields[names.index("last_chk")] = '"refused, twice ""here"""'
+        if i % 7 == 4:  # a value JSON escapes: the text written per server is to_json's
+            fields[names.index("check_status")] = '"L7\\STS ""x"", \t-1"'
+            fields[names.index("lastchg")] = "-1"
         if fields[0] == "b1" and fields[1] != "BACKEND":
             fields[names.index("status")] = "DOWN 1/2"
         if fields[0] == "b2" and i % 2 == 0:  # b2 and lbctl_b2 interleaved
