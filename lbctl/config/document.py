@@ -166,6 +166,9 @@ def _build(text: str) -> Document:
     kind = ""
     pending: list[Line] = []
     blocks: list[tuple[Line, bool]] = []  # open .if lines, and whether .else was seen
+    # A line written many times (``balance roundrobin`` in every backend) is lexed once: its
+    # words are never changed, so its lines share them.
+    seen: dict[str, tuple[tuple[Word, ...], str | None]] = {}
     parts = text.split("\n")  # each line, its "\r" kept in its ending below
     last = len(parts) - 1
     if not parts[last]:
@@ -174,7 +177,10 @@ def _build(text: str) -> Document:
         eol = "\n" if lineno <= last else ""
         if text_.endswith("\r"):
             text_, eol = text_[:-1], "\r" + eol
-        words, comment = lex_parts(text_, lineno)
+        lexed = seen.get(text_)
+        if lexed is None:
+            lexed = seen[text_] = lex_parts(text_, lineno)
+        words, comment = lexed
         if not words:
             line = Line(lineno, text_, eol, COMMENT if comment is not None else BLANK, (),
                         comment)
