@@ -184,9 +184,12 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
                            write.queued_ms / 1000)
 
 
-def validate(core: Core, spec: Spec) -> ValidateResult:
+def validate(core: Core, spec: Spec, *,
+             while_checking: Callable[[], None] | None = None) -> ValidateResult:
     """Dry run: render ``spec`` and run ``haproxy -c`` on the exact bytes; change nothing.
     ``ok`` false (and the listeners told ``on_validation_error``) when HAProxy rejects it.
+    ``while_checking`` runs while ``haproxy -c`` does (the caller's own work, on this core
+    while the check has the other: :func:`lbctl.haproxy.validate.check_file`).
 
     Raises :class:`BinaryNotFound` (no binary), :class:`RenderError`, :class:`StoreError`,
     :class:`PolicyRefused` (the host policy refused a line before ``haproxy -c``; the
@@ -195,7 +198,7 @@ def validate(core: Core, spec: Spec) -> ValidateResult:
     core.require_binary()
     text = core.render(spec)
     try:
-        ok, diagnostics = core.files.dry_run(spec, text)
+        ok, diagnostics = core.files.dry_run(spec, text, while_checking=while_checking)
     except PolicyRefused:
         core.notify("on_validation_error", "policy")
         raise

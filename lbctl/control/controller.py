@@ -20,6 +20,7 @@ with :func:`lbctl.state.livefile.with_fields`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -190,10 +191,12 @@ class Controller:
         return configuration.rollback(self.core, version, if_match=if_match, who=who,
                                       author=author, message=message, allow_empty=allow_empty)
 
-    def validate(self, spec: Spec) -> ValidateResult:
-        """Dry run: render ``spec`` and ``haproxy -c`` the exact bytes; change nothing.
+    def validate(self, spec: Spec, *,
+                 while_checking: Callable[[], None] | None = None) -> ValidateResult:
+        """Dry run: render ``spec`` and ``haproxy -c`` the exact bytes; change nothing
+        (``while_checking``: :func:`lbctl.control.configuration.validate`).
         Raises :class:`BinaryNotFound`, :class:`RenderError`, :class:`StoreError`."""
-        return configuration.validate(self.core, spec)
+        return configuration.validate(self.core, spec, while_checking=while_checking)
 
     def reload_now(self, *, who: str = LOCAL, author: str = "", message: str = "") -> ReloadResult:
         """Reload HAProxy with the live file (recorded, audited, no new version). Raises

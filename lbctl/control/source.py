@@ -73,12 +73,15 @@ class SourceCheck:
     spec: Spec
     result: ValidateResult
     changed: bool
+    #: ``spec.to_data()`` when it was made already (while ``haproxy -c`` ran), else ``None``.
+    document: dict[str, Any] | None = None
 
     @gc_paused()
     def as_dict(self) -> dict[str, Any]:
         """``{"ok", "diagnostics", "config", "spec", "changed"}`` (JSON-ready; ``config`` is
         the text lbctl would write)."""
-        return {**self.result.as_dict(), "spec": self.spec.to_data(), "changed": self.changed}
+        data = self.spec.to_data() if self.document is None else self.document
+        return {**self.result.as_dict(), "spec": data, "changed": self.changed}
 
 
 def decode(raw: bytes) -> str:
@@ -130,8 +133,9 @@ def check(controller: Controller, submitted: Submitted) -> SourceCheck:
     version, current = controller.current()
     live = controller.config_source()
     spec = _spec(submitted, current, live, same_version=True)
+    made: list[dict[str, Any]] = []  # the answer's spec, serialised while haproxy -c runs
     try:
-        checked = controller.validate(spec)
+        checked = controller.validate(spec, while_checking=lambda: made.append(spec.to_data()))
     except PolicyRefused as exc:
         raise submitted.with_lines(exc) from None
     result = checked
@@ -139,7 +143,8 @@ def check(controller: Controller, submitted: Submitted) -> SourceCheck:
         mapped = to_submitted_lines(checked.diagnostics, submitted.document, checked.config)
         result = dataclasses.replace(checked, diagnostics=mapped)
     # The texts first: unequal, they answer without comparing two large specs.
-    return SourceCheck(version, spec, result, checked.config != live or spec != current)
+    return SourceCheck(version, spec, result, checked.config != live or spec != current,
+                       made[0] if made else None)
 
 
 def apply(

@@ -91,11 +91,13 @@ class LiveFile:
             raise
         return temp, with_fields(spec, text, diags)
 
-    def dry_run(self, spec: Spec, text: str) -> tuple[bool, list[Diagnostic]]:
+    def dry_run(self, spec: Spec, text: str, *,
+                while_checking: Callable[[], None] | None = None) -> tuple[bool, list[Diagnostic]]:
         """Check ``text`` as :meth:`validated_temp` does, keep nothing: ``(ok, diagnostics)``.
-        A policy refusal is raised (:class:`~lbctl.errors.PolicyRefused`), not answered."""
+        A policy refusal is raised (:class:`~lbctl.errors.PolicyRefused`), not answered.
+        ``while_checking``: see :meth:`validated_temp`."""
         try:
-            temp, diags = self.validated_temp(spec, text)
+            temp, diags = self.validated_temp(spec, text, while_checking=while_checking)
         except ConfigRejected as exc:
             return False, exc.diagnostics
         self.state.discard(temp)
