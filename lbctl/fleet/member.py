@@ -17,7 +17,8 @@ rollback) comes to :meth:`FleetMember.write`:
    background loop sees the new committed version and applies it too.
 
 The background loop (every ``poll_s``) applies a committed version this node does not run,
-judges open proposals, keeps the lease alive (TTL ``ttl_s``, refreshed every ``ttl_s / 3``)
+judges open proposals, keeps the lease alive (TTL ``ttl_s``, refreshed every ``ttl_s / 3``,
+from another thread too while an apply or a judgement runs: :mod:`lbctl.fleet.lease`)
 and publishes the node's report (:meth:`report`). A node registers its lease only after it
 caught up with the committed version: it never counts as live with an older one. While
 etcd cannot be reached every node keeps serving what it last applied, writes raise
@@ -43,6 +44,7 @@ from typing import Any
 from lbctl.control import configuration, guard
 from lbctl.control.controller import ApplyResult, Controller
 from lbctl.errors import FleetUnavailable, LbctlError, VersionConflict
+from lbctl.fleet.lease import kept_alive
 from lbctl.fleet.options import FleetOptions
 from lbctl.fleet.report import membership, node_report
 from lbctl.fleet.store import FleetStore
@@ -161,7 +163,7 @@ class FleetMember:
                       message=f"fleet version {committed.version} from node "
                               f"{record.get('by')}: {record.get('message') or ''}".rstrip(": "),
                       allow_empty=True)
-        with contextlib.suppress(LbctlError):  # recorded in last_result and the history
+        with contextlib.suppress(LbctlError), self._lease_kept():  # recorded in last_result
             self._apply(committed.version, validate_spec(committed.spec), write)
 
     def _apply(self, version: int, spec: Spec, write: Write) -> ApplyResult:
@@ -209,6 +211,13 @@ class FleetMember:
             log.error("fleet: re-render for %d live nodes failed: %s", share, exc)
 
     # -- judging proposals ------------------------------------------------------------------
+    def _lease_kept(self) -> contextlib.AbstractContextManager[None]:
+        """The lease refreshed while the loop runs a long step (:mod:`lbctl.fleet.lease`)."""
+        return kept_alive(self.store, lambda: self.lease, self.options.ttl_s / 3, self._kept_now)
+
+    def _kept_now(self) -> None:
+        self._kept = time.monotonic()
+
     def _judge_proposals(self) -> None:
         now = time.time()
         for pid, proposal in self.store.proposals().items():
@@ -220,8 +229,9 @@ class FleetMember:
                 continue
             if pid in self._judged or deadline < now:
                 continue
-            self.store.put_verdict(pid, self.options.node,
-                                   judge(self.controller, proposal.get("spec") or {}))
+            with self._lease_kept():  # a render and haproxy -c
+                verdict = judge(self.controller, proposal.get("spec") or {})
+            self.store.put_verdict(pid, self.options.node, verdict)
             self._judged.add(pid)
 
     # -- the coordinator: a write decided fleet-wide ----------------------------------------
