@@ -41,6 +41,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
+from lbctl.config.pause import gc_paused
+
 __all__ = [
     "LatencySummary",
     "Result",
@@ -171,10 +173,15 @@ async def simultaneous(
         raise ValueError("burst sizes must be >= 0")
     for i in range(max((len(q) for q in queues.values()), default=0)):
         plan.extend((label, q[i]) for label, q in queues.items() if i < len(q))
-    conns = await asyncio.gather(*(_connect(host, port, connect_timeout_s, context) for _ in plan))
-    results = await asyncio.gather(
-        *(_exchange(conn, host, port, path, timeout_s) for conn, (_, path) in zip(conns, plan, strict=True))
-    )
+    # The cyclic collector paused for the burst (bounded by the timeouts): a full collection
+    # of a large process stalls every exchange at once and would be timed as the server's.
+    with gc_paused():
+        conns = await asyncio.gather(*(_connect(host, port, connect_timeout_s, context)
+                                       for _ in plan))
+        results = await asyncio.gather(
+            *(_exchange(conn, host, port, path, timeout_s)
+              for conn, (_, path) in zip(conns, plan, strict=True))
+        )
     out: dict[str, list[Result]] = {label: [] for label in groups}
     for (label, _), result in zip(plan, results, strict=True):
         out[label].append(result)
