@@ -11,7 +11,9 @@ new ones, and :meth:`StateDir.ensure` must clear the temp file left behind.
 
 A SIGKILL cannot show a missing fsync (the page cache survives a process crash), so the
 durability half is checked on the traced order of the calls: the temp file's fsync comes
-before the rename over the live file, and the directory's fsync after it.
+before the rename over the live file, and the directory's fsync after it. An apply's swap
+(:meth:`LiveFile.install`, with a real ``haproxy -c``) keeps that order with its fsync moved
+into the check's time: ``haproxy -c`` starts, the temp file is fsynced, then renamed.
 
 Every process is stopped by pid in the ``writers`` fixture (``strace`` and the traced writer,
 whose pid it records first thing).
@@ -52,6 +54,29 @@ state = StateDir(sys.argv[1])
 state.atomic_write(state.config_path, Path(sys.argv[2]).read_bytes())
 """
 
+#: An apply's swap: :meth:`LiveFile.install` of ``source``'s text with a real ``haproxy -c``
+#: (argv: root source pidfile haproxy).
+INSTALLER = """
+import os, sys
+from pathlib import Path
+from lbctl.haproxy.binary import inspect_binary
+from lbctl.haproxy.validate import check_file
+from lbctl.spec import validate_spec
+from lbctl.state.livefile import LiveFile
+from lbctl.state.store import StateDir
+Path(sys.argv[3]).write_text(str(os.getpid()))
+binary = inspect_binary(sys.argv[4])
+files = LiveFile(StateDir(sys.argv[1]),
+                 lambda path, while_running=None: check_file(binary, path,
+                                                             while_running=while_running))
+files.install(validate_spec({}), Path(sys.argv[2]).read_text())
+"""
+#: A config ``haproxy -c`` accepts on every version, with 256 KiB of comments to fsync.
+VALID = ("global\n    maxconn 100\n" + "".join(f"# padding {i:07d}\n" for i in range(14_000))
+         + "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n"
+         "    timeout server 1s\n\nfrontend f\n    bind 127.0.0.1:9\n    default_backend b\n"
+         "\nbackend b\n    server s1 127.0.0.1:9\n")
+
 pytestmark = pytest.mark.skipif(STRACE is None and not os.environ.get("CI"),
                                 reason="strace is not installed (apt-get install strace)")
 
@@ -66,16 +91,17 @@ class Writers:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
 
-    def run(self, *strace_args: str) -> tuple[int, str]:
-        """The writer under ``strace -f -qq -o <trace> <strace_args>``: (strace's exit
-        status, the trace)."""
+    def run(self, *strace_args: str, script: str = WRITER, args: tuple[str, ...] = ()
+            ) -> tuple[int, str]:
+        """The writer (``script``, argv: root source pidfile ``args``) under ``strace -f -qq
+        -o <trace> <strace_args>``: (strace's exit status, the trace)."""
         assert STRACE is not None, "strace is required (apt-get install strace)"
         trace = self.root.parent / f"{self.root.name}.trace"
         self.pidfile.unlink(missing_ok=True)
         env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.Popen(
-            [STRACE, "-f", "-qq", "-o", str(trace), *strace_args, sys.executable, "-c", WRITER,
-             str(self.root), str(self.source), str(self.pidfile)],
+            [STRACE, "-f", "-qq", "-o", str(trace), *strace_args, sys.executable, "-c", script,
+             str(self.root), str(self.source), str(self.pidfile), *args],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         self.procs.append(proc)
@@ -95,7 +121,7 @@ class Writers:
         for pid in self.pids:  # the traced writer, if strace died before it
             with contextlib.suppress(psutil.Error):
                 child = psutil.Process(pid)
-                if WRITER in child.cmdline():
+                if {WRITER, INSTALLER} & set(child.cmdline()):
                     child.kill()
 
 
@@ -197,3 +223,35 @@ def test_temp_fsynced_before_the_rename_directory_after(writers: Writers) -> Non
     assert [i for i in dir_fsync if i > at], f"the directory is not fsynced after the rename:\n{trace}"
     # The live path itself is never opened for writing: only the rename reaches it.
     assert not [line for line in lines if f'"{live}"' in line and "O_WRONLY" in line], trace
+
+
+def test_apply_fsyncs_the_temp_while_haproxy_checks_it(writers: Writers, haproxy_bin: str) -> None:
+    """An apply's temp file is fsynced after ``haproxy -c`` started on it (the fsync overlaps
+    the check) and before the rename: the rule's order is kept, the exact bytes are live."""
+    state = StateDir(writers.root)
+    state.atomic_write(state.config_path, OLD)
+    writers.source.write_text(VALID)
+    code, trace = writers.run("-y", "-e", "trace=execve,fsync,fdatasync,rename,renameat,"
+                              "renameat2", script=INSTALLER, args=(haproxy_bin,))
+    assert code == 0, trace
+    assert state.config_path.read_bytes() == VALID.encode()
+    root, live = str(writers.root), str(state.config_path)
+    lines = trace.splitlines()
+    checks = [i for i, line in enumerate(lines)
+              if f'execve("{haproxy_bin}"' in line and '"-c"' in line]
+    assert len(checks) == 1, f"expected one haproxy -c:\n{trace}"
+    renames = [i for i, line in enumerate(lines)
+               if re.search(r"\brename(at2?)?\(.*" + re.escape(f'"{live}"'), line)]
+    assert len(renames) == 1, f"expected one rename onto {live}:\n{trace}"
+    [at] = renames
+    temp = re.search(r'"(' + re.escape(root) + r"/" + re.escape(TEMP_PREFIX) + r'[^"]*)"',
+                     lines[at])
+    assert temp, lines[at]
+    syncs = [i for i, line in enumerate(lines)
+             if re.search(r"\bf(data)?sync\(\d+<" + re.escape(temp.group(1)) + ">", line)]
+    assert len(syncs) == 1, f"expected one fsync of the temp file:\n{trace}"
+    assert checks[0] < syncs[0] < at, (
+        f"expected haproxy -c, then the temp file's fsync, then the rename:\n{trace}")
+    assert [i for i, line in enumerate(lines)
+            if i > at and re.search(r"\bfsync\(\d+<" + re.escape(root) + ">", line)], (
+        f"the directory is not fsynced after the rename:\n{trace}")

@@ -1,9 +1,9 @@
 """The live ``haproxy.cfg`` of one state dir: exact bytes checked, renamed in, put back.
 
 DESIGN.md "Safety rules": validate the exact bytes that will be deployed — a temp file in the
-same directory (fsynced), ``haproxy -c`` on it, then a rename over the live file (and an fsync
-of the directory); on any failure the live file stays byte-identical, or is put back from the
-bytes read before the change. The last-known-good copy (``haproxy.cfg.lkg``) is what HAProxy
+same directory, ``haproxy -c`` on it (the file's fsync runs meanwhile and ends before anything
+else), then a rename over the live file (and an fsync of the directory); on any failure the
+live file stays byte-identical, or is put back from the bytes read before the change. The last-known-good copy (``haproxy.cfg.lkg``) is what HAProxy
 last accepted. :class:`lbctl.control.controller.Controller` is the only caller that writes.
 
 This is also the host-safety choke point (:mod:`lbctl.spec.policy`): every text is screened
@@ -73,16 +73,27 @@ class LiveFile:
 
     def validated_temp(self, spec: Spec, text: str, *,
                        while_checking: Callable[[], None] | None = None,
-                       ) -> tuple[Path, list[Diagnostic]]:
+                       kept: bool = True) -> tuple[Path, list[Diagnostic]]:
         """``text`` in a temp file next to the live one, checked; the caller commits or
         discards it. Returns ``(path, warnings with spec fields)``. Raises
         :class:`ConfigRejected` (spec fields attached) and :class:`StoreError`; the temp file
         is gone then; :class:`~lbctl.errors.PolicyRefused` before anything is written.
-        ``while_checking`` runs while ``haproxy -c`` does (:data:`Checker`)."""
+        ``while_checking`` runs while ``haproxy -c`` does (:data:`Checker`).
+
+        The file is fsynced while ``haproxy -c`` runs (``-c`` reads the bytes from the page
+        cache; the fsync ends before this returns, so before any commit); ``kept`` false (a
+        dry run, which discards the file) skips the fsync."""
         self.screen(spec, text)
-        temp = self.state.write_temp(text.encode(), suffix=".cfg")
+        temp = self.state.write_temp(text.encode(), suffix=".cfg", sync=False)
+
+        def during() -> None:
+            if kept:
+                self.state.sync_temp(temp)
+            if while_checking is not None:
+                while_checking()
+
         try:
-            diags = self.check(temp, while_running=while_checking)
+            diags = self.check(temp, while_running=during)
         except ConfigRejected as exc:
             self.state.discard(temp)
             raise ConfigRejected(with_fields(spec, text, exc.diagnostics), exc.output) from None
@@ -97,7 +108,8 @@ class LiveFile:
         A policy refusal is raised (:class:`~lbctl.errors.PolicyRefused`), not answered.
         ``while_checking``: see :meth:`validated_temp`."""
         try:
-            temp, diags = self.validated_temp(spec, text, while_checking=while_checking)
+            temp, diags = self.validated_temp(spec, text, while_checking=while_checking,
+                                              kept=False)
         except ConfigRejected as exc:
             return False, exc.diagnostics
         self.state.discard(temp)

@@ -116,11 +116,14 @@ class StateDir:
             raise StoreError(f"cannot prepare state dir {self.root}: {exc}") from exc
 
     # -- atomic files -------------------------------------------------------------------
-    def write_temp(self, data: bytes, *, suffix: str = "") -> Path:
+    def write_temp(self, data: bytes, *, suffix: str = "", sync: bool = True) -> Path:
         """Write ``data`` to a new fsynced temp file in the state dir and return its path.
 
-        The caller validates it and then :meth:`commit`s it or deletes it. Raises
-        :class:`StoreError` (the temp file is removed) when the write fails, e.g. disk full.
+        The caller validates it and then :meth:`commit`s it or deletes it. ``sync`` false
+        leaves the fsync to the caller, who calls :meth:`sync_temp` before the commit (the
+        live file's fsync runs while ``haproxy -c`` reads the file: :mod:`lbctl.state.livefile`)
+        or discards a file it never commits. Raises :class:`StoreError` (the temp file is
+        removed) when the write fails, e.g. disk full.
         """
         path: Path | None = None
         try:
@@ -129,11 +132,26 @@ class StateDir:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if sync:
+                    os.fsync(fh.fileno())
             return path
         except OSError as exc:
             if path is not None:
                 path.unlink(missing_ok=True)
+            raise StoreError(f"cannot write in {self.root}: {exc}") from exc
+
+    def sync_temp(self, temp: Path) -> None:
+        """fsync a temp file written by :meth:`write_temp` with ``sync`` false (its data reach
+        the disk before it is committed). Raises :class:`StoreError` (the temp file is
+        removed), e.g. when the disk reports a write error."""
+        try:
+            fd = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
             raise StoreError(f"cannot write in {self.root}: {exc}") from exc
 
     def commit(self, temp: Path, dest: Path, *, mode: int = 0o644) -> None:
