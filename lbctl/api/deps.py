@@ -39,7 +39,7 @@ from lbctl.errors import (
     UnreadableBody,
     VersionConflict,
 )
-from lbctl.spec import Spec, format_loc, parse_spec_text, validate_spec
+from lbctl.spec import Spec, format_loc, parse_spec_text, spec_from_json, validate_spec
 from lbctl.state.journal import audit
 
 __all__ = [
@@ -203,8 +203,7 @@ async def read_document(request: Request, *, what: str = "a spec as JSON or YAML
     except UnicodeDecodeError as exc:
         raise UnreadableBody([FieldError("", f"the request body is not UTF-8 text (byte "
                                              f"{exc.start})")]) from None
-    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if ctype in _JSON_TYPES or ctype.endswith("+json"):
+    if _json_body(request):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -224,6 +223,12 @@ async def read_document(request: Request, *, what: str = "a spec as JSON or YAML
         raise UnreadableBody([FieldError("", f"the request body is null (an empty document): "
                                              f"send {what}")])
     return data
+
+
+def _json_body(request: Request) -> bool:
+    """Whether the body is read as JSON (module docstring): by its ``Content-Type``."""
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return ctype in _JSON_TYPES or ctype.endswith("+json")
 
 
 def audit_refused(request: Request, exc: LbctlError) -> None:
@@ -249,7 +254,11 @@ async def spec_from_body(request: Request) -> Spec:
     the controller) gets its audit line here.
     """
     try:
-        data = await read_document(request)
+        if _json_body(request):  # one pass of pydantic-core when the spec is valid
+            spec = await run_in_threadpool(spec_from_json, await request.body())
+            if spec is not None:
+                return spec
+        data = await read_document(request)  # the errors to answer come from here
         return await run_in_threadpool(validate_spec, data)
     except SpecError as exc:
         metrics = getattr(request.app.state, "metrics", None)

