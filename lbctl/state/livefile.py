@@ -3,8 +3,9 @@
 DESIGN.md "Safety rules": validate the exact bytes that will be deployed — a temp file in the
 same directory, ``haproxy -c`` on it (the file's fsync runs meanwhile and ends before anything
 else), then a rename over the live file (and an fsync of the directory); on any failure the
-live file stays byte-identical, or is put back from the bytes read before the change. The last-known-good copy (``haproxy.cfg.lkg``) is what HAProxy
-last accepted. :class:`lbctl.control.controller.Controller` is the only caller that writes.
+live file stays byte-identical, or is put back from the bytes read before the change. The
+last-known-good copy (``haproxy.cfg.lkg``) is what HAProxy last accepted.
+:class:`lbctl.control.controller.Controller` is the only caller that writes.
 
 This is also the host-safety choke point (:mod:`lbctl.spec.policy`): every text is screened
 by :meth:`LiveFile.screen` before it is written to the temp file and before ``haproxy -c``

@@ -45,11 +45,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import shutil
 import statistics
 import subprocess
 import sys
-import select
 import tempfile
 import time
 from collections.abc import Iterator
