@@ -62,13 +62,14 @@ def _set_server(
                                                  weight=weight)
         if not core.require_process().is_running():
             raise HAProxyUnavailable("HAProxy is not running")
-        changed = new_spec != core.spec
+        changed = new != old  # the rest of new_spec is the very objects of core.spec
         live = core.state.read_config()
         temp = None
         if changed:
             write.attempted, write.spec = True, new_spec
             write.config = core.render(new_spec)
-            temp, diagnostics = core.files.validated_temp(new_spec, write.config)
+            temp, diagnostics = core.files.validated_temp(
+                new_spec, write.config, while_checking=write.prepare_document)
             write.diagnostics = [d.as_dict() for d in diagnostics]
         client = core.runtime()
         try:
@@ -79,7 +80,7 @@ def _set_server(
                 core.state.commit(temp, core.state.config_path)
                 temp = None
                 core.journal.commit_version(write, core.version + 1)
-                core.state.write_current(core.version + 1, new_spec)
+                core.state.write_current(core.version + 1, new_spec, write.texts())
         except LbctlError as exc:
             core.journal.undo(write, f"{type(exc).__name__}: {exc}")
             if temp is not None:

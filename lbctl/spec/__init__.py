@@ -5,7 +5,7 @@ the verbatim-line checks (:mod:`~lbctl.spec.lines`), the whole-spec checks
 
 from __future__ import annotations
 
-from lbctl.spec.checks import format_loc, spec_from_json, validate_spec
+from lbctl.spec.checks import format_loc, spec_from_json, validate_spec, validation_errors
 from lbctl.spec.io import dump_spec, json_schema, load_spec, parse_spec_text
 from lbctl.spec.models import (
     TIMEOUT_EVENTS,
@@ -27,4 +27,4 @@ from lbctl.spec.servers import HealthCheck, Server
 __all__ = ["TIMEOUT_EVENTS", "Backend", "Bind", "BindSpec", "Client", "Defaults", "ExtraSection", "Frontend",
            "GlobalSettings", "HealthCheck", "PrometheusExporter", "Route", "Server", "Spec",
            "Timeouts", "dump_spec", "format_loc", "json_schema", "load_spec", "parse_spec_text",
-           "spec_from_json", "validate_spec"]
+           "spec_from_json", "validate_spec", "validation_errors"]

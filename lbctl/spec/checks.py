@@ -25,7 +25,7 @@ from lbctl.spec.lines import (
 from lbctl.spec.models import Backend, Listen, Spec
 from lbctl.spec.tls_checks import tls_errors
 
-__all__ = ["format_loc", "spec_from_json", "validate_spec", "verbatim_errors"]
+__all__ = ["format_loc", "spec_from_json", "validate_spec", "validation_errors", "verbatim_errors"]
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:
@@ -40,11 +40,14 @@ def format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
+def validation_errors(exc: ValidationError, at: tuple[int | str, ...] = ()) -> list[FieldError]:
+    """pydantic's errors as :class:`FieldError` s naming spec fields (``backends[0].name``);
+    ``at`` is where the validated model sits in a spec (``("backends", 0, "servers", 1)`` for
+    one server validated alone)."""
     errors = []
     for err in exc.errors():
         # Drop the function-validator and union tags pydantic appends to a location.
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        loc = at + tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
@@ -195,7 +198,7 @@ def validate_spec(data: Any) -> Spec:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_pydantic_errors(exc)) from None
+        raise SpecError(validation_errors(exc)) from None
     errors = _cross_field_errors(spec)
     if errors:
         raise SpecError(errors)
