@@ -233,3 +233,19 @@ def test_unavailable_after_stop(lab: Lab) -> None:
     lab.proc.stop()
     with pytest.raises(HAProxyUnavailable):  # the socket file stays; connect() is refused
         lab.client.show_info()
+
+
+def test_show_stat_narrowed_to_one_server_is_its_row_of_the_whole_dump(lab: Lab) -> None:
+    """``show stat <iid> 4 <sid>`` (the ids ``show servers state`` gives) answers that server's
+    row alone, the same as its row in the whole dump: the read-back of a runtime change reads
+    one line, not every server's."""
+    lab.client.set_server_state("b", "app2", "drain")
+    whole = lab.client.show_stat()
+    for server in ("app1", "app2"):
+        [state] = [r for r in lab.client.show_servers_state("b") if r["srv_name"] == server]
+        rows = lab.client.show_stat(int(state["be_id"]), 4, int(state["srv_id"]))
+        assert [(r["pxname"], r["svname"]) for r in rows] == [("b", server)]
+        [full] = [r for r in whole if (r["pxname"], r["svname"]) == ("b", server)]
+        for column in ("status", "weight", "check_status", "iid", "sid"):
+            assert rows[0][column] == full[column], column
+    assert len(whole) > 2  # the frontend, the backend and both servers, at least

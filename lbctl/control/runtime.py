@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from lbctl.config.pause import gc_paused
 from lbctl.control import clients as client_counters
 from lbctl.control import servers
 from lbctl.control.core import Core, log
@@ -47,7 +48,9 @@ def set_server(
                      if v is not None)
     write = Write("server", who=who, author=author, message=message or asked,
                   base_version=if_match, target=f"{backend}/{server}")
-    with core.journal.track(write, lambda: core.version):
+    # The collector paused as for an apply (lbctl.config.pause): at 50,000 servers its full
+    # collections over the agent's heap doubled this call.
+    with gc_paused(), core.journal.track(write, lambda: core.version):
         core.require_single_node("a runtime server change")
         return _set_server(core, write, backend, server, state, weight)
 

@@ -142,9 +142,10 @@ def read_server(client: RuntimeClient, backend: str, server: str) -> tuple[Admin
         raise NotFound(f"HAProxy has no server {backend}/{server}")
     try:
         admin = AdminState(int(row["srv_admin_state"]), int(row["srv_uweight"]))
+        ids = int(row["be_id"]), int(row["srv_id"])
     except (KeyError, ValueError) as exc:
         raise RuntimeAPIError(f"show servers state {backend}: unreadable row {row!r}") from exc
-    for stat in client.show_stat():
+    for stat in client.show_stat(ids[0], 4, ids[1]):  # that server's row alone
         if stat.get("pxname") == backend and stat.get("svname") == server:
             return admin, ServerHealth.from_row(stat)
     raise NotFound(f"HAProxy has no server {backend}/{server} in show stat")
