@@ -17,12 +17,17 @@ so every client has a stick-table entry, then repeats ``--repeat`` times:
   to its response head (the agent has the whole report by then: it sends the head and the
   body together, so the rest is the transfer of the body and httpx reading it);
 * the same ``GET /api/v1/health`` by the standard library's :mod:`http.client` (one kept-alive
-  connection, as httpx's), which reads a body into one buffer: httpx spends 20–30 ms more
+  connection per round, as httpx's), which reads a body into one buffer: httpx spends 20–30 ms more
   than it reading 12 MB on loopback, so this row is the agent's time with less of the
   client's in it;
 * **floor, clients**: the raw round trips the clients report needs: ``lbctl waiting`` (the
   pacing action's command), ``show table lbctl_clients_web`` and ``show peers``;
-* ``GET /api/v1/clients``, to the last byte.
+* ``GET /api/v1/clients``, to the last byte;
+* **floor, server change**: ``haproxy -c`` of the live config (what a runtime server change
+  checks: the exact render of the edited spec), with the agent's extra arguments;
+* ``PUT /api/v1/backends/b1/servers/s0/state``, ``drain`` and ``ready`` in turn (the
+  ``If-Match`` read before the clock): edit, render, screen, ``haproxy -c``, the runtime API
+  commands, the read-back, the new version stored.
 
 It prints median and best of each, the ratio of the medians to the floor, the body sizes, the
 issue's targets beside them (health ≤ 0.300 s, clients ≤ 0.200 s: a target below the floor
@@ -56,8 +61,9 @@ from tables import print_tables  # tests/bench/tables.py, beside this script
 
 from lbctl.demo.backend import RecordingBackend
 from lbctl.demo.load import free_port
+from lbctl.haproxy.binary import inspect_binary
 from lbctl.haproxy.sockets import SocketClient
-from lbctl.render import stick_table_name
+from lbctl.render import peer_args, stick_table_name
 from tests.agent_helpers import seed_state, wait_for
 
 TOKEN = "bench-scale-token-0123456789"
@@ -163,7 +169,25 @@ def run(args: argparse.Namespace, proc: subprocess.Popen[bytes], api_port: int, 
     rss_before = agent.memory_info().rss / 2**20
     table = stick_table_name("web")
     samples: dict[str, list[float]] = {
-        k: [] for k in ("floor_h", "health", "head", "stdlib", "floor_c", "clients")}
+        k: [] for k in ("floor_h", "health", "head", "stdlib", "floor_c", "clients", "floor_s",
+                        "server")}
+    binary = inspect_binary(args.haproxy_bin)
+    check_argv = [binary.path, "-c", "-f", str(run_dir / "haproxy.cfg"),
+                  *peer_args(binary.capabilities())]
+
+    def check() -> int:
+        done = subprocess.run(check_argv, cwd=run_dir, capture_output=True, check=False)
+        assert done.returncode == 0, done.stderr[-500:]
+        return 0
+
+    def server_change(state: str) -> Callable[[], int]:
+        etag = api.get("/api/v1/config").raise_for_status().headers["ETag"]
+
+        def put() -> int:
+            answer = api.put("/api/v1/backends/b1/servers/s0/state", json={"state": state},
+                             headers={"If-Match": etag})
+            return len(answer.raise_for_status().content)
+        return put
     sizes: dict[str, int] = {}
 
     def health() -> int:
@@ -189,11 +213,14 @@ def run(args: argparse.Namespace, proc: subprocess.Popen[bytes], api_port: int, 
             ("floor_c", lambda: sum(len(stats.command(c)) for c in
                                    ("lbctl waiting", f"show table {table}", "show peers"))),
             ("clients", lambda: len(api.get("/api/v1/clients").raise_for_status().content)),
+            ("floor_s", check),
+            ("server", server_change("drain" if i % 2 == 0 else "ready")),
         ):
             seconds, size = timed(fn)
             samples[key].append(seconds)
             sizes[key] = size
         console.print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in samples.items()))
+        plain.close()  # idle past uvicorn's keep-alive during the server change: open anew
     rss_after = agent.memory_info().rss / 2**20
     peak = peak_rss_mb(proc.pid)
     version = (status.get("binary") or {}).get("version", "?")
@@ -221,6 +248,8 @@ def run(args: argparse.Namespace, proc: subprocess.Popen[bytes], api_port: int, 
         row("GET /api/v1/health by http.client", "stdlib", "floor_h"),
         row("floor: raw `lbctl waiting` + `show table` + `show peers`", "floor_c", None),
         row(f"GET /api/v1/clients ({args.clients} clients)", "clients", "floor_c"),
+        row("floor: `haproxy -c` of the live config", "floor_s", None),
+        row("PUT /api/v1/backends/b1/servers/s0/state (drain, ready)", "server", "floor_s"),
         ["agent RSS before / after / peak (MB)", f"{rss_before:.0f} / {rss_after:.0f} / {peak:.0f}",
          "", "", "", ""],
         [str(version)],
