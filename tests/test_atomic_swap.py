@@ -198,6 +198,20 @@ def test_sigkill_at_the_temp_fsync_leaves_the_old_file(writers: Writers) -> None
     assert not temp.exists() and state.config_path.read_bytes() == OLD
 
 
+def _the_swap(lines: list[str], root: str, live: str) -> tuple[int, str]:
+    """The index of the one rename onto ``live`` among a trace's ``lines``, and the temp file
+    (in the state dir ``root``) it renamed."""
+    renames = [i for i, line in enumerate(lines)
+               if re.search(r"\brename(at2?)?\(.*" + re.escape(f'"{live}"'), line)]
+    trace = "\n".join(lines)
+    assert len(renames) == 1, f"expected one rename onto {live}:\n{trace}"
+    [at] = renames
+    temp = re.search(r'"(' + re.escape(root) + r"/" + re.escape(TEMP_PREFIX) + r'[^"]*)"',
+                     lines[at])
+    assert temp, lines[at]
+    return at, temp.group(1)
+
+
 def test_temp_fsynced_before_the_rename_directory_after(writers: Writers) -> None:
     state = StateDir(writers.root)
     state.atomic_write(state.config_path, OLD)
@@ -208,15 +222,9 @@ def test_temp_fsynced_before_the_rename_directory_after(writers: Writers) -> Non
     root, live = str(writers.root), str(state.config_path)
     lines = [line for line in trace.splitlines() if root in line]  # the state dir's calls
     trace = "\n".join(lines)
-    renames = [i for i, line in enumerate(lines)
-               if re.search(r"\brename(at2?)?\(.*" + re.escape(f'"{live}"'), line)]
-    assert len(renames) == 1, f"expected one rename onto {live}:\n{trace}"
-    [at] = renames
-    temp = re.search(r'"(' + re.escape(root) + r"/" + re.escape(TEMP_PREFIX) + r'[^"]*)"',
-                     lines[at])
-    assert temp, lines[at]
+    at, temp = _the_swap(lines, root, live)
     temp_fsync = [i for i, line in enumerate(lines)
-                  if re.search(r"\bf(data)?sync\(\d+<" + re.escape(temp.group(1)) + r">\)", line)]
+                  if re.search(r"\bf(data)?sync\(\d+<" + re.escape(temp) + r">\)", line)]
     dir_fsync = [i for i, line in enumerate(lines)
                  if re.search(r"\bfsync\(\d+<" + re.escape(root) + r">\)", line)]
     assert temp_fsync and temp_fsync[-1] < at, f"the temp file is not fsynced before the rename:\n{trace}"
@@ -240,15 +248,9 @@ def test_apply_fsyncs_the_temp_while_haproxy_checks_it(writers: Writers, haproxy
     checks = [i for i, line in enumerate(lines)
               if f'execve("{haproxy_bin}"' in line and '"-c"' in line]
     assert len(checks) == 1, f"expected one haproxy -c:\n{trace}"
-    renames = [i for i, line in enumerate(lines)
-               if re.search(r"\brename(at2?)?\(.*" + re.escape(f'"{live}"'), line)]
-    assert len(renames) == 1, f"expected one rename onto {live}:\n{trace}"
-    [at] = renames
-    temp = re.search(r'"(' + re.escape(root) + r"/" + re.escape(TEMP_PREFIX) + r'[^"]*)"',
-                     lines[at])
-    assert temp, lines[at]
+    at, temp = _the_swap(lines, root, live)
     syncs = [i for i, line in enumerate(lines)
-             if re.search(r"\bf(data)?sync\(\d+<" + re.escape(temp.group(1)) + ">", line)]
+             if re.search(r"\bf(data)?sync\(\d+<" + re.escape(temp) + ">", line)]
     assert len(syncs) == 1, f"expected one fsync of the temp file:\n{trace}"
     assert checks[0] < syncs[0] < at, (
         f"expected haproxy -c, then the temp file's fsync, then the rename:\n{trace}")

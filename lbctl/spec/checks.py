@@ -199,10 +199,7 @@ def validate_spec(data: Any) -> Spec:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(validation_errors(exc)) from None
-    errors = _cross_field_errors(spec)
-    if errors:
-        raise SpecError(errors)
-    return spec
+    return _cross_checked(spec)
 
 
 def spec_from_json(raw: bytes | str) -> Spec | None:
@@ -218,6 +215,11 @@ def spec_from_json(raw: bytes | str) -> Spec | None:
         spec = Spec.model_validate_json(raw)
     except ValidationError:
         return None
+    return _cross_checked(spec)
+
+
+def _cross_checked(spec: Spec) -> Spec:
+    """``spec`` once the cross-field rules hold; raises :class:`SpecError` naming each break."""
     errors = _cross_field_errors(spec)
     if errors:
         raise SpecError(errors)

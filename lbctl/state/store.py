@@ -117,7 +117,8 @@ class StateDir:
 
     # -- atomic files -------------------------------------------------------------------
     def write_temp(self, data: bytes, *, suffix: str = "", sync: bool = True) -> Path:
-        """Write ``data`` to a new fsynced temp file in the state dir and return its path.
+        """Write ``data`` to a new temp file in the state dir (fsynced unless ``sync`` is false)
+        and return its path.
 
         The caller validates it and then :meth:`commit`s it or deletes it. ``sync`` false
         leaves the fsync to the caller, who calls :meth:`sync_temp` before the commit (the
