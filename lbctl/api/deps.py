@@ -255,7 +255,8 @@ async def spec_from_body(request: Request) -> Spec:
     """
     try:
         if _json_body(request):  # one pass of pydantic-core when the spec is valid
-            spec = await run_in_threadpool(spec_from_json, await request.body())
+            known = request.app.state.controller.known_proxies()  # the live spec's proxies
+            spec = await run_in_threadpool(spec_from_json, await request.body(), known)
             if spec is not None:
                 return spec
         data = await read_document(request)  # the errors to answer come from here

@@ -168,7 +168,7 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
         new = core.version + 1 if version is None else version
         try:
             core.journal.commit_version(write, new)
-            core.state.write_current(new, spec, write.texts())
+            stored = core.state.write_current(new, spec, write.texts())
         except StoreError as exc:
             core.journal.undo(write, f"StoreError: {exc}")
             core.files.restore(live)
@@ -176,7 +176,7 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
                 core.reload(process)
             raise
         core.files.save_lkg()
-        core.version, core.spec = new, spec
+        core.set_current(new, spec, stored.document)
         write.current, write.result = new, "changed"
         log.info("applied version %d (%s) who=%r author=%r message=%r", new, write.what,
                  write.who, write.author, write.message)

@@ -35,6 +35,7 @@ from lbctl.haproxy.privileges import remove_socket_dir, socket_dir
 from lbctl.haproxy.process import ReloadResult
 from lbctl.render import RenderContext
 from lbctl.spec import Spec
+from lbctl.spec.known import KnownProxies
 from lbctl.spec.policy import HostOptions, HostPolicy
 from lbctl.state.history import History
 from lbctl.state.journal import LOCAL, Journal
@@ -153,6 +154,11 @@ class Controller:
     def current(self) -> tuple[int, Spec]:
         """``(version, spec)`` of the current desired state."""
         return self.core.current()
+
+    def known_proxies(self) -> KnownProxies | None:
+        """The current spec's proxies by their JSON text, for reading a body that repeats
+        them (:meth:`lbctl.control.core.Core.known_proxies`); ``None`` when not at hand."""
+        return self.core.known_proxies()
 
     def config_source(self) -> str:
         """The live ``haproxy.cfg`` text ("" before the first start)."""

@@ -39,6 +39,7 @@ from lbctl.haproxy.runtime import RuntimeClient
 from lbctl.haproxy.validate import check_file
 from lbctl.render import LOCAL_PEER, RenderContext, peer_args, render
 from lbctl.spec import Spec
+from lbctl.spec.known import KnownProxies
 from lbctl.spec.policy import HostOptions, HostPolicy
 from lbctl.state.certs import CertStore
 from lbctl.state.history import History
@@ -119,6 +120,8 @@ class Core:
     #: ``(spec, the store objects it names)``: a health report's certificate names, found once
     #: per spec (:func:`lbctl.control.process.used_certificates`; 60 ms at 50,000 servers).
     cert_names: tuple[Spec, tuple[str, ...]] | None = field(default=None, init=False, repr=False)
+    #: The current spec's proxies by their JSON text (:meth:`set_current`, :meth:`known_proxies`).
+    known: KnownProxies | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         options = self.host or HostOptions()
@@ -136,6 +139,21 @@ class Core:
         under way is waited for and the two agree)."""
         with self.lock:
             return self.version, self.spec
+
+    def set_current(self, version: int, spec: Spec, document: dict[str, Any] | None) -> None:
+        """Make ``spec`` the current spec at ``version`` (under ``lock``). ``document``: the
+        data it was read from or written as (``spec.to_data()``, ``spec.json``), which lets a
+        body that repeats its proxies be read without validating them again
+        (:meth:`known_proxies`); ``None`` when not at hand."""
+        self.version, self.spec = version, spec
+        self.known = KnownProxies(spec, document) if document is not None else None
+
+    def known_proxies(self) -> KnownProxies | None:
+        """The current spec's proxies by their JSON text (:class:`lbctl.spec.known.KnownProxies`),
+        or ``None`` when its document was not at hand. Read without the lock: what it gives
+        is one spec's own proxies, whichever is current by the time a body uses them."""
+        known = self.known
+        return known if known is not None and known.spec is self.spec else None
 
     # -- what every write needs -------------------------------------------------------------
     def require_binary(self) -> HAProxyBinary:

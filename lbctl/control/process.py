@@ -60,7 +60,7 @@ def start(core: Core) -> None:
             spec = load_spec(paths.default_spec_path())
             stored = core.state.write_current(1, spec)
             log.info("first start: embedded default spec recorded as version 1")
-        core.version, core.spec = stored.version, stored.spec
+        core.set_current(stored.version, stored.spec, stored.document)
         try:
             _start_haproxy(core)
         finally:

@@ -68,6 +68,7 @@ def _set_server(
         changed = new != old  # the rest of new_spec is the very objects of core.spec
         live = core.state.read_config()
         temp = None
+        document: dict[str, Any] | None = None  # new_spec's, once recorded
         if changed:
             write.attempted, write.spec = True, new_spec
             write.config = core.render(new_spec)
@@ -83,7 +84,8 @@ def _set_server(
                 core.state.commit(temp, core.state.config_path)
                 temp = None
                 core.journal.commit_version(write, core.version + 1)
-                core.state.write_current(core.version + 1, new_spec, write.texts())
+                document = core.state.write_current(core.version + 1, new_spec,
+                                                    write.texts()).document
         except LbctlError as exc:
             core.journal.undo(write, f"{type(exc).__name__}: {exc}")
             if temp is not None:
@@ -94,7 +96,7 @@ def _set_server(
                 servers.apply_server(client, backend, server, old.state, old.effective_weight)
             raise
         if changed:  # the last-known-good stays what HAProxy last loaded
-            core.version, core.spec = core.version + 1, new_spec
+            core.set_current(core.version + 1, new_spec, document)
         write.current, write.result = core.version, "changed" if changed else "unchanged"
         log.info("server %s/%s: state=%s weight=%s (version %d, no reload) who=%r author=%r",
                  backend, server, new.state, new.weight, core.version, write.who, write.author)

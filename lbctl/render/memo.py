@@ -8,10 +8,13 @@ after HAProxy's own. :class:`BackendTexts` keeps each backend's text from the pr
 keyed by the backend's JSON (pydantic-core's serialiser, about 10 µs per backend): every field
 with its type (``1`` and ``true`` and ``"1"`` are different keys), so an equal key is the same
 input to the template, which depends on nothing else but the target (``caps``) and the render
-context (``ctx``): a render for another target or context starts afresh.
+context (``ctx``): a render for another target or context starts afresh. A backend that is the
+very object of the last render (a frozen model: an apply reuses the live spec's unchanged
+backends, :mod:`lbctl.spec.known`) takes the key it had then, without serialising it again.
 
 Only the last render's texts are kept (one generation: at most one text per backend of the
-last spec rendered), so the memory is bounded by the size of one config. Renders may run in
+last spec rendered, and that render's backend models), so the memory is bounded by the size of
+one config. Renders may run in
 several threads at once (an apply, a dry run): each reads the last generation and offers its
 own when done; the last to finish is kept. Every text still comes from ``backend.j2`` — the
 template stays the one description of a backend section.
@@ -40,13 +43,19 @@ class RenderSession:
     target: tuple[Capabilities, RenderContext]
     render_one: Callable[[Backend], str]
     before: dict[bytes, str]
+    #: The previous render's backends: ``id`` → (the model, its key), the model held so that
+    #: its ``id`` names no other object.
+    before_keys: dict[int, tuple[Backend, bytes]] = field(default_factory=dict)
     texts: dict[bytes, str] = field(default_factory=dict)
+    keys: dict[int, tuple[Backend, bytes]] = field(default_factory=dict)
 
     def text(self, be: Backend) -> str:
         """The text of backend ``be`` exactly as ``render_one(be)`` writes it: the previous
         render's when its JSON is the same, else rendered now. Raises what ``render_one``
         raises."""
-        key = _to_json(be)
+        known = self.before_keys.get(id(be))
+        key = known[1] if known is not None and known[0] is be else _to_json(be)
+        self.keys[id(be)] = (be, key)
         text = self.texts.get(key)
         if text is None:
             text = self.before.get(key)
@@ -57,7 +66,7 @@ class RenderSession:
 
     def done(self) -> None:
         """Keep this render's texts for the next render of the same target and context."""
-        self.owner.last = (self.target, self.texts)
+        self.owner.last = (self.target, self.texts, self.keys)
 
 
 class BackendTexts:
@@ -66,7 +75,8 @@ class BackendTexts:
     stick tables and the rest."""
 
     def __init__(self) -> None:
-        self.last: tuple[tuple[Capabilities, RenderContext], dict[bytes, str]] | None = None
+        self.last: tuple[tuple[Capabilities, RenderContext], dict[bytes, str],
+                         dict[int, tuple[Backend, bytes]]] | None = None
 
     def session(self, caps: Capabilities, ctx: RenderContext,
                 render_one: Callable[[Backend], str]) -> RenderSession:
@@ -74,5 +84,6 @@ class BackendTexts:
         render's texts when that one was for the same target and context."""
         target = (caps, ctx)
         last = self.last
-        before = last[1] if last is not None and last[0] == target else {}
-        return RenderSession(self, target, render_one, before)
+        if last is None or last[0] != target:
+            return RenderSession(self, target, render_one, {})
+        return RenderSession(self, target, render_one, last[1], last[2])

@@ -540,6 +540,3 @@ def _compact(data: Any, omitted: dict[str, Any] | None = None) -> Any:
     if isinstance(data, list):
         return [_compact(v, omitted) for v in data]
     return data
-    if isinstance(data, list):
-        return [_compact(v) for v in data]
-    return data

@@ -27,7 +27,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +47,15 @@ def resolve_state_dir(explicit: str | Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class StoredSpec:
-    """The current spec with its integer ``version`` and ``updated_at`` (epoch seconds)."""
+    """The current spec with its integer ``version`` and ``updated_at`` (epoch seconds), and
+    ``document``: the data ``spec`` was read from or written as (``spec.json``'s ``spec``
+    member; ``None`` when not at hand; not part of equality). Nobody changes it: it is shared,
+    not copied."""
 
     version: int
     spec: Spec
     updated_at: float
+    document: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -212,7 +216,7 @@ class StateDir:
         try:
             doc = json.loads(raw)
             return StoredSpec(int(doc["version"]), validate_spec(doc["spec"]),
-                              float(doc.get("updated_at", 0.0)))
+                              float(doc.get("updated_at", 0.0)), doc["spec"])
         except (ValueError, KeyError, TypeError, SpecError) as exc:
             raise StoreError(f"{self.spec_path} is corrupt: {exc}") from exc
 
@@ -223,9 +227,12 @@ class StateDir:
         has it already (an apply serialises the spec once).
         The text is ``json.dumps({"version", "updated_at", "spec"}, indent=2)`` plus a newline
         (:func:`lbctl.state.jsontext.spec_file`). Raises :class:`StoreError`."""
-        stored = StoredSpec(version, spec, time.time())
-        text = spec_file(version, stored.updated_at, spec.to_data() if document is None else document)
-        self.atomic_write(self.spec_path, text.encode(), mode=0o600)
+        if document is None:
+            document = spec.to_data()
+        data = document.document if isinstance(document, SpecTexts) else document
+        stored = StoredSpec(version, spec, time.time(), data)
+        self.atomic_write(self.spec_path, spec_file(version, stored.updated_at, document).encode(),
+                          mode=0o600)
         return stored
 
     def read_config(self) -> bytes | None:

@@ -1,0 +1,183 @@
+"""Reading a JSON body with the live spec's proxies known (:mod:`lbctl.spec.known`) gives
+exactly what the usual reading (``validate_spec(json.loads(raw))``) gives, with every proxy
+whose JSON text is a known one being that very model.
+
+Checked on the shipped specs, the render tests' specs and a generated 1,000-backend spec
+(sent back as they are, and with one backend changed); on the proxy-level JSON texts that
+Python calls equal but are not the same JSON (``1`` / ``1.0`` / ``true``, ``"1"``), on keys in
+another order, on a document that is not the spec's; through a live agent: a ``PUT`` of the
+current document with one backend changed keeps the other backends as the very objects of the
+live spec, also after a restart (the document read back from ``spec.json``), and a render of
+those objects gives the same bytes as one of freshly validated ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lbctl.demo.backend import RecordingBackend
+from lbctl.errors import SpecError
+from lbctl.features import Capabilities, HAProxyVersion
+from lbctl.render import RenderContext, render
+from lbctl.spec import Spec, spec_from_json, validate_spec
+from lbctl.spec.known import PROXY_FIELDS, KnownProxies
+from tests.agent_helpers import Agent, free_port, make_spec, running_agent
+from tests.conftest import _bundled
+
+from .test_spec_json import CASES
+
+
+def _known(data: dict[str, Any]) -> tuple[Spec, KnownProxies]:
+    spec = validate_spec(copy.deepcopy(data))
+    return spec, KnownProxies(spec, spec.to_data())
+
+
+def _usual(raw: str | bytes) -> Any:
+    """The usual reading: the spec's data, or the error (class, message)."""
+    try:
+        return validate_spec(json.loads(raw)).to_data()
+    except (ValueError, SpecError) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def _proxies(spec: Spec) -> list[Any]:
+    return [p for key in PROXY_FIELDS for p in getattr(spec, key)]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_body_of_known_proxies_reads_as_the_very_models(name: str) -> None:
+    live, known = _known(CASES[name])
+    raw = json.dumps(live.to_data())
+    read = spec_from_json(raw, known)
+    assert read is not None
+    assert read == validate_spec(json.loads(raw))
+    assert read.to_data() == live.to_data()
+    assert all(a is b for a, b in zip(_proxies(read), _proxies(live), strict=True))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_changed_proxy_is_validated_and_the_rest_reused(name: str) -> None:
+    live, known = _known(CASES[name])
+    assert live.backends, f"{name}: every case has a backend to change"
+    data = live.to_data()
+    data["backends"][-1]["balance"] = "first" if live.backends[-1].balance != "first" else "leastconn"
+    raw = json.dumps(data)
+    read = spec_from_json(raw, known)
+    assert read is not None and read == validate_spec(json.loads(raw))
+    assert read.backends[-1] != live.backends[-1] and read.backends[-1] is not live.backends[-1]
+    assert all(a is b for a, b in zip(read.backends[:-1], live.backends[:-1], strict=True))
+    assert all(a is b for a, b in zip(read.frontends, live.frontends, strict=True))
+
+
+_BASE = {"frontends": [{"name": "f", "bind": ["127.0.0.1:8080"], "default_backend": "b"}],
+         "backends": [{"name": "b", "servers": [
+             {"name": "s1", "address": "127.0.0.1", "port": 9000, "weight": 1, "check": True}]}]}
+
+
+def _server(**changes: Any) -> bytes:
+    data = copy.deepcopy(_BASE)
+    data["backends"][0]["servers"][0].update(changes)
+    return json.dumps(data).encode()
+
+
+# Each equal to the known backend by Python's ==, or by its values: never the same JSON text.
+EDGES = {
+    "bool for a weight": _server(weight=True),
+    "float for a weight": _server(weight=1.0),
+    "string for a weight": _server(weight="1"),
+    "number for a bool": _server(check=1),
+    "float for a port": _server(port=9000.0),
+    "a server as a list": json.dumps({**_BASE, "backends": [{"name": "b", "servers": [[]]}]}).encode(),
+    "a backend as a string": json.dumps({**_BASE, "backends": ["b"]}).encode(),
+    "backends as a mapping": json.dumps({**_BASE, "backends": {"name": "b"}}).encode(),
+    "duplicate keys": _server().replace(b'"weight": 1', b'"weight": 1, "weight": 300'),
+    "a bad field beside a known proxy": json.dumps({**_BASE, "global": {"maxconn": "x"}}).encode(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGES))
+def test_where_texts_differ_the_answer_is_the_usual_one(name: str) -> None:
+    _, known = _known(_BASE)
+    raw = EDGES[name]
+    usual = _usual(raw)
+    try:
+        read = spec_from_json(raw, known)
+    except SpecError as exc:
+        assert usual == ("SpecError", str(exc))
+        return
+    if read is None:  # the API reads it the usual way then: its answer is the usual one
+        assert isinstance(usual, tuple), f"{name}: refused what the usual reading accepts"
+        return
+    assert read.to_data() == usual
+
+
+def test_keys_in_another_order_are_validated_as_usual() -> None:
+    live, known = _known(_BASE)
+    data = live.to_data()
+    data["backends"] = [dict(reversed(list(be.items()))) for be in data["backends"]]
+    read = spec_from_json(json.dumps(data), known)
+    assert read == live
+    assert read is not None and read.backends[0] is not live.backends[0]
+
+
+def test_a_document_that_is_not_the_specs_is_refused() -> None:
+    live, _ = _known(_BASE)
+    with pytest.raises(ValueError, match="backends"):
+        KnownProxies(live, {**live.to_data(), "backends": []})
+
+
+def test_a_render_of_the_known_models_is_the_same_bytes() -> None:
+    live, known = _known(CASES["generated-1000"])
+    data = live.to_data()
+    data["backends"][7]["balance"] = "first"
+    raw = json.dumps(data)
+    reused, fresh = spec_from_json(raw, known), validate_spec(json.loads(raw))
+    assert reused is not None and reused.backends[0] is live.backends[0]
+    caps = Capabilities.for_target(HAProxyVersion.parse("2.8.0"))
+    ctx = RenderContext(Path("/run/lbctl-test"))
+    render(live, caps, ctx)  # the last render: the live spec's very backends
+    assert render(reused, caps, ctx) == render(fresh, caps, ctx)
+    render(live, caps, ctx)
+    assert render(fresh, caps, ctx) == render(reused, caps, ctx)
+
+
+@pytest.fixture
+def agent(short_dir: Path) -> Iterator[Agent]:
+    """A live agent on the bundled HAProxy 2.8 with three backends."""
+    with RecordingBackend("r") as backend:
+        data = make_spec(free_port(), free_port(), [("s1", backend.port)])
+        data["backends"] += [{"name": f"more{i}", "servers": [
+            {"name": "s1", "address": "127.0.0.1", "port": backend.port, "check": False}]}
+            for i in range(2)]
+        with running_agent(short_dir, data, _bundled()) as running:
+            yield running
+
+
+def _put(agent: Agent, data: dict[str, Any]) -> None:
+    version, _ = agent.controller.current()
+    resp = agent.api.put("/api/v1/config", json=data, headers={"If-Match": f'"{version}"'})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["changed"] is True
+
+
+def test_an_apply_keeps_the_unchanged_backends_of_the_live_spec(agent: Agent) -> None:
+    _, before = agent.controller.current()  # read from spec.json at the start
+    data = agent.api.get("/api/v1/config").json()["spec"]
+    data["backends"][1]["balance"] = "first"
+    _put(agent, data)
+    _, after = agent.controller.current()
+    assert after.backends[0] is before.backends[0] and after.backends[2] is before.backends[2]
+    assert after.backends[1].balance == "first"
+    assert after == validate_spec(data)
+    data = agent.api.get("/api/v1/config").json()["spec"]  # after an apply: its own document
+    data["backends"][2]["balance"] = "first"
+    _put(agent, data)
+    _, third = agent.controller.current()
+    assert third.backends[1] is after.backends[1] and third.backends[0] is before.backends[0]
+    assert third == validate_spec(data)
