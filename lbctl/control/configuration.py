@@ -19,11 +19,14 @@ paused (:mod:`lbctl.config.pause`); the spec is serialised once, while ``haproxy
 (:meth:`lbctl.state.journal.Write.prepare_document`, the check's ``while_running``), and that
 one document and its texts feed both the history entry and ``spec.json``; the bytes are
 compared with the live file before the specs are; backends unchanged since the last render are
-not rendered again (:mod:`lbctl.render.memo`).
+not rendered again (:mod:`lbctl.render.memo`). While the check runs, the new spec's proxies are
+also indexed by their JSON text (:class:`lbctl.spec.known.KnownProxies`), so that the next body
+that repeats them is read without validating them again.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from lbctl.config.pause import gc_paused
@@ -41,6 +44,7 @@ from lbctl.errors import (
 )
 from lbctl.haproxy.process import HAProxyProcess, ReloadResult
 from lbctl.spec import Spec, validate_spec
+from lbctl.spec.known import KnownProxies
 from lbctl.state.journal import LOCAL, Write, outcome_of
 
 __all__ = [
@@ -159,8 +163,16 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
             return ApplyResult(core.version, False, None, [], write.duration_ms / 1000,
                                write.queued_ms / 1000)
         write.attempted = True
-        # the spec is serialised while haproxy -c runs (on another core)
-        diagnostics = core.files.install(spec, text, while_checking=write.prepare_document)
+        known: list[KnownProxies] = []
+
+        def while_checking() -> None:  # the spec serialised while haproxy -c runs (another core)
+            write.prepare_document()
+            with contextlib.suppress(Exception):  # a failed to_data: write_current raises it
+                texts = write.texts()
+                if texts is not None:
+                    known.append(KnownProxies(spec, texts.document).made())
+
+        diagnostics = core.files.install(spec, text, while_checking=while_checking)
         write.diagnostics = [d.as_dict() for d in diagnostics]
         reload = reload_or_restore(core, live, write) if process.is_running() else None
         if reload is None:
@@ -168,7 +180,7 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
         new = core.version + 1 if version is None else version
         try:
             core.journal.commit_version(write, new)
-            stored = core.state.write_current(new, spec, write.texts())
+            core.state.write_current(new, spec, write.texts())
         except StoreError as exc:
             core.journal.undo(write, f"StoreError: {exc}")
             core.files.restore(live)
@@ -176,7 +188,7 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
                 core.reload(process)
             raise
         core.files.save_lkg()
-        core.set_current(new, spec, stored.document)
+        core.set_current(new, spec, known[0] if known else None)
         write.current, write.result = new, "changed"
         log.info("applied version %d (%s) who=%r author=%r message=%r", new, write.what,
                  write.who, write.author, write.message)

@@ -140,13 +140,18 @@ class Core:
         with self.lock:
             return self.version, self.spec
 
-    def set_current(self, version: int, spec: Spec, document: dict[str, Any] | None) -> None:
-        """Make ``spec`` the current spec at ``version`` (under ``lock``). ``document``: the
-        data it was read from or written as (``spec.to_data()``, ``spec.json``), which lets a
-        body that repeats its proxies be read without validating them again
-        (:meth:`known_proxies`); ``None`` when not at hand."""
-        self.version, self.spec = version, spec
-        self.known = KnownProxies(spec, document) if document is not None else None
+    def set_current(self, version: int, spec: Spec,
+                    known: KnownProxies | dict[str, Any] | None) -> None:
+        """Make ``spec`` the current spec at ``version`` (under ``lock``). ``known``: its
+        proxies by their JSON text, or the document they are read from (``spec.to_data()``,
+        ``spec.json``'s ``spec``), which lets a body that repeats them be read without
+        validating them again (:meth:`known_proxies`); ``None`` when not at hand. Raises
+        ``ValueError`` for proxies of another spec."""
+        if isinstance(known, dict):
+            known = KnownProxies(spec, known)
+        if known is not None and known.spec is not spec:
+            raise ValueError("the known proxies are another spec's")
+        self.version, self.spec, self.known = version, spec, known
 
     def known_proxies(self) -> KnownProxies | None:
         """The current spec's proxies by their JSON text (:class:`lbctl.spec.known.KnownProxies`),

@@ -57,6 +57,12 @@ class KnownProxies:
             self._pairs.append((key, items, models))
         self._texts: dict[str, dict[bytes, Frontend | Backend | Listen]] | None = None
 
+    def made(self) -> KnownProxies:
+        """This, its texts made now (an apply makes them while ``haproxy -c`` runs, so that
+        the next body does not wait for them: 35 ms at 10,000 backends)."""
+        self._made()
+        return self
+
     def _made(self) -> dict[str, dict[bytes, Frontend | Backend | Listen]]:
         texts = self._texts
         if texts is None:
