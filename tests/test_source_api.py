@@ -191,3 +191,29 @@ def test_only_admin_tokens_may_use_the_source_view_and_plans(agent: Agent) -> No
     admin = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/plain"}
     assert httpx.post(f"{agent.url}/api/v1/config/plan", headers=admin, content=source.encode()).status_code == 200
     assert versions(agent) == [1]
+
+
+def test_the_same_text_is_imported_once_and_a_changed_one_again(agent: Agent) -> None:
+    """*Validate*, then *validate and save* of one text: the second press takes the first's
+    import (the very spec), and the lines its diagnostics name are still the submitted ones."""
+    from lbctl.config import loads
+    from lbctl.control import source as source_view
+    from lbctl.importer import import_config
+
+    source = agent.api.get("/api/v1/config/source").text
+    edited = source.replace("\nbackend app\n", "\nbackend app\n    http-request set-header X-A a\n")
+    first = source_view.read(agent.controller, edited)
+    second = source_view.read(agent.controller, edited)
+    assert second.spec is first.spec and second.parsed is None  # kept without its document
+    caps, ctx = agent.controller.render_target()
+    assert second.spec == import_config(loads(edited), caps=caps, ctx=ctx).spec
+    assert second.document.dumps() == edited and second.line_of("backends[0].extra[0]") == \
+        line_no(edited, "X-A")
+    other = edited.replace("X-A a", "X-A b")
+    changed = source_view.read(agent.controller, other)
+    assert changed.spec is not first.spec and changed.spec.backends[0].extra == [
+        "http-request set-header X-A b"]
+    resp = put_source(agent, other)  # the kept import is what is applied
+    assert resp.status_code == 200, resp.text
+    live = agent.api.get("/api/v1/config").json()["spec"]
+    assert live["backends"][0]["extra"] == ["http-request set-header X-A b"]

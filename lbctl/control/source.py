@@ -24,8 +24,9 @@ would set off took most of a large text's validation.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lbctl.config import Document, loads
@@ -36,7 +37,9 @@ from lbctl.control.controller import Controller
 from lbctl.control.plan import Plan, make_plan
 from lbctl.control.results import ApplyResult, ValidateResult
 from lbctl.errors import ConfigRejected, FieldError, PolicyRefused, SpecError
+from lbctl.features import Capabilities
 from lbctl.importer import import_config
+from lbctl.render import RenderContext
 from lbctl.render.provenance import to_submitted_lines
 from lbctl.spec import Spec
 from lbctl.state.journal import LOCAL
@@ -46,14 +49,22 @@ __all__ = ["SourceCheck", "Submitted", "apply", "check", "decode", "plan", "read
 
 @dataclass(frozen=True)
 class Submitted:
-    """A submitted ``haproxy.cfg`` ``text``: its parsed ``document`` and the ``spec`` it
-    imports as, for the controller's target."""
+    """A submitted ``haproxy.cfg`` ``text``: the ``spec`` it imports as for the render
+    ``target`` (the controller's ``(caps, ctx)``), and its :attr:`document`."""
 
     text: str
-    document: Document
     spec: Spec
     #: Spec field → the submitted line it was imported from (:meth:`Imported.line_of`).
     line_of: Callable[[str], int | None]
+    target: tuple[Capabilities, RenderContext]
+    #: The parsed text, when kept (:attr:`document` parses it again otherwise).
+    parsed: Document | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def document(self) -> Document:
+        """The parsed text; parsed again when this submission was kept without it (the last
+        read, :func:`read`: only a diagnostic's line mapping needs it)."""
+        return self.parsed if self.parsed is not None else loads(self.text)
 
     def with_lines(self, exc: PolicyRefused) -> PolicyRefused:
         """``exc`` with the submitted ``line`` of each refused field, so a source-view refusal
@@ -96,6 +107,11 @@ def decode(raw: bytes) -> str:
         raise SpecError([FieldError("", "the request body is not UTF-8 text")]) from None
 
 
+#: Per controller, the last text read (without its document): *validate* then *validate and
+#: save* of one text, or a plan then its apply, parse and import it once.
+_LAST_READ: weakref.WeakKeyDictionary[Controller, Submitted] = weakref.WeakKeyDictionary()
+
+
 @gc_paused()
 def read(controller: Controller, text: str) -> Submitted:
     """Parse and import ``text`` for the controller's target. Raises :class:`ParseError`
@@ -103,9 +119,17 @@ def read(controller: Controller, text: str) -> Submitted:
     :class:`BinaryNotFound`; when the import fails, the lines whose keyword looks misspelled
     (:func:`lbctl.config.spelling.misspelled`) come first. Nothing reaches HAProxy. On a
     fleet member it raises :class:`InvalidRequest`: the live text holds per-node lines (the
-    peers, the rate share) that are not the fleet's spec; a fleet changes the spec."""
+    peers, the rate share) that are not the fleet's spec; a fleet changes the spec.
+
+    The same text read again for the same target is not parsed and imported again: the last
+    text that imported is kept per controller, with its spec and the lines of its fields (an
+    import is a function of the text and the target alone), not its document; at 80,000 lines
+    that saves the second press of *validate*, *validate and save*, 2–3 s."""
     controller.core.require_single_node("a haproxy.cfg source text")
     caps, ctx = controller.render_target()
+    last = _LAST_READ.get(controller)
+    if last is not None and last.target == (caps, ctx) and last.text == text:
+        return last
     doc = loads(text)
     try:
         imported = import_config(doc, caps=caps, ctx=ctx)
@@ -115,7 +139,9 @@ def read(controller: Controller, text: str) -> Submitted:
         if not hints:
             raise
         raise SpecError([*hints, *exc.errors]) from None
-    return Submitted(text, doc, imported.spec, imported.line_of)
+    submitted = Submitted(text, imported.spec, imported.line_of, (caps, ctx), doc)
+    _LAST_READ[controller] = dataclasses.replace(submitted, parsed=None)
+    return submitted
 
 
 def _spec(submitted: Submitted, current: Spec, live: str, *, same_version: bool) -> Spec:

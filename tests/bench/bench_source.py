@@ -12,11 +12,14 @@ operator would: ``--allow-directive stats-socket --allow-path /run``), then repe
 * ``haproxy -c -f`` on the config lbctl renders for that text (the ``config`` of the dry run's
   answer, written to a file once): the floor every validation pays;
 * ``PUT /api/v1/config/source?dry_run=true`` with the text (parse, import, render, host policy,
-  ``haproxy -c``, diagnostics mapped to the submitted lines);
+  ``haproxy -c``, diagnostics mapped to the submitted lines), a text the agent has not read
+  before (a comment line naming the round before it: the agent keeps the last text it read,
+  :func:`lbctl.control.source.read`), then the same text again, as *validate* then *validate
+  and save* send it (no parse and import the second time);
 * ``POST /api/v1/config/validate`` with the text's spec as JSON (the spec the dry run
   answered: render, host policy, ``haproxy -c``);
-* ``POST /api/v1/config/plan`` with the text (parse, import, render, host policy, the diff and
-  the summary; no ``haproxy -c``).
+* ``POST /api/v1/config/plan`` with the text, another new one (parse, import, render, host
+  policy, the diff and the summary; no ``haproxy -c``).
 
 Each call is timed from the request to the whole answer (wall clock, median). The table
 prints each beside ``haproxy -c`` and the time outside it (call − ``-c``; the plan runs no
@@ -115,7 +118,8 @@ def measure(haproxy_bin: str, text: str, repeat: int) -> tuple[list[list[str]], 
     """The rows of both tables for one binary (see the module docstring)."""
     binary = inspect_binary(haproxy_bin)
     name = f"HAProxy {binary.version}"
-    times: dict[str, list[float]] = {"check": [], "source": [], "validate": [], "plan": []}
+    times: dict[str, list[float]] = {"check": [], "source": [], "again": [], "validate": [],
+                                     "plan": []}
     with tempfile.TemporaryDirectory(prefix="lbctl-bench-source-") as tmp:
         state = StateDir(Path(tmp) / "state")
         state.ensure()
@@ -132,28 +136,33 @@ def measure(haproxy_bin: str, text: str, repeat: int) -> tuple[list[list[str]], 
             httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"},
                          timeout=TIMEOUT_S) as api,
         ):
-            def source() -> tuple[float, dict[str, Any]]:
+            def source(body: str) -> tuple[float, dict[str, Any]]:
                 return timed(lambda: api.put(
-                    "/api/v1/config/source", params={"dry_run": "true"}, content=text.encode(),
+                    "/api/v1/config/source", params={"dry_run": "true"}, content=body.encode(),
                     headers={"Content-Type": "text/plain"}))
 
-            _, first = source()  # unmeasured: the spec and the config it renders
+            _, first = source(text)  # unmeasured: the spec and the config it renders
             if not first["ok"]:
                 raise RuntimeError(f"haproxy -c refused the rendered text: {first['diagnostics']}")
             rendered.write_text(first["config"])
             spec = first["spec"]
-            for _ in range(repeat):
+            for i in range(repeat):
+                # A text not read before (the agent keeps its last read: lbctl.control.source),
+                # then the same text again, as validate-then-save sends it twice.
+                fresh, planned = f"# round {i}\n{text}", f"# plan {i}\n{text}"
                 times["check"].append(check(binary.path, rendered, extra))
-                times["source"].append(source()[0])
+                times["source"].append(source(fresh)[0])
+                times["again"].append(source(fresh)[0])
                 times["validate"].append(timed(lambda: api.post("/api/v1/config/validate",
                                                                 json=spec))[0])
                 times["plan"].append(timed(lambda: api.post(
-                    "/api/v1/config/plan", content=text.encode(),
+                    "/api/v1/config/plan", content=planned.encode(),
                     headers={"Content-Type": "text/plain"}))[0])
             steps = breakdown(controller, text, repeat)
     floor = statistics.median(times["check"])
     rows = [[name, "haproxy -c (the floor)", f"{floor:.3f}", "–", "–", "–"]]
     for key, call in (("source", "PUT /config/source?dry_run=true (text)"),
+                      ("again", "the same text again (validate, then validate and save)"),
                       ("validate", "POST /config/validate (its spec, JSON)"),
                       ("plan", "POST /config/plan (text; no -c)")):
         med = statistics.median(times[key])
