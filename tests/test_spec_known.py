@@ -181,3 +181,17 @@ def test_an_apply_keeps_the_unchanged_backends_of_the_live_spec(agent: Agent) ->
     _, third = agent.controller.current()
     assert third.backends[1] is after.backends[1] and third.backends[0] is before.backends[0]
     assert third == validate_spec(data)
+
+
+def test_a_document_of_another_spec_only_leaves_the_body_to_the_usual_reading(agent: Agent) -> None:
+    core = agent.controller.core
+    version, spec = agent.controller.current()
+    with core.lock:
+        core.set_current(version, spec, {"backends": []})  # not the spec's: no index, no error
+    assert agent.controller.known_proxies() is None
+    data = agent.api.get("/api/v1/config").json()["spec"]
+    data["backends"][0]["balance"] = "first"
+    _put(agent, data)
+    _, after = agent.controller.current()
+    assert after == validate_spec(data) and after.backends[1] is not spec.backends[1]
+    assert agent.controller.known_proxies() is not None  # the apply's own document

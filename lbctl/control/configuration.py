@@ -170,7 +170,7 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
             with contextlib.suppress(Exception):  # a failed to_data: write_current raises it
                 texts = write.texts()
                 if texts is not None:
-                    known.append(KnownProxies(spec, texts.document).made())
+                    known.append(KnownProxies(spec, texts.document))
 
         diagnostics = core.files.install(spec, text, while_checking=while_checking)
         write.diagnostics = [d.as_dict() for d in diagnostics]

@@ -145,10 +145,14 @@ class Core:
         """Make ``spec`` the current spec at ``version`` (under ``lock``). ``known``: its
         proxies by their JSON text, or the document they are read from (``spec.to_data()``,
         ``spec.json``'s ``spec``), which lets a body that repeats them be read without
-        validating them again (:meth:`known_proxies`); ``None`` when not at hand. Raises
-        ``ValueError`` for proxies of another spec."""
+        validating them again (:meth:`known_proxies`); ``None`` when not at hand (a document
+        that is not the spec's counts as none: it only makes reading faster). Raises
+        ``ValueError`` for a :class:`KnownProxies` of another spec."""
         if isinstance(known, dict):
-            known = KnownProxies(spec, known)
+            try:
+                known = KnownProxies(spec, known)
+            except ValueError:
+                known = None
         if known is not None and known.spec is not spec:
             raise ValueError("the known proxies are another spec's")
         self.version, self.spec, self.known = version, spec, known

@@ -141,6 +141,10 @@ def measure(haproxy_bin: str, text: str, repeat: int) -> tuple[list[list[str]], 
                     "/api/v1/config/source", params={"dry_run": "true"}, content=body.encode(),
                     headers={"Content-Type": "text/plain"}))
 
+            def plan(body: str) -> tuple[float, dict[str, Any]]:
+                return timed(lambda: api.post("/api/v1/config/plan", content=body.encode(),
+                                              headers={"Content-Type": "text/plain"}))
+
             _, first = source(text)  # unmeasured: the spec and the config it renders
             if not first["ok"]:
                 raise RuntimeError(f"haproxy -c refused the rendered text: {first['diagnostics']}")
@@ -155,9 +159,7 @@ def measure(haproxy_bin: str, text: str, repeat: int) -> tuple[list[list[str]], 
                 times["again"].append(source(fresh)[0])
                 times["validate"].append(timed(lambda: api.post("/api/v1/config/validate",
                                                                 json=spec))[0])
-                times["plan"].append(timed(lambda: api.post(
-                    "/api/v1/config/plan", content=planned.encode(),
-                    headers={"Content-Type": "text/plain"}))[0])
+                times["plan"].append(plan(planned)[0])
             steps = breakdown(controller, text, repeat)
     floor = statistics.median(times["check"])
     rows = [[name, "haproxy -c (the floor)", f"{floor:.3f}", "–", "–", "–"]]
