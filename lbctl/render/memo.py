@@ -10,7 +10,9 @@ with its type (``1`` and ``true`` and ``"1"`` are different keys), so an equal k
 input to the template, which depends on nothing else but the target (``caps``) and the render
 context (``ctx``): a render for another target or context starts afresh. A backend that is the
 very object of the last render (a frozen model: an apply reuses the live spec's unchanged
-backends, :mod:`lbctl.spec.known`) takes the key it had then, without serialising it again.
+backends, :mod:`lbctl.spec.known`) takes the key it had then, without serialising it again:
+spec models are never changed in place once built (the one in-place assignment, the importer's
+``comment`` / ``extra`` in ``lbctl.importer.core``, comes before any render of the model).
 
 Only the last render's texts are kept (one generation: at most one text per backend of the
 last spec rendered, and that render's backend models), so the memory is bounded by the size of
