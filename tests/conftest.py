@@ -22,6 +22,7 @@ import pytest
 
 from lbctl.demo.backend import RecordingBackend
 from lbctl.demo.load import free_port
+from lbctl.importer.memo import MEMO
 
 __all__ = ["BINARIES", "JUSTIFIED_SKIPS", "free_port"]
 
@@ -59,6 +60,14 @@ def haproxy_bin(request: pytest.FixtureRequest) -> str:
     if path is None:
         pytest.skip(f"HAProxy {request.param} is not installed")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _importer_memo_forgotten() -> None:
+    """Each test's first import reads every section (lbctl.importer.memo keeps the last
+    import's proxies per process): what a test of the importer's walk checks is the walk, not
+    a section kept from another test. Tests of the memo import twice within the test."""
+    MEMO.clear()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from lbctl.config.pause import gc_paused
 from lbctl.errors import LbctlError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.importer import core, import_config
+from lbctl.importer.memo import SectionMemo
 from lbctl.importer.proxies import Mapped
 from lbctl.importer.roundtrip import BACKEND_CONTEXT, RoundTrips, render_backends
 from lbctl.render import render_proxy
@@ -55,8 +56,9 @@ def _outcome(doc: Document, caps: Capabilities) -> tuple[Any, ...]:
 
 def _each_backend_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """The import as it was: every backend rendered by itself, every proxy validated from
-    its dict by validate_spec."""
+    its dict by validate_spec, no section kept from an import before (lbctl.importer.memo)."""
     read_backend = core.read_backend
+    monkeypatch.setattr(core, "MEMO", SectionMemo())
 
     def alone(*args: Any, deferred: bool = False, **kwargs: Any) -> Mapped:
         return read_backend(*args, **kwargs)
@@ -71,6 +73,7 @@ def test_one_render_imports_as_a_render_per_backend(path: Path,
     doc = loads(path.read_text(encoding="utf-8", errors="replace"))
     for target in TARGETS:
         caps = Capabilities.for_target(target)
+        core.MEMO.clear()  # the walk itself, not sections kept from the other target's import
         batched = _outcome(doc, caps)
         with monkeypatch.context() as m:
             _each_backend_alone(m)
@@ -146,6 +149,12 @@ def test_the_import_validates_each_proxy_once(monkeypatch: pytest.MonkeyPatch) -
     spec = import_config(loads(text)).spec
     assert calls == ["b1", "b2", "b3"]
     assert [b.servers[0].address for b in spec.backends] == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    # Imported again with b2 changed: b1 and b3 are the last import's (lbctl.importer.memo).
+    calls.clear()
+    again = import_config(loads(text.replace("10.0.0.2:80", "10.0.0.9:80"))).spec
+    assert calls == ["b2"]
+    assert again.backends[0] is spec.backends[0] and again.backends[2] is spec.backends[2]
+    assert again.backends[1].servers[0].address == "10.0.0.9"
 
 
 @pytest.mark.parametrize("path", _corpus())

@@ -68,6 +68,7 @@ from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.importer.backends import read_backend
 from lbctl.importer.blocks import section_blocks
 from lbctl.importer.listens import read_listen
+from lbctl.importer.memo import MEMO, KeptProxy, section_key
 from lbctl.importer.proxies import Mapped, read_frontend, split_address
 from lbctl.importer.roundtrip import RoundTrips
 from lbctl.importer.settings import read_defaults, read_global, text_of
@@ -173,6 +174,12 @@ class _Importer:
         self.kept: list[tuple[str, int, Any, dict[str, Any]]] = []  # (_keep_model)
         self.found_ctx: RenderContext | None = None  # (_ctx)
         self.proxy_names: frozenset[str] | None = None  # (_proxy_names)
+        # Proxy sections of the last import (lbctl.importer.memo), those reused, and those read
+        # now (key, list, index, data, origin entries, binds taken), kept if the import succeeds.
+        self.memo = MEMO.generation(caps, ctx)
+        self.reused: dict[Hashable, KeptProxy] = {}
+        self.read_now: list[tuple[Hashable, str, int, dict[str, Any], tuple[tuple[str, int], ...],
+                                  frozenset[str]]] = []
 
     def unplaced(self, line: Line, why: str) -> None:
         self.errors.append(FieldError(f"line {line.lineno}", f"{why}: {line.text.strip()}",
@@ -204,7 +211,20 @@ class _Importer:
             imported = Imported(Spec(), self.origin)
             raise SpecError([FieldError(e.loc, e.message, imported.line_of(e.loc))
                              for e in exc.errors]) from None
+        self._remember()
         return Imported(spec, self.origin)
+
+    def _remember(self) -> None:
+        """Keep this import's proxy sections for the next import (:mod:`lbctl.importer.memo`):
+        those reused, and those read now whose model was kept whole (round trip passed,
+        ``comment`` and ``extra`` taken)."""
+        sections = dict(self.reused)
+        models = self.models
+        for key, kind, index, data, origin, binds in self.read_now:
+            model = models.get((kind, index))
+            if model is not None:
+                sections[key] = KeptProxy(data, model, origin, binds)
+        MEMO.keep(self.caps, self.ctx, sections)
 
     def _preamble(self) -> None:
         for line in self.doc.preamble:
@@ -266,14 +286,16 @@ class _Importer:
                 self.unplaced(header, f"the header address {address!r} cannot be a bind: {exc}")
         return binds
 
-    def _comment(self, section: Section, where: str) -> list[str]:
+    def _comment(self, section: Section, where: str,
+                 origin: dict[str, int] | None = None) -> list[str]:
         header = section.lines[0]
         before = header.comments_before
         comments = [text_of(c) for c in before]
         if header.comment is not None:
             comments.append(header.comment.rstrip())
+        into = self.origin if origin is None else origin
         for i, c in enumerate(before):
-            self.origin[f"{where}.comment[{i}]"] = c.lineno
+            into[f"{where}.comment[{i}]"] = c.lineno
         return comments
 
     def _section(self, section: Section) -> None:
@@ -315,6 +337,16 @@ class _Importer:
         where = f"{key}[{len(self.data[key])}]"
         lines, blocked = self._lines(section)
         name = section.name or ""
+        memo_key = section_key(section, lines, blocked)
+        binds_before: frozenset[str] = frozenset()
+        if section.kind != "backend":  # what else a frontend's or listen's import reads
+            binds_before = frozenset(self.binds)
+            memo_key = (memo_key, self._ctx(), binds_before,
+                        self._proxy_names() if section.kind == "frontend" else None)
+        kept = self.memo.get(memo_key)
+        if kept is not None:
+            self._reuse(memo_key, kept, key, where, section.header.lineno)
+            return
         mapped: Mapped
         if section.kind == "frontend":
             mapped = read_frontend(name, section.parent, lines, blocked, self.caps,
@@ -334,14 +366,33 @@ class _Importer:
             self._generic(section)
             return
         data = dict(mapped.data)
-        data["comment"] = self._comment(section, where)
-        data["extra"] = self._extra(lines, mapped, where, "extra")
-        origin = self.origin
-        origin[where] = section.lines[0].lineno
+        origin: dict[str, int] = {}
+        data["comment"] = self._comment(section, where, origin)
+        data["extra"] = self._extra(lines, mapped, where, "extra", origin)
+        lineno = section.lines[0].lineno
+        origin[where] = lineno
         for line, path in mapped.placed.values():
             origin.setdefault(f"{where}.{path}", line.lineno)
+        self.origin.update(origin)
+        cut = len(where)
+        taken = frozenset(self.binds) - binds_before if section.kind != "backend" else binds_before
+        self.read_now.append((memo_key, key, len(self.data[key]), data, tuple(
+            [(loc[cut:], at - lineno) for loc, at in origin.items()]), taken))
         self._keep_model(key, mapped, data)
         self.data[key].append(data)
+
+    def _reuse(self, memo_key: Hashable, kept: KeptProxy, key: str, where: str,
+               lineno: int) -> None:
+        """Take a proxy section the last import read from the same lines and surroundings
+        (:mod:`lbctl.importer.memo`): its model as it is (validated and round-tripped then),
+        the binds it took, its fields' lines counted from this header's line ``lineno``."""
+        origin = self.origin
+        for suffix, offset in kept.origin:
+            origin[where + suffix] = lineno + offset
+        self.binds.update(kept.binds)
+        self.models[(key, len(self.data[key]))] = kept.model
+        self.data[key].append(kept.data)
+        self.reused[memo_key] = kept
 
     def _keep_model(self, key: str, mapped: Mapped, data: dict[str, Any]) -> None:
         """Keep the model ``mapped.data`` validated as, to take ``data``'s ``comment`` and
@@ -389,9 +440,10 @@ class _Importer:
                                          if s.kind in ("backend", "listen") and s.name)
         return self.proxy_names
 
-    def _extra(self, lines: list[Line], mapped: Mapped | None, where: str, field: str) -> list[str]:
+    def _extra(self, lines: list[Line], mapped: Mapped | None, where: str, field: str,
+               into: dict[str, int] | None = None) -> list[str]:
         out: list[str] = []
-        origin = self.origin
+        origin = self.origin if into is None else into
         placed = mapped.placed if mapped is not None else {}
         for line in lines:
             if id(line) not in placed:
