@@ -21,9 +21,13 @@ import pytest
 import yaml
 
 from lbctl import paths
+from lbctl.config import loads
 from lbctl.errors import SpecError
+from lbctl.importer import import_config
 from lbctl.spec import spec_from_json, validate_spec
+from lbctl.spec.models import _OMITTED_IN, _OMITTED_WHEN_EMPTY
 
+from .config_corpus import corpus_files
 from .test_render import SPECS
 
 
@@ -106,3 +110,29 @@ def test_where_json_readers_differ_the_answer_is_the_usual_one(name: str) -> Non
     if one is None:  # the API then reads it the usual way: its answer is the usual one
         return
     assert one.to_data() == usual, f"{name}: one pass accepted what the usual reading gives otherwise"
+
+
+def _left_out(data: Any, omitted: dict[str, Any] | None = None) -> Any:
+    """What ``Spec.to_data`` leaves out, written the plain way: each dict without the members
+    at their left-out value (the general ones and those of the key it sits under)."""
+    if isinstance(data, dict):
+        drop = {**_OMITTED_WHEN_EMPTY, **(omitted or {})}
+        return {k: _left_out(v, _OMITTED_IN.get(k)) for k, v in data.items()
+                if not (k in drop and v == drop[k])}
+    if isinstance(data, list):
+        return [_left_out(v, omitted) for v in data]
+    return data
+
+
+def test_to_data_leaves_out_exactly_the_members_at_their_left_out_values() -> None:
+    specs = [validate_spec(d) for d in [*_shipped().values(), _generated(200), *SPECS.values()]]
+    for path in corpus_files():
+        try:
+            specs.append(import_config(loads(path.read_text(errors="replace"))).spec)
+        except SpecError:
+            continue
+    assert len(specs) > 200
+    for spec in specs:
+        data = spec.to_data()
+        assert json.dumps(data) == json.dumps(_left_out(spec.model_dump(mode="json",
+                                                                           by_alias=True)))
