@@ -1,7 +1,8 @@
 """:class:`lbctl.config.linemap.LineMap` answers exactly what the full
 :func:`lbctl.config.normal.line_map` does, for every line of a target text: the corpus files
 against themselves and against reshuffled copies (sections reversed, lines dropped and
-repeated, comments moved), and the edge cases of headers the lexer must read."""
+repeated, comments moved), and the edge cases of headers the lexer must read; given the source
+as its document or as its text, the same lines."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ def assert_same(source: Document, target: str) -> None:
     texts = {ln.lineno: ln.text for ln in source.lines()}
     assert all(lazy.get(n) is not None and lazy.get(n).text == texts[m]  # type: ignore[union-attr]
                for n, m in full.items())
+    # The source as its text (the source view's kept submission): the same lines, read only
+    # in the sections asked.
+    from_text = LineMap(source.dumps(), target)
+    got_text = {n: (line.lineno, line.text) for n in range(0, count + 2)
+                if (line := from_text.get(n)) is not None}
+    assert got_text == {n: (m, texts[m]) for n, m in full.items()}
 
 
 def reversed_sections(doc: Document) -> str:

@@ -49,6 +49,7 @@ def test_every_rendered_line_names_the_submitted_line_it_did() -> None:
     diagnostics.append(Diagnostic("alert", "no line", None, "", None))
     got = to_submitted_lines(diagnostics, doc, rendered)
     assert got == whole_text_pairs(diagnostics, doc, rendered)
+    assert to_submitted_lines(diagnostics, text, rendered) == got  # the text, not its document
     assert sum(d.line is None for d in got) > 1  # lbctl's own lines are among them
     assert any("[lbctl's own line]" in d.message for d in got)
     assert sum(d.line is not None for d in got) > count // 2

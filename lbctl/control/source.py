@@ -57,14 +57,15 @@ class Submitted:
     #: Spec field → the submitted line it was imported from (:meth:`Imported.line_of`).
     line_of: Callable[[str], int | None]
     target: tuple[Capabilities, RenderContext]
-    #: The parsed text, when kept (:attr:`document` parses it again otherwise).
+    #: The parsed text, when kept (the last read, :func:`read`, keeps the text alone).
     parsed: Document | None = field(default=None, repr=False, compare=False)
 
     @property
-    def document(self) -> Document:
-        """The parsed text; parsed again when this submission was kept without it (the last
-        read, :func:`read`: only a diagnostic's line mapping needs it)."""
-        return self.parsed if self.parsed is not None else loads(self.text)
+    def source(self) -> Document | str:
+        """What a diagnostic's line is looked up in (:func:`lbctl.render.provenance
+        .to_submitted_lines`): the parsed text when kept, else the text, which is read only in
+        the sections the diagnostics name (a kept 80,000-line text is not parsed again)."""
+        return self.parsed if self.parsed is not None else self.text
 
     def with_lines(self, exc: PolicyRefused) -> PolicyRefused:
         """``exc`` with the submitted ``line`` of each refused field, so a source-view refusal
@@ -166,7 +167,7 @@ def check(controller: Controller, submitted: Submitted) -> SourceCheck:
         raise submitted.with_lines(exc) from None
     result = checked
     if checked.diagnostics:  # only the lines they name are paired (lbctl.config.linemap)
-        mapped = to_submitted_lines(checked.diagnostics, submitted.document, checked.config)
+        mapped = to_submitted_lines(checked.diagnostics, submitted.source, checked.config)
         result = dataclasses.replace(checked, diagnostics=mapped)
     # The texts first: unequal, they answer without comparing two large specs.
     return SourceCheck(version, spec, result, checked.config != live or spec != current,
@@ -193,10 +194,10 @@ def apply(
     except ConfigRejected as exc:
         if write.config is None:  # rejected before a rendering: nothing to map
             raise
-        mapped = to_submitted_lines(exc.diagnostics, submitted.document, write.config)
+        mapped = to_submitted_lines(exc.diagnostics, submitted.source, write.config)
         raise ConfigRejected(mapped, exc.output) from None
     if result.diagnostics and write.config is not None:
-        mapped = to_submitted_lines(result.diagnostics, submitted.document, write.config)
+        mapped = to_submitted_lines(result.diagnostics, submitted.source, write.config)
         result = dataclasses.replace(result, diagnostics=mapped)
     return result
 

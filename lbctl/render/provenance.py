@@ -40,13 +40,14 @@ def submitted_line_map(source: Document, rendered: str) -> dict[int, int]:
 
 
 def to_submitted_lines(
-    diagnostics: list[Diagnostic], source: Document, rendered: str
+    diagnostics: list[Diagnostic], source: Document | str, rendered: str
 ) -> list[Diagnostic]:
     """``haproxy -c`` diagnostics about ``rendered`` → the same about the submitted
-    ``source``: ``line`` and ``text`` of the submitted line each rendered line came from
-    (what :func:`submitted_line_map` pairs), and every ``[file.cfg:N]`` in a message rewritten
-    as ``[line M]``; for lbctl's own lines ``line`` is ``None``, ``text`` the rendered text and
-    a message names ``[lbctl's own line]``. The spec ``field`` is kept.
+    ``source`` (its document, or its text, which :class:`~lbctl.config.linemap.LineMap` reads
+    only in the sections asked): ``line`` and ``text`` of the submitted line each rendered
+    line came from (what :func:`submitted_line_map` pairs), and every ``[file.cfg:N]`` in a
+    message rewritten as ``[line M]``; for lbctl's own lines ``line`` is ``None``, ``text``
+    the rendered text and a message names ``[lbctl's own line]``. The spec ``field`` is kept.
 
     Only the lines the diagnostics name are paired (:class:`lbctl.config.linemap.LineMap`:
     the sections they are in, not the whole rendered text parsed again)."""
