@@ -10,6 +10,8 @@ from :mod:`lbctl.render.view`, lbctl's own names from :mod:`lbctl.render.names`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jinja2
 
 from lbctl import __version__, paths
@@ -82,6 +84,22 @@ def render_proxy(proxy: Frontend | Backend, caps: Capabilities, ctx: RenderConte
         raise RenderError(f"template error: {exc}") from exc
 
 
+def _backend_runs(blocks: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """``blocks`` (:attr:`lbctl.render.view.View.blocks`) with each run of consecutive
+    ``("backend", be)`` blocks as one ``("backends", [be, ...])``: the template writes a run
+    as one string, its backends' texts one blank line apart as its loop would write them (a
+    Jinja iteration per backend was half of a render whose backends were all kept)."""
+    out: list[tuple[str, Any]] = []
+    for kind, item in blocks:
+        if kind != "backend":
+            out.append((kind, item))
+        elif out and out[-1][0] == "backends":
+            out[-1][1].append(item)
+        else:
+            out.append(("backends", [item]))
+    return out
+
+
 def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
     """Render ``haproxy.cfg`` for ``spec`` on the target described by ``caps``.
 
@@ -96,17 +114,19 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
     backend = env.get_template("backend.j2")
     session = _BACKEND_TEXTS.session(
         caps, ctx, lambda be: backend.render(be=be, caps=caps, ctx=ctx))
+    text_of = session.text
     try:
         text = env.get_template("haproxy.cfg.j2").render(
             spec=spec,
             caps=caps,
             ctx=ctx,
             view=view,
+            blocks=_backend_runs(view.blocks),
             local_peer=ctx.local_peer,
             peers_section=PEERS_SECTION,
             prometheus_frontend=PROMETHEUS_FRONTEND,
             lbctl_version=__version__,
-            backend_text=session.text,
+            backend_texts=lambda run: "\n".join([text_of(be) for be in run]),
         )
     except jinja2.TemplateError as exc:
         raise RenderError(f"template error: {exc}") from exc
