@@ -68,7 +68,7 @@ from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.importer.backends import read_backend
 from lbctl.importer.blocks import section_blocks
 from lbctl.importer.listens import read_listen
-from lbctl.importer.memo import MEMO, KeptProxy, section_key
+from lbctl.importer.memo import MEMO, KeptProxy, kept_data, section_key, shared_origin
 from lbctl.importer.proxies import Mapped, read_frontend, split_address
 from lbctl.importer.roundtrip import RoundTrips
 from lbctl.importer.settings import read_defaults, read_global, text_of
@@ -223,7 +223,7 @@ class _Importer:
         for key, kind, index, data, origin, binds in self.read_now:
             model = models.get((kind, index))
             if model is not None:
-                sections[key] = KeptProxy(data, model, origin, binds)
+                sections[key] = KeptProxy(kept_data(data), model, shared_origin(origin), binds)
         MEMO.keep(self.caps, self.ctx, sections)
 
     def _preamble(self) -> None:
@@ -337,7 +337,7 @@ class _Importer:
         where = f"{key}[{len(self.data[key])}]"
         lines, blocked = self._lines(section)
         name = section.name or ""
-        memo_key = section_key(section, lines, blocked)
+        memo_key: Hashable = section_key(section, lines, blocked)
         binds_before: frozenset[str] = frozenset()
         if section.kind != "backend":  # what else a frontend's or listen's import reads
             binds_before = frozenset(self.binds)

@@ -30,7 +30,7 @@ prints each beside ``haproxy -c`` and the time outside it (call − ``-c``; the 
 ``-c``, so all of it is outside), against the target of issue 19: each call, the plan
 included, ≤ 1.5 s plus one ``haproxy -c``. A second table splits one dry run into its steps
 in this process (CPU time, ``time.process_time``, the least of ``--repeat`` runs): ``loads``,
-the import with every section read and with the last import's sections kept, render, host
+the import with every section read and with the last import's sections kept, each rendered, host
 policy screen, the diagnostics' submitted lines (only the lines they name are paired:
 :class:`lbctl.config.linemap.LineMap`) from the document and from the kept text, the answer's
 spec (``to_data``). HAProxy is stopped by the controller (and, should that
@@ -210,12 +210,14 @@ def _steps(controller: Controller, text: str,
     seconds, doc = cpu(lambda: loads(text))
     steps.append(("loads (parse the text)", seconds))
     MEMO.clear()  # the whole import, as for a text with no section of the last one
-    seconds, _ = cpu(lambda: import_config(doc, caps=caps, ctx=ctx))
+    seconds, cold = cpu(lambda: import_config(doc, caps=caps, ctx=ctx))
     steps.append(("import (document → spec), every section read", seconds))
+    seconds, _ = cpu(lambda: controller.render_config(cold.spec))
+    steps.append(("render of that import (its backends new to the render memo)", seconds))
     seconds, imported = cpu(lambda: import_config(doc, caps=caps, ctx=ctx))
     steps.append(("import, the last import's sections kept (lbctl.importer.memo)", seconds))
     seconds, config = cpu(lambda: controller.render_config(imported.spec))
-    steps.append(("render (spec → haproxy.cfg)", seconds))
+    steps.append(("render of that one (the same backends: lbctl.render.memo)", seconds))
     seconds, _ = cpu(lambda: controller.core.screen(imported.spec, config))
     steps.append(("host policy screen (re-reads the rendered text)", seconds))
     seconds, _ = cpu(lambda: to_submitted_lines(diagnostics, doc, config))
