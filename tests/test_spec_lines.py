@@ -139,3 +139,32 @@ def test_to_data_leaves_out_unused_verbatim_members() -> None:
     spec = validate_spec(SPECS["verbatim"])
     assert validate_spec(spec.to_data()) == spec
     assert spec.to_data()["frontends"][0]["from"] == "base"
+
+
+@pytest.mark.parametrize(("proxies", "sections", "clash"), [
+    ({"frontends": ["a"], "backends": ["a"]}, [], False),  # a frontend and a backend may share
+    ({"frontends": ["a", "a"]}, [], True),
+    ({"backends": ["a", "a"]}, [], True),
+    ({"listens": ["x"], "backends": ["x"]}, [], True),
+    ({"listens": ["x"], "frontends": ["x"]}, [], True),
+    ({"listens": ["x", "x"]}, [], True),
+    ({"backends": ["y"]}, [("listen", "y")], True),
+    ({"frontends": ["y"]}, [("frontend", "y")], True),
+    ({"frontends": ["y"]}, [("backend", "y")], False),
+    ({"backends": ["u"]}, [("userlist", "u")], False),
+    ({}, [("userlist", "u"), ("userlist", "u")], True),
+    ({}, [("userlist", "u"), ("peers", "u"), ("resolvers", None), ("resolvers", None)], False),
+])
+def test_the_unique_name_fast_path_agrees_with_the_errors(
+        proxies: dict[str, list[str]], sections: list[tuple[str, str | None]], clash: bool) -> None:
+    from lbctl.spec import Spec
+    from lbctl.spec.checks import _name_errors, _names_unique
+
+    server = {"name": "s", "address": "127.0.0.1", "port": 80}
+    spec = Spec.model_validate({
+        "frontends": [{"name": n, "bind": ["127.0.0.1:80"]} for n in proxies.get("frontends", [])],
+        "backends": [{"name": n, "servers": [server]} for n in proxies.get("backends", [])],
+        "listens": [{"name": n} for n in proxies.get("listens", [])],
+        "sections": [{"kind": k, "name": n, "lines": []} for k, n in sections]})
+    assert _names_unique(spec) is not clash
+    assert bool(_name_errors(spec)) is clash

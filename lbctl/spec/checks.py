@@ -169,6 +169,8 @@ def _name_errors(spec: Spec) -> list[FieldError]:
     """Section names unique as HAProxy wants them: frontends among frontends, backends among
     backends (a frontend and a backend may share a name), a ``listen`` against both, other
     kinds within their kind."""
+    if _names_unique(spec):  # the common case: no clash, no field path written
+        return []
     errors: list[FieldError] = []
     seen: dict[tuple[str, str], str] = {}
     named = [(f"frontends[{i}]", "frontend", fe.name) for i, fe in enumerate(spec.frontends)]
@@ -183,6 +185,22 @@ def _name_errors(spec: Spec) -> list[FieldError]:
         for space in spaces:
             seen.setdefault((space, name), where)
     return errors
+
+
+def _names_unique(spec: Spec) -> bool:
+    """Whether :func:`_name_errors` finds nothing: in each name space (a frontend's, a
+    backend's, both for a listen, its own kind's for any other section) no name twice."""
+    frontends = [fe.name for fe in spec.frontends]
+    backends = [be.name for be in spec.backends]
+    listens = [li.name for li in spec.listens]
+    spaces: dict[str, list[str]] = {"frontend": frontends + listens, "backend": backends + listens}
+    for section in spec.sections:
+        if section.name:
+            kind = "frontend" if section.kind == "listen" else section.kind
+            spaces.setdefault(kind, []).append(section.name)
+            if section.kind == "listen":
+                spaces["backend"].append(section.name)
+    return all(len(names) == len(set(names)) for names in spaces.values())
 
 
 def validate_spec(data: Any) -> Spec:
