@@ -375,7 +375,7 @@ class _Importer:
             origin.setdefault(f"{where}.{path}", line.lineno)
         self.origin.update(origin)
         cut = len(where)
-        taken = frozenset(self.binds) - binds_before if section.kind != "backend" else binds_before
+        taken = frozenset(self.binds) - binds_before if section.kind != "backend" else frozenset()
         self.read_now.append((memo_key, key, len(self.data[key]), data, tuple(
             [(loc[cut:], at - lineno) for loc, at in origin.items()]), taken))
         self._keep_model(key, mapped, data)
