@@ -50,7 +50,8 @@ __all__ = ["SourceCheck", "Submitted", "apply", "check", "decode", "plan", "read
 @dataclass(frozen=True)
 class Submitted:
     """A submitted ``haproxy.cfg`` ``text``: the ``spec`` it imports as for the render
-    ``target`` (the controller's ``(caps, ctx)``), and its :attr:`document`."""
+    ``target`` (the controller's ``(caps, ctx)``), and what its diagnostics' lines are looked
+    up in (:attr:`source`: its parsed document when kept, else the text)."""
 
     text: str
     spec: Spec
