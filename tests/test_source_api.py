@@ -217,3 +217,34 @@ def test_the_same_text_is_imported_once_and_a_changed_one_again(agent: Agent) ->
     assert resp.status_code == 200, resp.text
     live = agent.api.get("/api/v1/config").json()["spec"]
     assert live["backends"][0]["extra"] == ["http-request set-header X-A b"]
+
+
+def test_a_dry_run_indexes_the_line_map_while_haproxy_checks(
+        agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line map of the rendered text to the submitted one is made once, while ``haproxy
+    -c`` runs (inside :func:`lbctl.haproxy.validate.check_file`), and the diagnostics it
+    then gives name the submitted lines."""
+    import inspect
+
+    from lbctl.config.linemap import LineMap
+    from lbctl.control import source as source_view
+    from lbctl.render import provenance
+
+    made: list[bool] = []
+
+    class Recorded(LineMap):
+        def __init__(self, source: Any, target: str) -> None:
+            made.append(any(f.function == "check_file" for f in inspect.stack()))
+            super().__init__(source, target)
+
+    monkeypatch.setattr(source_view, "LineMap", Recorded)
+    monkeypatch.setattr(provenance, "LineMap", Recorded)
+    source = agent.api.get("/api/v1/config/source").text
+    bad_line = "    http-request set-header X-Bad %[nosuchfetch]"
+    edited = source.replace("\nbackend app\n", f"\nbackend app\n{bad_line}\n")
+    checked = put_source(agent, edited, if_match=None, dry_run=True)
+    assert checked.status_code == 200 and checked.json()["ok"] is False
+    alerts = [d for d in checked.json()["diagnostics"] if d["severity"] == "alert" and d["line"]]
+    assert alerts and alerts[0]["line"] == line_no(edited, "X-Bad")
+    assert alerts[0]["text"] == bad_line
+    assert made == [True]

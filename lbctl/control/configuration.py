@@ -197,11 +197,12 @@ def _apply(core: Core, write: Write, spec_of: Callable[[], Spec], version: int |
 
 
 def validate(core: Core, spec: Spec, *,
-             while_checking: Callable[[], None] | None = None) -> ValidateResult:
+             while_checking: Callable[[str], None] | None = None) -> ValidateResult:
     """Dry run: render ``spec`` and run ``haproxy -c`` on the exact bytes; change nothing.
     ``ok`` false (and the listeners told ``on_validation_error``) when HAProxy rejects it.
-    ``while_checking`` runs while ``haproxy -c`` does (the caller's own work, on this core
-    while the check has the other: :func:`lbctl.haproxy.validate.check_file`).
+    ``while_checking(text)`` runs, with the rendered text, while ``haproxy -c`` does (the
+    caller's own work, on this core while the check has the other:
+    :func:`lbctl.haproxy.validate.check_file`).
 
     Raises :class:`BinaryNotFound` (no binary), :class:`RenderError`, :class:`StoreError`,
     :class:`PolicyRefused` (the host policy refused a line before ``haproxy -c``; the
@@ -209,8 +210,9 @@ def validate(core: Core, spec: Spec, *,
     """
     core.require_binary()
     text = core.render(spec)
+    during = None if while_checking is None else lambda: while_checking(text)
     try:
-        ok, diagnostics = core.files.dry_run(spec, text, while_checking=while_checking)
+        ok, diagnostics = core.files.dry_run(spec, text, while_checking=during)
     except PolicyRefused:
         core.notify("on_validation_error", "policy")
         raise

@@ -198,9 +198,10 @@ class Controller:
                                       author=author, message=message, allow_empty=allow_empty)
 
     def validate(self, spec: Spec, *,
-                 while_checking: Callable[[], None] | None = None) -> ValidateResult:
+                 while_checking: Callable[[str], None] | None = None) -> ValidateResult:
         """Dry run: render ``spec`` and ``haproxy -c`` the exact bytes; change nothing
-        (``while_checking``: :func:`lbctl.control.configuration.validate`).
+        (``while_checking(text)``, given the rendered text while the check runs:
+        :func:`lbctl.control.configuration.validate`).
         Raises :class:`BinaryNotFound`, :class:`RenderError`, :class:`StoreError`."""
         return configuration.validate(self.core, spec, while_checking=while_checking)
 

@@ -23,6 +23,7 @@ would set off took most of a large text's validation.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import weakref
 from collections.abc import Callable
@@ -30,13 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lbctl.config import Document, loads
+from lbctl.config.linemap import LineMap
 from lbctl.config.pause import gc_paused
 from lbctl.config.spelling import misspelled
 from lbctl.control import configuration
 from lbctl.control.controller import Controller
 from lbctl.control.plan import Plan, make_plan
 from lbctl.control.results import ApplyResult, ValidateResult
-from lbctl.errors import ConfigRejected, FieldError, PolicyRefused, SpecError
+from lbctl.errors import ConfigRejected, FieldError, ParseError, PolicyRefused, SpecError
 from lbctl.features import Capabilities
 from lbctl.importer import import_config
 from lbctl.render import RenderContext
@@ -161,14 +163,24 @@ def check(controller: Controller, submitted: Submitted) -> SourceCheck:
     version, current = controller.current()
     live = controller.config_source()
     spec = _spec(submitted, current, live, same_version=True)
-    made: list[dict[str, Any]] = []  # the answer's spec, serialised while haproxy -c runs
+    # While haproxy -c runs (on the other core): the answer's spec serialised, and the line
+    # map of the rendered text to the submitted one indexed, for the diagnostics -c gives.
+    made: list[dict[str, Any]] = []
+    maps: list[LineMap] = []
+
+    def while_checking(config: str) -> None:
+        made.append(spec.to_data())
+        with contextlib.suppress(ParseError):  # (lbctl renders what lexes) made again below
+            maps.append(LineMap(submitted.source, config))
+
     try:
-        checked = controller.validate(spec, while_checking=lambda: made.append(spec.to_data()))
+        checked = controller.validate(spec, while_checking=while_checking)
     except PolicyRefused as exc:
         raise submitted.with_lines(exc) from None
     result = checked
     if checked.diagnostics:  # only the lines they name are paired (lbctl.config.linemap)
-        mapped = to_submitted_lines(checked.diagnostics, submitted.source, checked.config)
+        mapped = to_submitted_lines(checked.diagnostics, submitted.source, checked.config,
+                                    mapping=maps[0] if maps else None)
         result = dataclasses.replace(checked, diagnostics=mapped)
     # The texts first: unequal, they answer without comparing two large specs.
     return SourceCheck(version, spec, result, checked.config != live or spec != current,

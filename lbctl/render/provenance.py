@@ -40,7 +40,8 @@ def submitted_line_map(source: Document, rendered: str) -> dict[int, int]:
 
 
 def to_submitted_lines(
-    diagnostics: list[Diagnostic], source: Document | str, rendered: str
+    diagnostics: list[Diagnostic], source: Document | str, rendered: str, *,
+    mapping: LineMap | None = None,
 ) -> list[Diagnostic]:
     """``haproxy -c`` diagnostics about ``rendered`` → the same about the submitted
     ``source`` (its document, or its text, which :class:`~lbctl.config.linemap.LineMap` reads
@@ -50,8 +51,12 @@ def to_submitted_lines(
     the rendered text and a message names ``[lbctl's own line]``. The spec ``field`` is kept.
 
     Only the lines the diagnostics name are paired (:class:`lbctl.config.linemap.LineMap`:
-    the sections they are in, not the whole rendered text parsed again)."""
-    mapping = LineMap(source, rendered)
+    the sections they are in, not the whole rendered text parsed again). ``mapping``: that
+    :class:`~lbctl.config.linemap.LineMap` of ``source`` and ``rendered`` when made already
+    (the source view makes it while ``haproxy -c`` runs: at 80,000 lines its index of both
+    texts is most of the time here)."""
+    if mapping is None:
+        mapping = LineMap(source, rendered)
 
     def own(match: re.Match[str]) -> str:
         line = mapping.get(int(match[1]))
