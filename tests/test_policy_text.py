@@ -133,3 +133,21 @@ def test_a_path_is_screened_again_on_every_text(tmp_path: Path) -> None:
     page.unlink()
     page.symlink_to("/etc/passwd")
     assert [(r.line, r.directive) for r in policy.screen_text(text)] == [(7, "errorfile path")]
+
+
+def test_what_one_text_leaves_never_changes_the_next_texts_refusals(tmp_path: Path) -> None:
+    """One policy screening the corpus file after file (each text skipping the clear lines the
+    last one left) refuses exactly what a new policy refuses on each."""
+    texts = [p.read_text(encoding="utf-8", errors="surrogateescape")
+             for p in sorted(CORPUS.glob("*.cfg"))]
+    for i, kept in enumerate(_policies(tmp_path)):
+        skipped = 0
+        for text in [*texts, *texts[:20]]:
+            try:
+                fresh = _policies(tmp_path)[i].screen_text(text)
+            except ParseError:
+                continue
+            skipped += sum(len(lines) for lines in kept._clear.values())
+            assert kept.screen_text(text) == fresh
+        assert skipped > 5_000  # clear lines were known, and skipped when they came again
+
