@@ -23,7 +23,7 @@ from lbctl.spec.lines import (
     check_section_name,
     line_errors,
 )
-from lbctl.spec.models import Backend, Listen, Spec
+from lbctl.spec.models import Backend, Frontend, Listen, Spec
 from lbctl.spec.tls_checks import tls_errors
 
 __all__ = ["format_loc", "spec_from_json", "validate_spec", "validation_errors", "verbatim_errors"]
@@ -257,28 +257,55 @@ def _comment_errors(lines: Sequence[str], where: str) -> list[FieldError]:
             if (problem := check_comment(text)) is not None]
 
 
+def _part_errors(kind: str, where: str, part: Any) -> list[FieldError]:
+    """The bad ``comment`` and ``extra`` lines of a section's model (``where``: its path)."""
+    errors = _comment_errors(part.comment, f"{where}.comment") if part.comment else []
+    if part.extra:
+        errors += line_errors(kind, part.extra, f"{where}.extra")
+    return errors
+
+
+#: The proxies of the last spec checked whose verbatim lines had no error: ``id`` → the
+#: model (held, so that its ``id`` names no other object). See :func:`verbatim_errors`.
+_CLEAN: dict[int, Frontend | Backend | Listen] = {}
+
+
 def verbatim_errors(spec: Spec) -> list[FieldError]:
-    """Every bad extra line, comment line and ``sections`` entry of ``spec``."""
+    """Every bad extra line, comment line and ``sections`` entry of ``spec``.
+
+    A frontend, backend or listen that is the very object of the last spec checked, and whose
+    lines had no error then, is not read again (one generation, as :mod:`lbctl.render.memo`
+    keeps): a proxy's errors depend on its own lines alone, and spec models are frozen. The
+    importer's kept sections (:mod:`lbctl.importer.memo`) and an apply's known proxies
+    (:mod:`lbctl.spec.known`) are such objects: at 10,000 backends the check of an edited
+    text read each backend's comments, extra lines and servers' comments again."""
+    global _CLEAN
     errors = _comment_errors(spec.comment, "comment")
     parts: list[tuple[str, str, Any]] = [("global", "global", spec.global_)]
     parts += [("defaults", spec.defaults_loc(i), d) for i, d in enumerate(spec.defaults_sections())]
-    parts += [("frontend", f"frontends[{i}]", fe) for i, fe in enumerate(spec.frontends)]
-    parts += [("backend", f"backends[{i}]", be) for i, be in enumerate(spec.backends)
-              if be.comment or be.extra]
-    parts += [("listen", f"listens[{i}]", li) for i, li in enumerate(spec.listens)]
-    for kind, where, part in parts:  # empty lists skipped: at 10,000 backends most are
-        if part.comment:
-            errors += _comment_errors(part.comment, f"{where}.comment")
-        if part.extra:
-            errors += line_errors(kind, part.extra, f"{where}.extra")
-    groups: list[tuple[str, Sequence[Backend | Listen]]] = [
-        ("backends", spec.backends), ("listens", spec.listens)]
-    for field, proxies in groups:
+    for kind, where, part in parts:
+        errors += _part_errors(kind, where, part)
+    before, clean = _CLEAN, {}
+    server_errors: list[FieldError] = []
+    groups: list[tuple[str, str, Sequence[Frontend | Backend | Listen]]] = [
+        ("frontend", "frontends", spec.frontends), ("backend", "backends", spec.backends),
+        ("listen", "listens", spec.listens)]
+    for kind, field, proxies in groups:
         for index, proxy in enumerate(proxies):
-            for si, server in enumerate(proxy.servers):
-                if server.comment:
-                    errors += _comment_errors(server.comment,
-                                              f"{field}[{index}].servers[{si}].comment")
+            if before.get(id(proxy)) is proxy:
+                clean[id(proxy)] = proxy
+                continue
+            where = f"{field}[{index}]"
+            found = _part_errors(kind, where, proxy) if proxy.comment or proxy.extra else []
+            servers = [] if isinstance(proxy, Frontend) else [
+                e for si, server in enumerate(proxy.servers) if server.comment
+                for e in _comment_errors(server.comment, f"{where}.servers[{si}].comment")]
+            errors += found
+            server_errors += servers
+            if not found and not servers:
+                clean[id(proxy)] = proxy
+    _CLEAN = clean
+    errors += server_errors  # (after every proxy's own lines, as they were always listed)
     for i, section in enumerate(spec.sections):
         where = f"sections[{i}]"
         problem = check_section_name(section.kind, section.name)
