@@ -32,9 +32,10 @@ included, ≤ 1.5 s plus one ``haproxy -c``. A second table splits one dry run i
 in this process (CPU time, ``time.process_time``, the least of ``--repeat`` runs): ``loads``,
 the import with every section read and with the last import's sections kept, each rendered, host
 policy screen, the diagnostics' submitted lines (only the lines they name are paired:
-:class:`lbctl.config.linemap.LineMap`) from the document and from the kept text, the answer's
-spec (``to_data``). HAProxy is stopped by the controller (and, should that
-fail, through its verified pid).
+:class:`lbctl.config.linemap.LineMap`, whose index of both texts the dry run makes while
+``haproxy -c`` runs, then the lookup after it) from the document and from the kept text, the
+answer's spec (``to_data``, also while ``-c`` runs). HAProxy is stopped by the controller
+(and, should that fail, through its verified pid).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from tables import print_tables  # tests/bench/tables.py, beside this script
 from lbctl.api.app import create_app
 from lbctl.api.server import AgentThread
 from lbctl.config import loads
+from lbctl.config.linemap import LineMap
 from lbctl.config.pause import gc_paused
 from lbctl.control.controller import Controller
 from lbctl.demo.load import free_port
@@ -220,10 +222,15 @@ def _steps(controller: Controller, text: str,
     steps.append(("render of that one (the same backends: lbctl.render.memo)", seconds))
     seconds, _ = cpu(lambda: controller.core.screen(imported.spec, config))
     steps.append(("host policy screen (re-reads the rendered text)", seconds))
-    seconds, _ = cpu(lambda: to_submitted_lines(diagnostics, doc, config))
-    steps.append((f"diagnostics' lines (rendered → submitted; {len(diagnostics)})", seconds))
-    seconds, _ = cpu(lambda: to_submitted_lines(diagnostics, text, config))
-    steps.append(("the same from the kept text (the second press: no document)", seconds))
+    seconds, mapping = cpu(lambda: LineMap(doc, config))
+    steps.append(("diagnostics' line map: its index (made while -c runs)", seconds))
+    seconds, _ = cpu(lambda: to_submitted_lines(diagnostics, doc, config, mapping=mapping))
+    steps.append((f"diagnostics' lines from it (rendered → submitted; {len(diagnostics)})",
+                  seconds))
+    seconds, mapping = cpu(lambda: LineMap(text, config))
+    steps.append(("the index from the kept text (the second press: no document)", seconds))
+    seconds, _ = cpu(lambda: to_submitted_lines(diagnostics, text, config, mapping=mapping))
+    steps.append(("diagnostics' lines from that one", seconds))
     seconds, _ = cpu(imported.spec.to_data)
     steps.append(("the answer's spec (to_data)", seconds))
     return steps
