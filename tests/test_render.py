@@ -13,6 +13,7 @@ from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.haproxy.binary import inspect_binary
 from lbctl.haproxy.validate import check_text
 from lbctl.render import RenderContext, field_for_line, peer_args, render
+from lbctl.render.provenance import FieldsOfLines
 from lbctl.spec import validate_spec
 
 from .test_spec import BASE
@@ -188,6 +189,10 @@ def test_diagnostic_lines_map_to_spec_fields() -> None:
     assert field_for_line(spec, text, line_of("bind *:8081")) == "frontends[0].bind"
     assert field_for_line(spec, text, line_of("timeout client")) == "defaults.timeouts.client"
     assert field_for_line(spec, text, line_of("http-check send")) == "backends[0].health_check"
+    fields = FieldsOfLines(spec, text)  # one split for every line asked: the same answers
+    for n in range(len(lines) + 2):
+        assert fields(n) == field_for_line(spec, text, n)
+    assert fields(line_of("server a2")) == "backends[0].servers[1]"
 
 
 def test_prometheus_exporter_frontend_is_gated_by_promex(haproxy_bin: str, short_dir: Path) -> None:

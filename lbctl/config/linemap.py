@@ -139,7 +139,9 @@ class LineMap:
         self._source = source if isinstance(source, Document) else None
         self._source_text = _Indexed(source) if isinstance(source, str) else None
         self._target = _Indexed(target)
-        self._sources: dict[SectionKey, dict[Key, list[Line]]] = {}
+        #: Per section, per key, its source lines: :class:`Line` s of the document, or the
+        #: numbers of the text's lines (each read into a :class:`Line` only when answered).
+        self._sources: dict[SectionKey, dict[Key, list[Line] | list[int]]] = {}
         self._full: dict[int, Line] | None = None
 
     def get(self, lineno: int) -> Line | None:
@@ -154,34 +156,44 @@ class LineMap:
             if key is not None:
                 same = self._source_keys(section).get(key, [])
                 if nth < len(same):
-                    return same[nth]
+                    return self._source_line(section, same[nth])
         # Unpaired by what it says: only its comment may pair it, and comments pair across
         # the whole text.
         if not target.words(lineno)[2]:
             return None
         return self._full_map().get(lineno)
 
-    def _source_keys(self, section: SectionKey) -> dict[Key, list[Line]]:
-        """Per key, the source lines of the sections called ``section`` saying it, in order."""
+    def _source_keys(self, section: SectionKey) -> dict[Key, list[Line] | list[int]]:
+        """Per key, the source lines of the sections called ``section`` saying it, in order
+        (from a text: their numbers, read by :meth:`_source_line` when answered)."""
         found = self._sources.get(section)
         if found is not None:
             return found
-        found = {}
         if self._source_text is not None:
-            text = self._source_text
-            for n, (key, _) in text.keyed(section).items():  # in line order
-                found.setdefault(key, []).append(read_line(section[0], text.line_text(n), n))
-        else:
-            for s in self._source_document().sections:
-                if (s.kind, s.name) != section:
-                    continue
-                for line in s.lines:
-                    if line.kind == HEADER:
-                        found.setdefault((*section, "<header>"), []).append(line)
-                    elif words := normalised(line):
-                        found.setdefault((*section, *words), []).append(line)
-        self._sources[section] = found
-        return found
+            numbers: dict[Key, list[int]] = {}
+            for n, (key, _) in self._source_text.keyed(section).items():  # in line order
+                numbers.setdefault(key, []).append(n)
+            self._sources[section] = dict(numbers)
+            return self._sources[section]
+        lines: dict[Key, list[Line]] = {}
+        for s in self._source_document().sections:
+            if (s.kind, s.name) != section:
+                continue
+            for line in s.lines:
+                if line.kind == HEADER:
+                    lines.setdefault((*section, "<header>"), []).append(line)
+                elif words := normalised(line):
+                    lines.setdefault((*section, *words), []).append(line)
+        self._sources[section] = dict(lines)
+        return self._sources[section]
+
+    def _source_line(self, section: SectionKey, item: Line | int) -> Line:
+        """A source line of :meth:`_source_keys`: the document's, or line ``item`` of the
+        text read as a line of a ``section[0]`` section."""
+        if isinstance(item, Line):
+            return item
+        assert self._source_text is not None
+        return read_line(section[0], self._source_text.line_text(item), item)
 
     def _source_document(self) -> Document:
         if self._source is None:

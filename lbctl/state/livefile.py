@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lbctl.errors import ConfigRejected, Diagnostic, StoreError
-from lbctl.render import field_for_line
+from lbctl.render.provenance import FieldsOfLines
 from lbctl.spec import Spec
 from lbctl.spec.policy import HostPolicy, refusal_error
 from lbctl.state.store import StateDir
@@ -44,8 +44,9 @@ class Checker(Protocol):
 def with_fields(spec: Spec, text: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """Attach the spec field each diagnostic's config line came from (when known)."""
     out = []
+    field_of = FieldsOfLines(spec, text)
     for d in diagnostics:
-        where = field_for_line(spec, text, d.line) if d.line else None
+        where = field_of(d.line) if d.line else None
         out.append(Diagnostic(d.severity, d.message, d.line, d.text, where or d.field))
     return out
 
@@ -62,15 +63,17 @@ class LiveFile:
     def screen(self, spec: Spec, text: str) -> None:
         """Apply the host policy to ``text`` (rendered from ``spec``). Raises
         :class:`~lbctl.errors.PolicyRefused` naming the spec field of each refused line
-        (:func:`lbctl.render.field_for_line`), or :class:`~lbctl.errors.ParseError`."""
+        (:func:`lbctl.render.provenance.field_for_line`), or :class:`~lbctl.errors.ParseError`."""
+
+        field_of = FieldsOfLines(spec, text)
 
         def extra(lineno: int) -> bool:
-            where = field_for_line(spec, text, lineno)
+            where = field_of(lineno)
             return where is not None and _VERBATIM.search(where) is not None
 
         refusals = self.policy.screen_text(text, own=lambda n: not extra(n))
         if refusals:
-            raise refusal_error(refusals, lambda n: field_for_line(spec, text, n))
+            raise refusal_error(refusals, field_of)
 
     def validated_temp(self, spec: Spec, text: str, *,
                        while_checking: Callable[[], None] | None = None,
