@@ -32,6 +32,7 @@ import functools
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lbctl.api.cookie import cookie_principal
@@ -113,20 +114,26 @@ class RoleCheck:
     def __init__(self, role: Role) -> None:
         self.role: Role = role
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
         _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> Principal:
-        """Authenticate, then raise :class:`Forbidden` (403) unless the role includes ours."""
-        who = authenticate(request)
+        """Authenticate, then raise :class:`Forbidden` (403) unless the role includes ours.
+
+        A coroutine: the principal :func:`require_token` found is read in the event loop;
+        what reads files (:func:`authenticate` without it, the audit line of a refused write)
+        runs in the thread pool, as a plain dependency would."""
+        known = getattr(request.state, "principal", None)
+        who = known if isinstance(known, Principal) else \
+            await run_in_threadpool(authenticate, request)
         if not who.allows(self.role):
             err = Forbidden(
                 f"token {who.name!r} has role {who.role!r}; this call needs role {self.role!r}",
                 required_role=self.role,
             )
             if request.method not in ("GET", "HEAD"):
-                _audit_denied(request, who, err)
+                await run_in_threadpool(_audit_denied, request, who, err)
             raise err
         return who
 

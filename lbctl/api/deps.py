@@ -70,8 +70,10 @@ MAX_ID = 2**63 - 1
 _JSON_TYPES = ("application/json", "")
 
 
-def get_controller(request: Request) -> Controller:
-    """FastAPI dependency: the app's controller (``app.state.controller``)."""
+async def get_controller(request: Request) -> Controller:
+    """FastAPI dependency: the app's controller (``app.state.controller``). A coroutine, as
+    :func:`known_query`: FastAPI runs a plain function dependency in its thread pool, a hop
+    of 0.3–0.5 ms per request on two cores for a dictionary lookup."""
     controller: Controller = request.app.state.controller
     return controller
 
@@ -123,10 +125,11 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
-def known_query(request: Request) -> None:
+async def known_query(request: Request) -> None:
     """FastAPI dependency of every route: a query parameter the route does not declare is an
     :class:`InvalidRequest` (422), never silently ignored (``?allow_emtpy=true`` must not
-    pass for a confirmation)."""
+    pass for a confirmation). A coroutine (it reads the request only): run in the event loop,
+    not through FastAPI's thread pool."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
