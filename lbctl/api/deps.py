@@ -159,7 +159,7 @@ class WriteHeaders:
         return parse_if_match(self.if_match, controller.version)
 
 
-def write_headers(
+async def write_headers(
     request: Request,
     if_match: Annotated[str | None, Header(
         alias="If-Match", description='The version this write edits, as its ETag: "7" (or 7). '
@@ -172,7 +172,8 @@ def write_headers(
     wait: Annotated[bool, Query(description="false: answer 202 at once with an operation "
                                             "(GET /api/v1/operations/{id})")] = True,
 ) -> WriteHeaders:
-    """FastAPI dependency of every write (module docstring)."""
+    """FastAPI dependency of every write (module docstring); a coroutine (headers only, no
+    thread-pool hop: :func:`get_controller`)."""
     return WriteHeaders(if_match, caller(request), header_text(x_lbctl_author),
                         header_text(x_lbctl_message), wait)
 
@@ -180,7 +181,7 @@ def write_headers(
 WriteDep = Annotated[WriteHeaders, Depends(write_headers)]
 
 
-def note_headers(
+async def note_headers(
     request: Request,
     x_lbctl_author: Annotated[str | None, Header(
         alias="X-Lbctl-Author", description="Who is behind it (kept in the history)")] = None,
