@@ -110,6 +110,7 @@ class Server:
             time.sleep(0.1)
 
     def stop(self) -> None:
+        """Stop the process by its pid: SIGTERM, then SIGKILL after 20 s."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -120,6 +121,7 @@ class Server:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (module docstring); exit status 2 without wrk or the bundled HAProxy."""
     parser = argparse.ArgumentParser(description="Agent request latency vs a bare uvicorn app.")
     parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
     parser.add_argument("--connections", type=int, default=20, help="the second wrk run's")
