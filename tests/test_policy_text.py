@@ -23,6 +23,8 @@ from lbctl.spec.policy_rules import (
     RULE_KEYWORDS,
 )
 
+from .config_corpus import SKIP_REASON, corpus_files
+
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "haproxy-cfg"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -135,11 +137,11 @@ def test_a_path_is_screened_again_on_every_text(tmp_path: Path) -> None:
     assert [(r.line, r.directive) for r in policy.screen_text(text)] == [(7, "errorfile path")]
 
 
+@pytest.mark.skipif(not corpus_files(), reason=SKIP_REASON)
 def test_what_one_text_leaves_never_changes_the_next_texts_refusals(tmp_path: Path) -> None:
     """One policy screening the corpus file after file (each text skipping the clear lines the
     last one left) refuses exactly what a new policy refuses on each."""
-    texts = [p.read_text(encoding="utf-8", errors="surrogateescape")
-             for p in sorted(CORPUS.glob("*.cfg"))]
+    texts = [p.read_text(encoding="utf-8", errors="surrogateescape") for p in corpus_files()]
     for i, kept in enumerate(_policies(tmp_path)):
         skipped = 0
         for text in [*texts, *texts[:20]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lbctl.config import loads
 from lbctl.errors import ParseError, SpecError
 from lbctl.features import Capabilities, HAProxyVersion
@@ -16,7 +18,7 @@ from lbctl.importer import import_config
 from lbctl.render import RenderContext
 from lbctl.spec import Spec, checks
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "haproxy-cfg"
+from .config_corpus import SKIP_REASON, corpus_files
 
 
 def fresh(spec: Spec) -> list[Any]:
@@ -50,13 +52,14 @@ def test_a_kept_proxy_is_skipped_and_a_bad_one_found_every_time() -> None:
     assert [e.loc for e in checks.verbatim_errors(other)] == ["backends[1].extra[0]"]
 
 
+@pytest.mark.skipif(not corpus_files(), reason=SKIP_REASON)
 def test_a_corpus_walk_gives_what_fresh_checks_give() -> None:
     """Each corpus file imported, its spec checked with what the last one left remembered,
     then again (its proxies then all remembered): the errors a fresh check gives, each time."""
     caps = Capabilities.for_target(HAProxyVersion(2, 8, 25))
     ctx = RenderContext(Path("/run/lbctl"))
     checked = 0
-    for path in sorted(CORPUS.glob("*.cfg")):
+    for path in corpus_files():
         try:
             spec = import_config(loads(path.read_text(encoding="utf-8", errors="surrogateescape")),
                                  caps=caps, ctx=ctx).spec
