@@ -12,8 +12,7 @@ from lbctl.errors import ConfigRejected, UnsupportedOnTarget
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.haproxy.binary import inspect_binary
 from lbctl.haproxy.validate import check_text
-from lbctl.render import RenderContext, field_for_line, peer_args, render
-from lbctl.render.provenance import FieldsOfLines
+from lbctl.render import FieldsOfLines, RenderContext, field_for_line, peer_args, render
 from lbctl.spec import validate_spec
 
 from .test_spec import BASE

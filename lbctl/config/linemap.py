@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from typing import cast
 
 from lbctl.config.directives import ArgError
 from lbctl.config.document import HEADER, Document, Line, arg_error, build, read_line
@@ -173,8 +174,9 @@ class LineMap:
             numbers: dict[Key, list[int]] = {}
             for n, (key, _) in self._source_text.keyed(section).items():  # in line order
                 numbers.setdefault(key, []).append(n)
-            self._sources[section] = dict(numbers)
-            return self._sources[section]
+            found = cast(dict[Key, list[Line] | list[int]], numbers)
+            self._sources[section] = found
+            return found
         lines: dict[Key, list[Line]] = {}
         for s in self._source_document().sections:
             if (s.kind, s.name) != section:
@@ -184,8 +186,9 @@ class LineMap:
                     lines.setdefault((*section, "<header>"), []).append(line)
                 elif words := normalised(line):
                     lines.setdefault((*section, *words), []).append(line)
-        self._sources[section] = dict(lines)
-        return self._sources[section]
+        found = cast(dict[Key, list[Line] | list[int]], lines)
+        self._sources[section] = found
+        return found
 
     def _source_line(self, section: SectionKey, item: Line | int) -> Line:
         """A source line of :meth:`_source_keys`: the document's, or line ``item`` of the

@@ -296,7 +296,7 @@ def verbatim_errors(spec: Spec) -> list[FieldError]:
                 clean[id(proxy)] = proxy
                 continue
             where = f"{field}[{index}]"
-            found = _part_errors(kind, where, proxy) if proxy.comment or proxy.extra else []
+            found = _part_errors(kind, where, proxy)
             servers = [] if isinstance(proxy, Frontend) else [
                 e for si, server in enumerate(proxy.servers) if server.comment
                 for e in _comment_errors(server.comment, f"{where}.servers[{si}].comment")]

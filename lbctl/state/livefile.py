@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lbctl.errors import ConfigRejected, Diagnostic, StoreError
-from lbctl.render.provenance import FieldsOfLines
+from lbctl.render import FieldsOfLines
 from lbctl.spec import Spec
 from lbctl.spec.policy import HostPolicy, refusal_error
 from lbctl.state.store import StateDir
@@ -63,7 +63,7 @@ class LiveFile:
     def screen(self, spec: Spec, text: str) -> None:
         """Apply the host policy to ``text`` (rendered from ``spec``). Raises
         :class:`~lbctl.errors.PolicyRefused` naming the spec field of each refused line
-        (:func:`lbctl.render.provenance.field_for_line`), or :class:`~lbctl.errors.ParseError`."""
+        (:func:`lbctl.render.field_for_line`), or :class:`~lbctl.errors.ParseError`."""
 
         field_of = FieldsOfLines(spec, text)
 
