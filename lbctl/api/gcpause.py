@@ -6,9 +6,11 @@ rollback) and ``GET /api/v1/health`` build and drop a million objects at 10,000 
 collections over that heap were a third of the request: measured on the 10k apply,
 ``Spec.to_data`` took 0.99 s with the collector on and 0.47 s with it paused, the render 0.81 s
 and 0.55 s (:mod:`lbctl.config.pause` says why). :class:`GcPauseMiddleware` (pure ASGI) runs
-those requests with the collector paused, from the whole request read to the last byte sent,
-so the collection that follows falls after the answer is on its way; every other request runs
-as before. A pause ends when the request does, however it ends (answer, error, disconnect).
+those requests with the collector paused, from the whole request read to the last byte sent;
+as the pause ends, what the request kept joins the oldest generation without a collection
+visiting it (:func:`lbctl.config.pause.gc_paused`; before, collections of all of it followed
+each answer, holding the GIL). Every other request runs as before. A pause ends when the
+request does, however it ends (answer, error, disconnect).
 """
 
 from __future__ import annotations
