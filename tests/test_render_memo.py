@@ -5,14 +5,13 @@ target or another render context."""
 from __future__ import annotations
 
 import copy
-import importlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lbctl.features import Capabilities, HAProxyVersion
-from lbctl.render import RenderContext, render, render_proxy
+from lbctl.render import RenderContext, forget_backend_texts, render, render_proxy
 from lbctl.render.memo import BackendTexts
 from lbctl.spec import Backend, Spec, validate_spec
 
@@ -24,8 +23,7 @@ CAPS = Capabilities.for_target(HAProxyVersion.parse("2.8.0"))
 
 def fresh(spec: Spec, caps: Capabilities = CAPS, ctx: RenderContext = CTX) -> str:
     """The text with every backend rendered now: the memo of the module emptied first."""
-    module = importlib.import_module("lbctl.render.render")  # the package's name is the function
-    module._BACKEND_TEXTS.last = None
+    forget_backend_texts()
     return render(spec, caps, ctx)
 
 

@@ -19,9 +19,16 @@ from lbctl.render.names import (
 )
 from lbctl.render.order import section_ref
 from lbctl.render.provenance import FieldsOfLines, field_for_line
-from lbctl.render.render import environment, render, render_proxy, server_words
+from lbctl.render.render import (
+    environment,
+    forget_backend_texts,
+    render,
+    render_proxy,
+    server_words,
+)
 from lbctl.render.view import build_view, prefix_acls
 
 __all__ = ["LOCAL_PEER", "PEERS_SECTION", "PROMETHEUS_FRONTEND", "FieldsOfLines", "RenderContext",
-           "build_view", "environment", "field_for_line", "peer_args", "prefix_acls", "render",
-           "render_proxy", "section_ref", "server_words", "stick_table_name"]
+           "build_view", "environment", "field_for_line", "forget_backend_texts", "peer_args",
+           "prefix_acls", "render", "render_proxy", "section_ref", "server_words",
+           "stick_table_name"]

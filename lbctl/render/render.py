@@ -63,6 +63,13 @@ _ENV: jinja2.Environment | None = None
 _BACKEND_TEXTS = BackendTexts()
 
 
+def forget_backend_texts() -> None:
+    """Forget the last render's backend texts (:mod:`lbctl.render.memo`): the next
+    :func:`render` writes every backend through ``templates/backend.j2``, as the first render
+    of a spec whose backends are all new does."""
+    _BACKEND_TEXTS.last = None
+
+
 def _environment() -> jinja2.Environment:
     global _ENV
     if _ENV is None:

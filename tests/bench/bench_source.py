@@ -30,11 +30,12 @@ prints each beside ``haproxy -c`` and the time outside it (call − ``-c``; the 
 ``-c``, so all of it is outside), against the target of issue 19: each call, the plan
 included, ≤ 1.5 s plus one ``haproxy -c``. A second table splits one dry run into its steps
 in this process (CPU time, ``time.process_time``, the least of ``--repeat`` runs): ``loads``,
-the import with every section read and with the last import's sections kept, each rendered, host
-policy screen, the diagnostics' submitted lines (only the lines they name are paired:
-:class:`lbctl.config.linemap.LineMap`, whose index of both texts the dry run makes while
-``haproxy -c`` runs, then the lookup after it) from the document and from the kept text, the
-answer's spec (``to_data``, also while ``-c`` runs). HAProxy is stopped by the controller
+the import with every section read (rendered with the render memo emptied, then again, its
+backends' texts found by their JSON, :mod:`lbctl.render.memo`) and with the last import's
+sections kept (rendered), host policy screen, the diagnostics' submitted lines (only the lines
+they name are paired: :class:`lbctl.config.linemap.LineMap`, whose index of both texts the dry
+run makes while ``haproxy -c`` runs, then the lookup after it) from the document and from the
+kept text, the answer's spec (``to_data``, also while ``-c`` runs). HAProxy is stopped by the controller
 (and, should that fail, through its verified pid).
 """
 
@@ -69,7 +70,7 @@ from lbctl.haproxy.binary import inspect_binary
 from lbctl.haproxy.process import HAProxyProcess
 from lbctl.importer import import_config
 from lbctl.importer.memo import MEMO
-from lbctl.render import peer_args
+from lbctl.render import forget_backend_texts, peer_args
 from lbctl.render.provenance import to_submitted_lines
 from lbctl.spec import validate_spec
 from lbctl.spec.policy import HostOptions
@@ -214,8 +215,11 @@ def _steps(controller: Controller, text: str,
     MEMO.clear()  # the whole import, as for a text with no section of the last one
     seconds, cold = cpu(lambda: import_config(doc, caps=caps, ctx=ctx))
     steps.append(("import (document → spec), every section read", seconds))
+    forget_backend_texts()  # every backend through backend.j2, as for a text of new backends
     seconds, _ = cpu(lambda: controller.render_config(cold.spec))
-    steps.append(("render of that import (its backends new to the render memo)", seconds))
+    steps.append(("render of that import, nothing in the render memo", seconds))
+    seconds, _ = cpu(lambda: controller.render_config(cold.spec))
+    steps.append(("render of the same again (its backends' texts found by their JSON)", seconds))
     seconds, imported = cpu(lambda: import_config(doc, caps=caps, ctx=ctx))
     steps.append(("import, the last import's sections kept (lbctl.importer.memo)", seconds))
     seconds, config = cpu(lambda: controller.render_config(imported.spec))
