@@ -27,7 +27,7 @@ from lbctl.config.sections import SECTION_KEYWORDS, family_for, parse_header
 from lbctl.errors import ParseError
 
 __all__ = ["BLANK", "COMMENT", "DIRECTIVE", "DOT", "HEADER", "SCOPE", "Document", "Line",
-           "Section", "arg_error", "build", "read_line"]
+           "Section", "arg_error", "build", "forget_lines", "read_line"]
 
 BLANK = "blank"
 COMMENT = "comment"
@@ -155,20 +155,45 @@ def build(text: str) -> Document:
     The cyclic garbage collector is paused meanwhile: the document only grows, holds no
     cycles, and full collections over its hundreds of thousands of young objects would
     otherwise take half the time of a large file.
+
+    A line whose text the last document built also had is not read again: its words, comment,
+    arguments and (in a section of the same kind) its directive are that document's, which
+    nothing changes once built (one generation: :func:`forget_lines`). The source view reads
+    the whole text at every press of *validate*, and an operator's edit changes a few lines;
+    the same holds for the lines one document repeats (``balance roundrobin`` in every
+    backend). Measured on the 80,017-line file of ``tests/bench/bench_parse.py`` with its
+    first line changed: see ``tests/bench/README.md`` (parse).
     """
+    global _LAST
     with gc_paused():
-        return _build(text)
+        doc, _LAST = _build(text, _LAST)
+    return doc
 
 
-def _build(text: str) -> Document:
+def forget_lines() -> None:
+    """Forget the lines of the last document built (:func:`build` reads every line anew)."""
+    global _LAST
+    _LAST = {}
+
+
+#: What reading a line text gave: its words, its trailing comment, and for a directive line the
+#: kind of section it was read in, its directive there and its arguments (``None`` until read).
+_Read = tuple[tuple[Word, ...], str | None, tuple[str, Directive, tuple[str, ...]] | None]
+#: The lines of the last document built, by text (:func:`build`); never changed once
+#: published, so builds in several threads may read it at once.
+_LAST: dict[str, _Read] = {}
+
+
+def _build(text: str, before: dict[str, _Read]) -> tuple[Document, dict[str, _Read]]:
     doc = Document()
     lines = doc.preamble
     kind = ""
     pending: list[Line] = []
     blocks: list[tuple[Line, bool]] = []  # open .if lines, and whether .else was seen
-    # A line written many times (``balance roundrobin`` in every backend) is lexed once: its
-    # words are never changed, so its lines share them.
-    seen: dict[str, tuple[tuple[Word, ...], str | None]] = {}
+    # A line written many times (``balance roundrobin`` in every backend), or read in the last
+    # document (``before``), is lexed once: its words are never changed, so its lines share
+    # them, and its directive too when read in a section of the same kind.
+    seen: dict[str, _Read] = {}
     parts = text.split("\n")  # each line, its "\r" kept in its ending below
     last = len(parts) - 1
     if not parts[last]:
@@ -177,10 +202,13 @@ def _build(text: str) -> Document:
         eol = "\n" if lineno <= last else ""
         if text_.endswith("\r"):
             text_, eol = text_[:-1], "\r" + eol
-        lexed = seen.get(text_)
-        if lexed is None:
-            lexed = seen[text_] = lex_parts(text_, lineno)
-        words, comment = lexed
+        read = seen.get(text_)
+        if read is None:
+            read = before.get(text_)
+            if read is None:
+                read = (*lex_parts(text_, lineno), None)
+            seen[text_] = read
+        words, comment, known = read
         if not words:
             line = Line(lineno, text_, eol, COMMENT if comment is not None else BLANK, (),
                         comment)
@@ -210,13 +238,17 @@ def _build(text: str) -> Document:
             doc.sections.append(section)
             lines = section.lines
             continue
+        elif known is not None and known[0] == kind:
+            line.directive, line._args = known[1], known[2]
         else:
-            line.directive = _read_directive(kind, line)
+            directive = line.directive = _read_directive(kind, line)
+            if known is None:
+                seen[text_] = (words, comment, (kind, directive, line.args))
         lines.append(line)
     if blocks:
         opened = blocks[-1][0]
         raise ParseError("'.if' without '.endif'", opened.lineno, opened.words[0].col)
-    return doc
+    return doc, seen
 
 
 def read_line(kind: str, text: str, lineno: int = 1) -> Line:
