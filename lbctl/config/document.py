@@ -161,8 +161,9 @@ def build(text: str) -> Document:
     nothing changes once built (one generation: :func:`forget_lines`). The source view reads
     the whole text at every press of *validate*, and an operator's edit changes a few lines;
     the same holds for the lines one document repeats (``balance roundrobin`` in every
-    backend). Measured on the 80,017-line file of ``tests/bench/bench_parse.py`` with its
-    first line changed: see ``tests/bench/README.md`` (parse).
+    backend). Measured on the 80,017-line file of ``tests/bench/bench_parse.py``: the file
+    with its first line changed, read right after the file, 0.93–1.03 → 0.21–0.25 s; what is
+    kept, 55 MB (the document itself: 70 MB).
     """
     global _LAST
     with gc_paused():
