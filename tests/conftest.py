@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from lbctl.config.document import forget_lines
 from lbctl.demo.backend import RecordingBackend
 from lbctl.demo.load import free_port
 from lbctl.importer.memo import MEMO
@@ -65,9 +66,12 @@ def haproxy_bin(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def _importer_memo_forgotten() -> None:
     """Each test's first import reads every section (lbctl.importer.memo keeps the last
-    import's proxies per process): what a test of the importer's walk checks is the walk, not
-    a section kept from another test. Tests of the memo import twice within the test."""
+    import's proxies per process), and its first parse every line (lbctl.config.document keeps
+    the last document's): what a test of the importer's walk or of the parser checks is that
+    code, not a section or line kept from another test. Tests of the memos read twice within
+    the test."""
     MEMO.clear()
+    forget_lines()
 
 
 @pytest.fixture

@@ -89,3 +89,7 @@ class BackendTexts:
         if last is None or last[0] != target:
             return RenderSession(self, target, render_one, {})
         return RenderSession(self, target, render_one, last[1], last[2])
+
+    def clear(self) -> None:
+        """Forget every text (the next render writes every backend through the template)."""
+        self.last = None

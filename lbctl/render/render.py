@@ -67,7 +67,7 @@ def forget_backend_texts() -> None:
     """Forget the last render's backend texts (:mod:`lbctl.render.memo`): the next
     :func:`render` writes every backend through ``templates/backend.j2``, as the first render
     of a spec whose backends are all new does."""
-    _BACKEND_TEXTS.last = None
+    _BACKEND_TEXTS.clear()
 
 
 def _environment() -> jinja2.Environment:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from lbctl.config import dumps, loads
-from lbctl.config.document import forget_lines
+from lbctl.config.document import Document, forget_lines
 from lbctl.config.grammar import lex_grammar
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.importer import import_spec
@@ -100,7 +100,7 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
     return best, result
 
 
-def cold_loads(text: str) -> Any:
+def cold_loads(text: str) -> Document:
     """``loads(text)`` with nothing kept from the last document built (its first read)."""
     forget_lines()
     return loads(text)
