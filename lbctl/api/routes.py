@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from lbctl.api.auth import caller, require_role
@@ -33,6 +33,7 @@ from lbctl.client.models import (
     ReloadOutcome,
     ValidateOutcome,
 )
+from lbctl.control.source import read_live
 from lbctl.errors import PolicyRefused
 from lbctl.state.journal import audit
 
@@ -128,10 +129,13 @@ def validate_config(request: Request, controller: ControllerDep, spec: SpecBody)
                      "content": {"text/plain": {"schema": {"type": "string"}}}},
                **problems()},
 )
-def config_source(controller: ControllerDep) -> PlainTextResponse:
+def config_source(controller: ControllerDep, background: BackgroundTasks) -> PlainTextResponse:
     """The bytes HAProxy runs with, as ``text/plain; charset=utf-8``, and the ``ETag`` of the
-    version they were rendered from."""
+    version they were rendered from. Once answered, the agent reads that text as the source
+    view's first *validate* will read its edit (:func:`lbctl.control.source.read_live`), so
+    that press finds the lines it did not change kept."""
     version = controller.version
+    background.add_task(read_live, controller)
     return PlainTextResponse(controller.config_source(), headers={"ETag": f'"{version}"'})
 
 

@@ -15,6 +15,11 @@ answers ``changed: false`` (no new version, no reload).
 
 :func:`plan` answers what applying a spec or a source would change (:mod:`lbctl.control.plan`).
 
+Opening the view reads the live text too (:func:`read_live`, after ``GET /config/source`` has
+answered): the operator's first press then finds the lines and sections of the text it edits
+kept (:func:`lbctl.config.document.build`, :mod:`lbctl.importer.memo`) instead of reading all of
+them, which at 80,000 lines is the difference between a whole import and an edit's.
+
 :func:`read`, :func:`check`, :func:`plan` and the dry run's answer run with Python's cyclic
 garbage collector paused (:mod:`lbctl.config.pause`): they build documents, specs and
 renderings of up to hundreds of thousands of objects, no cycles, and the full collections they
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +45,14 @@ from lbctl.control import configuration
 from lbctl.control.controller import Controller
 from lbctl.control.plan import Plan, make_plan
 from lbctl.control.results import ApplyResult, ValidateResult
-from lbctl.errors import ConfigRejected, FieldError, ParseError, PolicyRefused, SpecError
+from lbctl.errors import (
+    ConfigRejected,
+    FieldError,
+    LbctlError,
+    ParseError,
+    PolicyRefused,
+    SpecError,
+)
 from lbctl.features import Capabilities
 from lbctl.importer import import_config
 from lbctl.render import RenderContext
@@ -46,7 +60,9 @@ from lbctl.render.provenance import to_submitted_lines
 from lbctl.spec import Spec
 from lbctl.state.journal import LOCAL
 
-__all__ = ["SourceCheck", "Submitted", "apply", "check", "decode", "plan", "read"]
+__all__ = ["SourceCheck", "Submitted", "apply", "check", "decode", "plan", "read", "read_live"]
+
+log = logging.getLogger("lbctl.controller")
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,25 @@ def decode(raw: bytes) -> str:
 #: Per controller, the last text read (without its document): *validate* then *validate and
 #: save* of one text, or a plan then its apply, parse and import it once.
 _LAST_READ: weakref.WeakKeyDictionary[Controller, Submitted] = weakref.WeakKeyDictionary()
+#: Per controller, held while a text is parsed and imported: one read at a time, so that a
+#: press waits for the read before it (the live text's, :func:`read_live`) and then finds that
+#: text's lines and sections kept, instead of reading all of them beside it.
+_READING: weakref.WeakKeyDictionary[Controller, threading.Lock] = weakref.WeakKeyDictionary()
+_READING_MADE = threading.Lock()
+
+
+def _reading(controller: Controller) -> threading.Lock:
+    with _READING_MADE:
+        lock = _READING.get(controller)
+        if lock is None:
+            lock = _READING[controller] = threading.Lock()
+        return lock
+
+
+def _last(controller: Controller, text: str,
+          target: tuple[Capabilities, RenderContext]) -> Submitted | None:
+    last = _LAST_READ.get(controller)
+    return last if last is not None and last.target == target and last.text == text else None
 
 
 @gc_paused()
@@ -128,12 +163,25 @@ def read(controller: Controller, text: str) -> Submitted:
     The same text read again for the same target is not parsed and imported again: the last
     text that imported is kept per controller, with its spec and the lines of its fields (an
     import is a function of the text and the target alone), not its document; at 80,000 lines
-    that saves the second press of *validate*, *validate and save*, 2–3 s."""
+    that saves the second press of *validate*, *validate and save*, 2–3 s. Reads of one
+    controller run one at a time (a read waits for the one under way, then takes what that one
+    kept)."""
     controller.core.require_single_node("a haproxy.cfg source text")
-    caps, ctx = controller.render_target()
-    last = _LAST_READ.get(controller)
-    if last is not None and last.target == (caps, ctx) and last.text == text:
+    target = controller.render_target()
+    last = _last(controller, text, target)
+    if last is not None:
         return last
+    with _reading(controller):
+        last = _last(controller, text, target)
+        if last is not None:  # the read this one waited for was of the same text
+            return last
+        return _read(controller, text, target)
+
+
+@gc_paused()
+def _read(controller: Controller, text: str,
+          target: tuple[Capabilities, RenderContext]) -> Submitted:
+    caps, ctx = target
     doc = loads(text)
     try:
         imported = import_config(doc, caps=caps, ctx=ctx)
@@ -143,9 +191,42 @@ def read(controller: Controller, text: str) -> Submitted:
         if not hints:
             raise
         raise SpecError([*hints, *exc.errors]) from None
-    submitted = Submitted(text, imported.spec, imported.line_of, (caps, ctx), doc)
+    submitted = Submitted(text, imported.spec, imported.line_of, target, doc)
     _LAST_READ[controller] = dataclasses.replace(submitted, parsed=None)
     return submitted
+
+
+def read_live(controller: Controller) -> bool:
+    """Read the live ``haproxy.cfg`` as a press of *validate* would (:func:`read`), for the
+    source view that just showed it: the text the operator edits is that one, so the first
+    press finds every line and section it did not change kept (at 80,000 lines, 10,000
+    backends: an edit's read instead of a whole one, ``tests/bench/bench_source.py``), and
+    renders its spec, so the press renders only the sections it changed. Nothing is written
+    and nothing reaches HAProxy. Returns whether it read: not when another read of
+    this controller is under way (that one is what the next press finds), when the live text
+    was the last one read, before the first start, or on a fleet member; an error (an import
+    of the live file that fails, a missing binary) is logged, never raised: the press names
+    it."""
+    if controller.core.coordinator is not None:
+        return False
+    text = controller.config_source()
+    lock = _reading(controller)
+    if not text or not lock.acquire(blocking=False):
+        return False
+    try:
+        target = controller.render_target()
+        if _last(controller, text, target) is not None:
+            return False
+        submitted = _read(controller, text, target)
+        # the press renders its edit: the backends it did not change are then this
+        # rendering's (lbctl.render's memo), not rendered again
+        controller.render_config(submitted.spec)
+        return True
+    except LbctlError as exc:
+        log.info("reading the live haproxy.cfg for the source view failed: %s", exc)
+        return False
+    finally:
+        lock.release()
 
 
 def _spec(submitted: Submitted, current: Spec, live: str, *, same_version: bool) -> Spec:

@@ -23,7 +23,12 @@ operator would: ``--allow-directive stats-socket --allow-path /run``), then repe
 * ``POST /api/v1/config/validate`` with the text's spec as JSON (the spec the dry run
   answered: render, host policy, ``haproxy -c``);
 * ``POST /api/v1/config/plan`` with the text, another new one (parse, import, render, host
-  policy, the diff and the summary; no ``haproxy -c``).
+  policy, the diff and the summary; no ``haproxy -c``);
+* then, the text served for real (:func:`served`, applied as version 2), in an agent started
+  afresh on that state dir for each press: the first *validate* of the live text with one line
+  changed, at once after the source view opened (``GET /api/v1/config/source``, which starts
+  the live text's read, :func:`lbctl.control.source.read_live`: the press waits for it, then
+  reads its edit), and :data:`THINK_S` seconds after it, as an operator edits (the read done).
 
 Each call is timed from the request to the whole answer (wall clock, median). The table prints
 each beside ``haproxy -c`` and the time outside it (call − ``-c``; the plan runs no ``-c``, so
@@ -45,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -83,6 +89,9 @@ TOKEN = "bench-source-token"
 TIMEOUT_S = 300.0
 #: The target of issue 19: each call within this much beyond one ``haproxy -c``.
 TARGET_S = 1.5
+#: What an operator takes between opening the source view and pressing *validate* (finding a
+#: line among 80,000 and changing it): the agent reads the live text meanwhile.
+THINK_S = 8.0
 HOST = HostOptions(allow_paths=(Path("/run"),), allow_directives=frozenset({"stats-socket"}))
 
 
@@ -132,7 +141,8 @@ def measure(haproxy_bin: str, text: str, repeat: int) -> tuple[list[list[str]], 
     binary = inspect_binary(haproxy_bin)
     name = f"HAProxy {binary.version}"
     times: dict[str, list[float]] = {"check": [], "source": [], "again": [], "unlike": [],
-                                     "validate": [], "plan": []}
+                                     "validate": [], "plan": [], "opened_now": [],
+                                     "opened_later": []}
     with tempfile.TemporaryDirectory(prefix="lbctl-bench-source-") as tmp:
         state = StateDir(Path(tmp) / "state")
         state.ensure()
@@ -176,18 +186,65 @@ def measure(haproxy_bin: str, text: str, repeat: int) -> tuple[list[list[str]], 
                 times["unlike"].append(source(unlike(text, i))[0])
                 plan(text)  # unmeasured: the importer keeps the text's sections again
             steps = breakdown(controller, text, repeat)
+            api.put("/api/v1/config/source", content=served(text).encode(), headers={
+                "Content-Type": "text/plain", "If-Match": '"1"'}).raise_for_status()
+        for _ in range(repeat):
+            times["opened_now"].append(first_press(state, haproxy_bin, think_s=0.0))
+            times["opened_later"].append(first_press(state, haproxy_bin, think_s=THINK_S))
     floor = statistics.median(times["check"])
     rows = [[name, "haproxy -c (the floor)", f"{floor:.3f}", "–", "–", "–"]]
     for key, call in (("source", "PUT /config/source?dry_run=true (text, a line changed)"),
                       ("again", "the same text again (validate, then validate and save)"),
                       ("unlike", "a text with no section of the last one (whole import)"),
                       ("validate", "POST /config/validate (its spec, JSON)"),
-                      ("plan", "POST /config/plan (text, a line changed; no -c)")):
+                      ("plan", "POST /config/plan (text, a line changed; no -c)"),
+                      ("opened_now", "first press in a restarted agent, at once after "
+                                     "GET /config/source (a line changed)"),
+                      ("opened_later", f"the same, {THINK_S:.0f} s after GET /config/source")):
         med = statistics.median(times[key])
         outside = med - (floor if key != "plan" else 0.0)
         rows.append([name, call, f"{med:.3f}", f"{floor:.3f}", f"{outside:.3f}",
                      "met" if med <= TARGET_S + floor else "MISSED"])
     return rows, [[name, step, f"{seconds:.3f}"] for step, seconds in steps]
+
+
+def served(text: str) -> str:
+    """``text`` as the agent may serve it for real on this machine: listening on 127.0.0.1 (a
+    free port), its servers on 127.0.0.1 at a port nothing listens on and not checked (no
+    traffic), without its own stats socket (lbctl writes its own), ``maxconn`` within the
+    machine's file descriptors: the same lines otherwise."""
+    out = text.replace("bind 0.0.0.0:80", f"bind 127.0.0.1:{free_port()}")
+    out = out.replace("    maxconn 100000\n", "    maxconn 4000\n")
+    out = out.replace(" check inter 2s", "")
+    out = re.sub(r"10\.\d+\.\d+\.\d+:8080", f"127.0.0.1:{free_port()}", out)
+    return "".join(ln for ln in out.splitlines(keepends=True) if "stats socket" not in ln)
+
+
+def first_press(state: StateDir, haproxy_bin: str, *, think_s: float) -> float:
+    """Seconds of the first *validate* (``PUT /config/source?dry_run=true``) of the live text
+    with one line changed (the middle backend's ``balance``), ``think_s`` after the source view
+    opened (``GET /config/source``), in an agent started afresh on ``state`` (what this
+    process kept of earlier reads and renders forgotten first: a new agent has none)."""
+    MEMO.clear()
+    forget_lines()
+    forget_backend_texts()
+    with (
+        agent(state, haproxy_bin) as (_, url),
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"},
+                     timeout=TIMEOUT_S) as api,
+    ):
+        live = api.get("/api/v1/config/source")
+        live.raise_for_status()
+        lines = live.text.splitlines(keepends=True)
+        at = [i for i, ln in enumerate(lines) if ln.startswith("    balance roundrobin")]
+        lines[at[len(at) // 2]] = "    balance leastconn\n"
+        time.sleep(think_s)
+        seconds, body = timed(lambda: api.put(
+            "/api/v1/config/source", params={"dry_run": "true"}, content="".join(lines).encode(),
+            headers={"Content-Type": "text/plain"}))
+        if not body["ok"] or not body["changed"]:
+            raise RuntimeError(f"the edit did not check: {body['diagnostics']}")
+    return seconds
 
 
 def unlike(text: str, i: int) -> str:
