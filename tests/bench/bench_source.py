@@ -26,7 +26,8 @@ operator would: ``--allow-directive stats-socket --allow-path /run``), then repe
   policy, the diff and the summary; no ``haproxy -c``);
 * then, the text served for real (:func:`served`, applied as version 2), in an agent started
   afresh on that state dir for each press: the first *validate* of the live text with one line
-  changed, at once after the source view opened (``GET /api/v1/config/source``, which starts
+  changed, without opening the view first (the press reads every line: the reference, as
+  before the opening read), at once after the source view opened (``GET /api/v1/config/source``, which starts
   the live text's read, :func:`lbctl.control.source.read_live`: the press waits for it, then
   reads its edit), and :data:`THINK_S` seconds after it, as an operator edits (the read done).
 
@@ -142,7 +143,7 @@ def measure(haproxy_bin: str, text: str, repeat: int) -> tuple[list[list[str]], 
     name = f"HAProxy {binary.version}"
     times: dict[str, list[float]] = {"check": [], "source": [], "again": [], "unlike": [],
                                      "validate": [], "plan": [], "opened_now": [],
-                                     "opened_later": []}
+                                     "opened_later": [], "unopened": []}
     with tempfile.TemporaryDirectory(prefix="lbctl-bench-source-") as tmp:
         state = StateDir(Path(tmp) / "state")
         state.ensure()
@@ -189,6 +190,7 @@ def measure(haproxy_bin: str, text: str, repeat: int) -> tuple[list[list[str]], 
             api.put("/api/v1/config/source", content=served(text).encode(), headers={
                 "Content-Type": "text/plain", "If-Match": '"1"'}).raise_for_status()
         for _ in range(repeat):
+            times["unopened"].append(first_press(state, haproxy_bin, think_s=None))
             times["opened_now"].append(first_press(state, haproxy_bin, think_s=0.0))
             times["opened_later"].append(first_press(state, haproxy_bin, think_s=THINK_S))
     floor = statistics.median(times["check"])
@@ -198,8 +200,10 @@ def measure(haproxy_bin: str, text: str, repeat: int) -> tuple[list[list[str]], 
                       ("unlike", "a text with no section of the last one (whole import)"),
                       ("validate", "POST /config/validate (its spec, JSON)"),
                       ("plan", "POST /config/plan (text, a line changed; no -c)"),
-                      ("opened_now", "first press in a restarted agent, at once after "
-                                     "GET /config/source (a line changed)"),
+                      ("unopened", "first press in a restarted agent, the view not opened "
+                                   "(a line changed; before the opening read)"),
+                      ("opened_now", "the same, at once after "
+                                     "GET /config/source"),
                       ("opened_later", f"the same, {THINK_S:.0f} s after GET /config/source")):
         med = statistics.median(times[key])
         outside = med - (floor if key != "plan" else 0.0)
@@ -220,11 +224,13 @@ def served(text: str) -> str:
     return "".join(ln for ln in out.splitlines(keepends=True) if "stats socket" not in ln)
 
 
-def first_press(state: StateDir, haproxy_bin: str, *, think_s: float) -> float:
+def first_press(state: StateDir, haproxy_bin: str, *, think_s: float | None) -> float:
     """Seconds of the first *validate* (``PUT /config/source?dry_run=true``) of the live text
     with one line changed (the middle backend's ``balance``), ``think_s`` after the source view
     opened (``GET /config/source``), in an agent started afresh on ``state`` (what this
-    process kept of earlier reads and renders forgotten first: a new agent has none)."""
+    process kept of earlier reads and renders forgotten first: a new agent has none). With
+    ``think_s=None`` the view is not opened first (the text read from the live file instead):
+    the press reads every line, as it did before the opening read."""
     MEMO.clear()
     forget_lines()
     forget_backend_texts()
@@ -233,12 +239,18 @@ def first_press(state: StateDir, haproxy_bin: str, *, think_s: float) -> float:
         httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"},
                      timeout=TIMEOUT_S) as api,
     ):
-        live = api.get("/api/v1/config/source")
-        live.raise_for_status()
-        lines = live.text.splitlines(keepends=True)
+        if think_s is None:
+            served_now = state.read_config()
+            if served_now is None:
+                raise RuntimeError("the state dir has no live haproxy.cfg")
+            lines = served_now.decode().splitlines(keepends=True)
+        else:
+            live = api.get("/api/v1/config/source")
+            live.raise_for_status()
+            lines = live.text.splitlines(keepends=True)
         at = [i for i, ln in enumerate(lines) if ln.startswith("    balance roundrobin")]
         lines[at[len(at) // 2]] = "    balance leastconn\n"
-        time.sleep(think_s)
+        time.sleep(think_s or 0.0)
         seconds, body = timed(lambda: api.put(
             "/api/v1/config/source", params={"dry_run": "true"}, content="".join(lines).encode(),
             headers={"Content-Type": "text/plain"}))
