@@ -151,7 +151,6 @@ def _last(controller: Controller, text: str,
     return last if last is not None and last.target == target and last.text == text else None
 
 
-@gc_paused()
 def read(controller: Controller, text: str) -> Submitted:
     """Parse and import ``text`` for the controller's target. Raises :class:`ParseError`
     (line and column), :class:`SpecError` (the submitted line of each field),
