@@ -13,6 +13,7 @@ import pytest
 from lbctl.config import loads
 from lbctl.errors import ParseError
 from lbctl.spec.policy import HostOptions, HostPolicy, Refusal
+from lbctl.spec.policy_text import read_sections
 from lbctl.spec.policy_rules import (
     ADDRESS_ARGS,
     PATH_ARGS,
@@ -79,6 +80,7 @@ def _table_texts() -> list[str]:
         header = kind if kind in ("global", "defaults") else f"{kind} x"
         texts.append(f"global\n    crt-base /etc\n{header}\n    {shown}\n")
     texts += [f"{kind} p\n    command /bin/true\n" for kind in REFUSED_SECTIONS]
+    texts += [f"{kind} p\n" for kind in REFUSED_SECTIONS]  # refused with no line in it
     texts += [".include /etc/x\nglobal\n    .bogus\n.if defined(X)\n    maxconn 1\n.endif\n",
               "global\n\tuser\troot\r\nfrontend f\n    [scope] bind /tmp/x\n    bind \\ /tmp/y\n"]
     return texts
@@ -131,7 +133,7 @@ def test_a_path_is_screened_again_on_every_text(tmp_path: Path) -> None:
     text = ("global\n    maxconn 100\ndefaults\n    mode http\nbackend b\n    balance roundrobin\n"
             f"    errorfile 503 {page}\n    server s1 127.0.0.1:80 weight 1\n")
     assert policy.screen_text(text) == []
-    assert policy._clear["backend"] == {"    balance roundrobin", "    server s1 127.0.0.1:80 weight 1"}
+    assert policy._clear.lines["backend"] == {"    balance roundrobin", "    server s1 127.0.0.1:80 weight 1"}
     page.unlink()
     page.symlink_to("/etc/passwd")
     assert [(r.line, r.directive) for r in policy.screen_text(text)] == [(7, "errorfile path")]
@@ -149,7 +151,46 @@ def test_what_one_text_leaves_never_changes_the_next_texts_refusals(tmp_path: Pa
                 fresh = _policies(tmp_path)[i].screen_text(text)
             except ParseError:
                 continue
-            skipped += sum(len(lines) for lines in kept._clear.values())
+            skipped += sum(len(lines) for lines in kept._clear.lines.values())
             assert kept.screen_text(text) == fresh
         assert skipped > 5_000  # clear lines were known, and skipped when they came again
 
+
+
+def test_a_chunk_known_clear_is_not_read_again(tmp_path: Path) -> None:
+    """A text screened again reads only the chunks that held more than clear lines (here the
+    global section, whose ``crt-base`` is never clear, and the backend naming a file)."""
+    policy = HostPolicy.for_state(tmp_path, tmp_path / "run")
+    (tmp_path / "files").mkdir()
+    backends = "".join(f"backend b{i}\n    balance roundrobin\n    server s1 127.0.0.1:80\n\n"
+                       for i in range(50))
+    text = (f"global\n    crt-base {tmp_path}/files\n    maxconn 10\ndefaults\n    mode http\n{backends}"
+            f"backend e\n    errorfile 503 {tmp_path}/files/503.http\n")
+    assert read_sections(text, policy._clear, {}).read != []
+    assert policy.screen_text(text) == []
+    again = read_sections(text, policy._clear, {})
+    assert [chunk.key[1].split("\n")[0] for chunk in again.read] == ["global", "backend e"]
+    assert [s.kind for s in again.sections] == ["global", "defaults", *["backend"] * 51]
+    lines = text.split("\n")
+    assert [s.lineno for s in again.sections][-2:] == [lines.index("backend b49") + 1,
+                                                        lines.index("backend e") + 1]
+    assert policy.screen_text(text) == []
+
+
+@pytest.mark.parametrize("before", ["global\n    maxconn 1\n", "backend b\n    balance roundrobin\n",
+                                    "userlist u\n    group g\n", ""])
+@pytest.mark.parametrize("after", ["global\n    maxconn 1\n", "backend b\n    balance roundrobin\n",
+                                   "userlist u\n    group g\n"])
+def test_a_known_chunk_under_another_section_kind_is_read_there(tmp_path: Path, before: str,
+                                                                after: str) -> None:
+    """The chunk ``# c`` + ``user root`` is clear after a backend and refused after ``global``:
+    a kept chunk is kept with the kind of section it was read in, and a chunk found clear opens
+    its sections for the chunks after it."""
+    tail = "# c\n    user root\n    stats socket /tmp/x.sock\n"
+    for policy in _policies(tmp_path):
+        fresh = _policies(tmp_path)[_policies(tmp_path).index(policy)]
+        for text in (before + tail, after + tail, before + after + tail, after + before + tail):
+            assert policy.screen_text(text) == fresh.screen_text(text), text
+            _same(policy, text)
+        refused = {r.directive for r in policy.screen_text(after + tail)}
+        assert ("user" in refused) == after.startswith("global")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from lbctl.errors import UnsupportedOnTarget
 from lbctl.features import GATES, Capabilities
@@ -30,8 +30,7 @@ from lbctl.spec import Client, Frontend, Spec
 __all__ = ["Acl", "ClientRule", "FrontendView", "RouteRule", "View", "build_view", "prefix_acls"]
 
 
-@dataclass(frozen=True)
-class Acl:
+class Acl(NamedTuple):
     """``acl <name> <fetch> <value>``."""
 
     name: str
@@ -39,8 +38,7 @@ class Acl:
     value: str
 
 
-@dataclass(frozen=True)
-class ClientRule:
+class ClientRule(NamedTuple):
     """A client of a frontend with its ACL condition (a space-separated ACL expression)."""
 
     name: str
@@ -50,8 +48,7 @@ class ClientRule:
     condition: str
 
 
-@dataclass(frozen=True)
-class RouteRule:
+class RouteRule(NamedTuple):
     """``use_backend <backend> if <condition>``."""
 
     backend: str

@@ -24,9 +24,9 @@ Only the host operator widens it, when the agent starts (:class:`HostOptions`:
 change it; ``GET /api/v1/haproxy`` reports it (:meth:`HostPolicy.describe`).
 
 Size: over 300 lines because the policy's one walk over a document checks directives, paths
-and sockets together, and reads a text line by line itself (:meth:`HostPolicy.screen_text`,
-the live file's path: no document at 10,000 backends); the tables themselves are in
-:mod:`lbctl.spec.policy_rules`.
+and sockets together; its reading of a text line by line (:meth:`HostPolicy.screen_text`,
+the live file's path: no document at 10,000 backends) is :mod:`lbctl.spec.policy_text`, the
+tables themselves are in :mod:`lbctl.spec.policy_rules`.
 """
 
 from __future__ import annotations
@@ -40,10 +40,9 @@ from typing import Any
 
 from lbctl import paths
 from lbctl.config.document import DIRECTIVE, DOT, Document
-from lbctl.config.grammar import BLANKS, lex
-from lbctl.config.sections import SECTION_KEYWORDS
 from lbctl.errors import FieldError, PolicyRefused
 from lbctl.spec import policy_rules as rules
+from lbctl.spec.policy_text import Clear, Section, Words, read_sections
 
 __all__ = ["ENV_ALLOW_DIRECTIVES", "ENV_ALLOW_PATHS", "HostOptions", "HostPolicy", "Refusal",
            "allowable_names", "refusal_error"]
@@ -134,9 +133,8 @@ class HostPolicy:
     operator_roots: tuple[Path, ...] = ()
     _real_files: tuple[str, ...] = field(default=(), init=False, repr=False)
     _real_sockets: tuple[str, ...] = field(default=(), init=False, repr=False)
-    #: The lines of the last screened text that no policy can refuse (:meth:`screen_text`).
-    _clear: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False,
-                                              compare=False)
+    #: What the last screened text left that no policy can refuse (:meth:`screen_text`).
+    _clear: Clear = field(default_factory=Clear, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_real_files", tuple(_real(r) for r in self.file_roots))
@@ -176,7 +174,7 @@ class HostPolicy:
         one of lbctl's own (``user``/``group`` at lbctl's values); the live-file check passes
         "not an extra line", so a spec can never set them."""
         dots = [(line.lineno, line.keyword) for line in doc.preamble if line.kind == DOT]
-        sections = [_Section(s.kind, s.lines[0].lineno,
+        sections = [Section(s.kind, s.lines[0].lineno,
                              [(line.lineno, line.kind == DOT, [w.value for w in line.words],
                                line.text) for line in s.lines[1:]
                               if line.kind in (DIRECTIVE, DOT) and line.words])
@@ -196,17 +194,19 @@ class HostPolicy:
         A line is *clear* when its words hold no refused keyword and no path at all (a
         ``server`` line with an IP address, ``balance``, ``timeout``): no root, file or
         option can make it refused, so its text alone decides. The clear lines of the last
-        text are kept, per section kind, and the same line in the next text is not read
-        again (an apply changes few lines of a large config). Every other line is screened
-        each time: paths are resolved anew, since a symlink may have changed."""
-        known = self._clear
+        text are kept, per section kind, and so are its chunks (lines from one that starts
+        at the line's first column to the next) that held nothing but clear lines and
+        headers: the same line, or the same chunk in a section of the same kind, in the next
+        text is not read again (an apply changes few sections of a large config;
+        :mod:`lbctl.spec.policy_text`). Every other line is screened each time: paths are
+        resolved anew, since a symlink may have changed."""
         clear: dict[str, set[str]] = {}
-        dots, sections = _read_sections(text, known, clear)
-        out = self._screen(dots, sections, own, clear)
-        object.__setattr__(self, "_clear", {k: frozenset(v) for k, v in clear.items()})
+        reading = read_sections(text, self._clear, clear)
+        out = self._screen(reading.dots, reading.sections, own, clear)
+        object.__setattr__(self, "_clear", reading.next_clear(clear))
         return out
 
-    def _screen(self, dots: list[tuple[int, str]], sections: list[_Section],
+    def _screen(self, dots: list[tuple[int, str]], sections: list[Section],
                 own: Callable[[int], bool], clear: dict[str, set[str]]) -> list[Refusal]:
         """The refusals of the read text; the clear lines (see :meth:`screen_text`) are added
         to ``clear[kind]``."""
@@ -218,6 +218,8 @@ class HostPolicy:
             if kind in rules.REFUSED_SECTIONS and kind not in self.allowed:
                 why, where = rules.REFUSED_SECTIONS[kind]
                 out.append(self._refused(section.lineno, kind, kind, why, where))
+                continue
+            if not section.lines:
                 continue
             here = self._bases(section.lines, bases) if kind == "crt-store" else bases
             table = rules.REFUSED.get(kind, {})
@@ -238,7 +240,7 @@ class HostPolicy:
                     seen.add(text)
         return out
 
-    def _bases(self, lines: list[_Words], start: dict[str, str]) -> dict[str, str]:
+    def _bases(self, lines: list[Words], start: dict[str, str]) -> dict[str, str]:
         bases = dict(start)
         for _lineno, dot, words, _text in lines:
             if not dot and words[0].endswith("-base") and len(words) > 1:
@@ -358,20 +360,6 @@ class HostPolicy:
         return None
 
 
-#: One line to screen: ``(lineno, is a dot-directive, its words unquoted, its text)``.
-_Words = tuple[int, bool, list[str], str]
-
-
-@dataclass(frozen=True)
-class _Section:
-    """A section as the policy reads it: its kind, header line and screened lines (the
-    directives and dot-directives of its body, in order)."""
-
-    kind: str
-    lineno: int
-    lines: list[_Words]
-
-
 #: Keywords :meth:`HostPolicy._paths` looks at in any section (the tables' keys beyond
 #: ``REFUSED`` and ``PATH_ARGS``, which depend on the section kind); a line with any other
 #: keyword can only name a file through ``-f`` or a ``map*()`` call
@@ -383,68 +371,6 @@ _PREFIXES = frozenset(("no", "default"))
 #: First words of the two-word entries of ``REFUSED`` (``stats socket``).
 _TWO_WORD_FIRST = frozenset(k.split()[0] for table in rules.REFUSED.values() for k in table
                             if " " in k)
-_PLAIN_WORD = re.compile(f"[^{BLANKS}]+")
-
-
-def _read_sections(text: str, known: Mapping[str, frozenset[str]] | None = None,
-                   clear: dict[str, set[str]] | None = None,
-                   ) -> tuple[list[tuple[int, str]], list[_Section]]:
-    """``(dot-directives before the first section, sections)`` of ``text``, read as
-    :func:`lbctl.config.loads` reads them (:func:`lbctl.config.document.build`): lines split
-    on ``\\n`` (a ``\\r`` before it dropped); a line without quotes, backslashes or ``\\r``
-    is its blank-separated words up to a ``#`` (:func:`lbctl.config.grammar.lex_fast`), any
-    other line goes through :func:`lbctl.config.grammar.lex`; a line whose first word starts
-    with ``.`` is a dot-directive, one whose first raw word starts with ``[`` a scope (not
-    screened), one whose first word is a section keyword a header. A line of a section of
-    kind ``k`` whose text is in ``known[k]`` is clear (:meth:`HostPolicy.screen_text`): it is
-    added to ``clear[k]`` and not read. Raises :class:`~lbctl.errors.ParseError`."""
-    dots: list[tuple[int, str]] = []
-    sections: list[_Section] = []
-    lines: list[_Words] | None = None
-    parts = text.split("\n")
-    if parts and not parts[-1]:
-        parts.pop()
-    findall = _PLAIN_WORD.findall
-    known = known or {}
-    clear = {} if clear is None else clear
-    skip: frozenset[str] = frozenset()
-    seen: set[str] = set()
-    for lineno, part in enumerate(parts, 1):
-        if part.endswith("\r"):
-            part = part[:-1]
-        if part in skip:
-            seen.add(part)
-            continue
-        if "'" in part or '"' in part or "\\" in part or "\r" in part:
-            lexed = lex(part, lineno).words
-            if not lexed:
-                continue
-            words = [w.value for w in lexed]
-            raw = lexed[0].raw
-        else:
-            hash_at = part.find("#")
-            words = findall(part if hash_at < 0 else part[:hash_at])
-            if not words:
-                continue
-            raw = words[0]
-        first = words[0]
-        if first.startswith("."):
-            if lines is None:
-                dots.append((lineno, first))
-            else:
-                lines.append((lineno, True, words, part))
-        elif raw.startswith("["):
-            continue
-        elif first in SECTION_KEYWORDS:
-            lines = []
-            sections.append(_Section(first, lineno, lines))
-            skip = known.get(first, frozenset())
-            seen = clear.setdefault(first, set())
-        elif lines is not None:
-            lines.append((lineno, False, words, part))
-    return dots, sections
-
-
 def _socket_path(address: str) -> str | None:
     """The UNIX socket path of an address (§2.9: ``/x``, ``unix@x``, ``uxst@x``, ``uxdg@x``,
     optionally after ``stream+`` / ``dgram+``), else ``None``."""
