@@ -3,7 +3,8 @@ exactly what the usual reading (``validate_spec(json.loads(raw))``) gives, with 
 whose JSON text is a known one being that very model.
 
 Checked on the shipped specs, the render tests' specs and a generated 1,000-backend spec
-(sent back as they are, and with one backend changed); on the proxy-level JSON texts that
+(sent back as they are, and with one backend changed; a frontend with one route changed,
+whose other routes and clients are the known ones); on the proxy- and item-level JSON texts that
 Python calls equal but are not the same JSON (``1`` / ``1.0`` / ``true``, ``"1"``), on keys in
 another order, on a document that is not the spec's; through a live agent: a ``PUT`` of the
 current document with one backend changed keeps the other backends as the very objects of the
@@ -130,6 +131,69 @@ def test_a_document_that_is_not_the_specs_is_refused() -> None:
     live, _ = _known(_BASE)
     with pytest.raises(ValueError, match="backends"):
         KnownProxies(live, {**live.to_data(), "backends": []})
+
+
+_ROUTED = {"frontends": [{"name": "f", "bind": ["127.0.0.1:8080"], "default_backend": "b0",
+                          "routes": [{"path_prefix": f"/r{i}", "backend": f"b{i}"} for i in range(20)],
+                          "clients": [{"name": "c1", "path_prefix": "/c1", "rate": 10, "burst": 5},
+                                      {"name": "c2", "path_prefix": "/c2", "rate": 20}]}],
+           "backends": [{"name": f"b{i}", "servers": [{"name": "s1", "address": "127.0.0.1",
+                                                        "port": 9000}]} for i in range(20)]}
+
+
+def _routed(**changes: Any) -> bytes:
+    """``_ROUTED`` with route 5's fields changed (``client_<field>``: client 1's)."""
+    live, _ = _known(_ROUTED)
+    data = live.to_data()
+    for key, value in changes.items():
+        if key.startswith("client_"):
+            data["frontends"][0]["clients"][1][key.removeprefix("client_")] = value
+        else:
+            data["frontends"][0]["routes"][5][key] = value
+    return json.dumps(data).encode()
+
+
+def test_a_changed_route_is_validated_and_the_frontends_other_items_reused() -> None:
+    live, known = _known(_ROUTED)
+    raw = _routed(backend="b7")
+    read = spec_from_json(raw, known)
+    assert read is not None and read == validate_spec(json.loads(raw))
+    fe, was = read.frontends[0], live.frontends[0]
+    assert fe is not was and fe.routes[5].backend == "b7" and fe.routes[5] is not was.routes[5]
+    assert all(a is b for i, (a, b) in enumerate(zip(fe.routes, was.routes, strict=True)) if i != 5)
+    assert all(a is b for a, b in zip(fe.clients, was.clients, strict=True))
+    assert all(a is b for a, b in zip(read.backends, live.backends, strict=True))
+
+
+# A frontend that is not known whole, whose routes and clients are each known but for one
+# whose text differs from the known one's while Python calls it equal, or which is wrong.
+ITEM_EDGES = {
+    "number for a route's bool": _routed(inline=0),
+    "a route's field unknown": _routed(weight=1),
+    "a route's bad prefix": _routed(path_prefix="no-slash"),
+    "a route to no backend": _routed(backend="nowhere"),
+    "float for a client's rate": _routed(client_rate=20.0),
+    "string for a client's rate": _routed(client_rate="20"),
+    "a client's rate out of range": _routed(client_rate=0),
+    "a route as a list": _routed().replace(b'{"path_prefix": "/r5", "backend": "b5"}', b"[]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ITEM_EDGES))
+def test_where_an_items_text_differs_the_answer_is_the_usual_one(name: str) -> None:
+    _, known = _known(_ROUTED)
+    raw = ITEM_EDGES[name]
+    assert raw != _routed(), "the edge changes the document"
+    usual = _usual(raw)
+    try:
+        read = spec_from_json(raw, known)
+    except SpecError as exc:
+        assert usual == ("SpecError", str(exc))
+        return
+    if read is None:
+        assert isinstance(usual, tuple), f"{name}: refused what the usual reading accepts"
+        return
+    assert read.to_data() == usual
 
 
 def test_a_render_of_the_known_models_is_the_same_bytes() -> None:

@@ -144,15 +144,13 @@ def _cross_field_errors(spec: Spec) -> list[FieldError]:
             if key in binds:
                 errors.append(FieldError(f"{where}.bind[{bi}]", f"{key} is already bound by {binds[key]}"))
             binds[key] = f"{where}.bind[{bi}]"
-    parts = [(f"frontends[{i}]", fe.from_) for i, fe in enumerate(spec.frontends)]
-    parts += [(f"backends[{i}]", be.from_) for i, be in enumerate(spec.backends)]
-    parts += [(f"listens[{i}]", li.from_) for i, li in enumerate(spec.listens)]
-    parts += [(f"sections[{i}]", s.from_) for i, s in enumerate(spec.sections)]
     names = [d.name for d in spec.defaults_sections() if d.name is not None]
-    for where, parent in parts:
-        if parent is not None and parent not in names:
-            errors.append(FieldError(f"{where}.from", f"no defaults section named {parent!r} "
-                                     f"(the defaults sections' names: {names})"))
+    for key, items in (("frontends", spec.frontends), ("backends", spec.backends),
+                       ("listens", spec.listens), ("sections", spec.sections)):
+        for i, parent in enumerate([item.from_ for item in items]):
+            if parent is not None and parent not in names:  # the path written only then
+                errors.append(FieldError(f"{key}[{i}].from", f"no defaults section named "
+                                         f"{parent!r} (the defaults sections' names: {names})"))
     return errors + tls_errors(spec) + verbatim_errors(spec)
 
 
