@@ -32,6 +32,7 @@ from tests.agent_helpers import Agent, free_port, make_spec, running_agent
 from tests.conftest import _bundled
 
 from .test_spec_json import CASES
+from .test_spec_json import EDGES as READER_EDGES
 
 
 def _known(data: dict[str, Any]) -> tuple[Spec, KnownProxies]:
@@ -116,6 +117,23 @@ def test_where_texts_differ_the_answer_is_the_usual_one(name: str) -> None:
         assert isinstance(usual, tuple), f"{name}: refused what the usual reading accepts"
         return
     assert read.to_data() == usual
+
+
+@pytest.mark.parametrize("name", sorted(READER_EDGES))
+def test_where_json_readers_differ_the_known_reading_answers_the_usual_way(name: str) -> None:
+    """The known proxies' reading (pydantic-core's JSON reader) on the texts where JSON readers
+    differ: the usual reading's spec, or nothing (the API then answers the usual way)."""
+    _, known = _known(_BASE)
+    raw = READER_EDGES[name]
+    usual = _usual(raw)
+    try:
+        read = spec_from_json(raw, known)
+    except SpecError as exc:
+        assert usual == ("SpecError", str(exc))
+        return
+    if read is None:
+        return
+    assert read.to_data() == usual, f"{name}: read otherwise than the usual reading"
 
 
 def test_keys_in_another_order_are_validated_as_usual() -> None:
