@@ -13,7 +13,6 @@ import pytest
 from lbctl.config import loads
 from lbctl.errors import ParseError
 from lbctl.spec.policy import HostOptions, HostPolicy, Refusal
-from lbctl.spec.policy_text import read_sections
 from lbctl.spec.policy_rules import (
     ADDRESS_ARGS,
     PATH_ARGS,
@@ -23,6 +22,7 @@ from lbctl.spec.policy_rules import (
     RULE_FILE_WORDS,
     RULE_KEYWORDS,
 )
+from lbctl.spec.policy_text import read_sections
 
 from .config_corpus import SKIP_REASON, corpus_files
 

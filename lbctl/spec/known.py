@@ -112,7 +112,7 @@ def spec_from_known(raw: bytes | str, known: KnownProxies,
             for name in ITEM_FIELDS:
                 subs = item.get(name)
                 if isinstance(subs, list):
-                    item[name] = [sub if (model := known.item(name, sub)) is None else model
+                    item[name] = [sub if (found := known.item(name, sub)) is None else found
                                   for sub in subs]
     try:
         spec = Spec.model_validate(data)
