@@ -326,7 +326,9 @@ HEADERS = ("server", "backends", "servers", "config (KiB)", "PUT round trip (ms)
 
 
 def cells(r: Row) -> list[str]:
-    med = lambda xs: f"{statistics.median(xs) * 1000:.0f}"  # noqa: E731
+    def med(xs: list[float]) -> str:
+        return f"{statistics.median(xs) * 1000:.0f}"
+
     servers = r.size * per_backend(r.size) + 2
     return [r.version, str(r.size), str(servers), f"{r.config_kib:.0f}", med(r.put_s),
             med(r.serving_s), f"{max(r.serving_s) * 1000:.0f}", med(r.agent_s), med(r.check_s),
