@@ -229,8 +229,9 @@ def spec_from_json(raw: bytes | str, known: KnownProxies | None = None) -> Spec 
     answer. Raises :class:`SpecError` when the fields are valid but the cross-field rules are
     not (as :func:`validate_spec` does).
 
-    With ``known`` (the live spec's proxies): the body is read with :func:`json.loads`, and
-    every proxy whose JSON text is a known one is taken as that model, not validated again
+    With ``known`` (the live spec's proxies): the body is read with pydantic-core's JSON
+    reader, and every proxy (and every route and client of a frontend that is not) whose JSON
+    text is a known one is taken as that model, not validated again
     (:func:`lbctl.spec.known.spec_from_known`: the same spec, at 10,000 backends a third of
     the time)."""
     if known is not None:
