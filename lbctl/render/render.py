@@ -119,6 +119,7 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
     check_tls_gates(spec, caps)
     env = _environment()
     backend = env.get_template("backend.j2")
+    frontend = env.get_template("frontend.j2")
     session = _BACKEND_TEXTS.session(
         caps, ctx, lambda be: backend.render(be=be, caps=caps, ctx=ctx))
     text_of = session.text
@@ -134,6 +135,7 @@ def render(spec: Spec, caps: Capabilities, ctx: RenderContext) -> str:
             prometheus_frontend=PROMETHEUS_FRONTEND,
             lbctl_version=__version__,
             backend_texts=lambda run: "\n".join([text_of(be) for be in run]),
+            frontend_text=lambda fe: frontend.render(fe=fe, caps=caps, ctx=ctx),
         )
     except jinja2.TemplateError as exc:
         raise RenderError(f"template error: {exc}") from exc
