@@ -218,15 +218,18 @@ def build_view(spec: Spec, caps: Capabilities) -> View:
         acls: list[Acl] = []
         clients = _client_rules(fe, acls)
         routes = []
-        ordered_routes = sorted(
-            enumerate(fe.routes), key=lambda ir: (-len(ir[1].path_prefix), ir[0])
-        )
+        # longest prefix first; a stable sort keeps the spec's order among equal lengths
+        ordered_routes = sorted(enumerate(fe.routes), key=lambda ir: -len(ir[1].path_prefix))
         for i, route in ordered_routes:
+            prefix = route.path_prefix
             if route.inline:  # a prefix ending in "/": the one path_beg test
-                routes.append(RouteRule(route.backend, f"{{ path_beg {route.path_prefix} }}"))
+                routes.append(RouteRule(route.backend, f"{{ path_beg {prefix} }}"))
                 continue
             name = route.acl or route_acl(i)
-            acls.extend(prefix_acls(name, route.path_prefix))
+            if prefix.endswith("/"):  # prefix_acls, inlined: this loop runs for every route
+                acls.append(Acl(name, "path_beg", prefix))
+            else:
+                acls += (Acl(name, "path", prefix), Acl(name, "path_beg", prefix + "/"))
             routes.append(RouteRule(route.backend, name))
         throttles: list[ThrottleView] = []
         if clients:
