@@ -194,3 +194,19 @@ def test_a_known_chunk_under_another_section_kind_is_read_there(tmp_path: Path, 
             _same(policy, text)
         refused = {r.directive for r in policy.screen_text(after + tail)}
         assert ("user" in refused) == after.startswith("global")
+
+
+def test_only_the_last_texts_clear_chunks_are_kept(tmp_path: Path) -> None:
+    """One generation: what a screen keeps is the last text's, however many texts came before
+    (the memory is bounded by one text)."""
+    policy = HostPolicy.for_state(tmp_path, tmp_path / "run")
+    texts = [f"defaults\n    mode http\nbackend b{n}\n    balance roundrobin\n    server s{n} 127.0.0.1:80\n"
+             for n in range(3)]
+    for text in texts:
+        assert policy.screen_text(text) == []
+    assert {key[1] for key in policy._clear.chunks} == {"defaults\n    mode http",
+                                                         "backend b2\n    balance roundrobin\n"
+                                                         "    server s2 127.0.0.1:80"}
+    # the lines of the chunks read line by line (the defaults chunk was found clear as a whole)
+    assert {k: v for k, v in policy._clear.lines.items() if v} == {
+        "backend": {"    balance roundrobin", "    server s2 127.0.0.1:80"}}

@@ -179,7 +179,7 @@ class HostPolicy:
                                line.text) for line in s.lines[1:]
                               if line.kind in (DIRECTIVE, DOT) and line.words])
                     for s in doc.sections]
-        return self._screen(dots, sections, own, {})
+        return self._screen(dots, sections, own, {}, [])
 
     def screen_text(self, text: str, *, own: Callable[[int], bool] = lambda _n: True
                     ) -> list[Refusal]:
@@ -201,15 +201,17 @@ class HostPolicy:
         :mod:`lbctl.spec.policy_text`). Every other line is screened each time: paths are
         resolved anew, since a symlink may have changed."""
         clear: dict[str, set[str]] = {}
+        unclear: list[int] = []
         reading = read_sections(text, self._clear, clear)
-        out = self._screen(reading.dots, reading.sections, own, clear)
-        object.__setattr__(self, "_clear", reading.next_clear(clear))
+        out = self._screen(reading.dots, reading.sections, own, clear, unclear)
+        object.__setattr__(self, "_clear", reading.next_clear(clear, unclear))
         return out
 
     def _screen(self, dots: list[tuple[int, str]], sections: list[Section],
-                own: Callable[[int], bool], clear: dict[str, set[str]]) -> list[Refusal]:
+                own: Callable[[int], bool], clear: dict[str, set[str]], unclear: list[int]
+                ) -> list[Refusal]:
         """The refusals of the read text; the clear lines (see :meth:`screen_text`) are added
-        to ``clear[kind]``."""
+        to ``clear[kind]``, the line numbers of the others to ``unclear``."""
         out = [r for r in (self._dot(n, k) for n, k in dots) if r is not None]
         glob = next((s for s in sections if s.kind == "global"), None)
         bases = self._bases(glob.lines if glob is not None else [], {})
@@ -218,6 +220,7 @@ class HostPolicy:
             if kind in rules.REFUSED_SECTIONS and kind not in self.allowed:
                 why, where = rules.REFUSED_SECTIONS[kind]
                 out.append(self._refused(section.lineno, kind, kind, why, where))
+                unclear += [line[0] for line in section.lines]
                 continue
             if not section.lines:
                 continue
@@ -230,6 +233,7 @@ class HostPolicy:
                     refusal = self._dot(lineno, words[0])
                     if refusal is not None:
                         out.append(refusal)
+                    unclear.append(lineno)
                     continue
                 first = words[0]
                 looked_up = first in _SCREENED or first in table or first in path_args or (
@@ -238,6 +242,8 @@ class HostPolicy:
                     kind, lineno, words, here, own, out)
                 if not named and not first.endswith("-base"):
                     seen.add(text)
+                else:
+                    unclear.append(lineno)
         return out
 
     def _bases(self, lines: list[Words], start: dict[str, str]) -> dict[str, str]:

@@ -10,15 +10,16 @@ What a screen keeps for the next (:class:`Clear`, one generation: the last text'
 * **clear lines**, per section kind: a directive line whose words hold no refused keyword and
   no path at all (``balance roundrobin``, a ``server`` line with an IP address) is clear
   whatever the roots, the files and the operator's options, so its text and its section kind
-  alone decide it; the same line in the next text is not read again;
+  alone decide it; the same line in the next text is not read again (the lines of a chunk
+  read line by line; a clear chunk's lines are not split, so not kept one by one);
 * **clear chunks**: the text is cut before every line that starts with neither a blank nor a
-  tab (``re.split``; the section headers and comments lbctl writes, and any line written
-  there); a chunk every line of which was clear (directives clear, or no words, or a header of
-  a kind that is not refused), read in a section of the same kind (or before any section), is
-  clear the next time as a whole: its headers are taken from what it held, its lines are not
-  split. A chunk holding a dot-directive, a ``*-base`` line, a path, a refused keyword or the
-  header of a refused section kind is read line by line every time. An apply changes a few
-  sections of many, so most of a large text is a few thousand chunk lookups.
+  tab nor is empty (``re.split``; the section headers and comments lbctl writes, and any line
+  written there); a chunk every line of which was clear (directives clear, or no words, or a
+  header of a kind that is not refused), read in a section of the same kind (or before any
+  section), is clear the next time as a whole: its headers are taken from what it held, its
+  lines are not split. A chunk holding a dot-directive, a ``*-base`` line, a path, a refused
+  keyword or the header of a refused section kind is read line by line every time. An apply
+  changes a few sections of many, so most of a large text is a few thousand chunk lookups.
 
 Why a clear chunk reads the same: the reading of a line depends on its text and on the kind of
 the section it is in, and that kind on the headers before it — within the chunk (the same
@@ -33,6 +34,7 @@ move a chunk under another kind of section.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -41,13 +43,12 @@ from lbctl.config.grammar import BLANKS, lex
 from lbctl.config.sections import SECTION_KEYWORDS
 from lbctl.spec import policy_rules as rules
 
-__all__ = ["Clear", "Section", "Words", "read_sections"]
+__all__ = ["Clear", "Reading", "Section", "Words", "read_sections"]
 
 #: One line to screen: ``(lineno, is a dot-directive, its words unquoted, its text)``.
 Words = tuple[int, bool, list[str], str]
-#: A clear chunk's headers (``(line offset in the chunk, section kind)``) and its clear
-#: directive lines by the kind of section they were in.
-_ChunkFacts = tuple[tuple[tuple[int, str], ...], tuple[tuple[str, tuple[str, ...]], ...]]
+#: A clear chunk's headers: ``(line offset in the chunk, section kind)``.
+_Headers = tuple[tuple[int, str], ...]
 
 _PLAIN_WORD = re.compile(f"[^{BLANKS}]+")
 #: Where chunks are cut: before a line that starts with neither a blank nor a tab and is not
@@ -67,22 +68,23 @@ class Section(NamedTuple):
 @dataclass(frozen=True)
 class Clear:
     """What one screened text leaves for the next (module docstring): ``lines``, the clear
-    lines by section kind; ``chunks``, the clear chunks by ``(section kind or None, chunk
-    text)``."""
+    lines by section kind; ``chunks``, the headers of each clear chunk by ``(section kind or
+    None, chunk text)``."""
 
     lines: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    chunks: Mapping[tuple[str | None, str], _ChunkFacts] = field(default_factory=dict)
+    chunks: Mapping[tuple[str | None, str], _Headers] = field(default_factory=dict)
 
 
 @dataclass
 class _Read:
-    """A chunk read line by line: the key it would be kept under, its headers, its directive
-    lines by kind, and whether anything in it keeps it from ever being clear (``plain``
-    false: a dot-directive, a header of a refused section kind)."""
+    """A chunk read line by line: the key it would be kept under, its first line's number and
+    its number of lines, its headers, and whether anything in it keeps it from ever being
+    clear (``plain`` false: a dot-directive, a header of a refused section kind)."""
 
     key: tuple[str | None, str]
+    start: int
+    count: int
     headers: list[tuple[int, str]] = field(default_factory=list)
-    lines: dict[str, list[str]] = field(default_factory=dict)
     plain: bool = True
 
 
@@ -95,23 +97,21 @@ class Reading:
     dots: list[tuple[int, str]]
     sections: list[Section]
     read: list[_Read]
-    kept: dict[tuple[str | None, str], _ChunkFacts]
+    kept: dict[tuple[str | None, str], _Headers]
 
-    def next_clear(self, clear_lines: dict[str, set[str]]) -> Clear:
+    def next_clear(self, clear_lines: dict[str, set[str]], unclear: list[int]) -> Clear:
         """What this text leaves for the next, once screened: ``clear_lines`` (the screen's
-        clear lines by kind, the found-clear chunks' lines added here) and the chunks every
-        line of which is among them."""
+        clear lines by kind) and the chunks found clear now or before, where a chunk read
+        now is clear when none of its lines is in ``unclear`` (the line numbers the screen
+        did not find clear: a path, a refused keyword, a ``*-base`` line, a dot-directive, a
+        line of a refused section)."""
         chunks = dict(self.kept)
-        for facts in self.kept.values():
-            for kind, texts in facts[1]:
-                clear_lines.setdefault(kind, set()).update(texts)
+        marks = sorted(unclear)
         for chunk in self.read:
-            if not chunk.plain:
-                continue
-            if all(clear_lines.get(kind, set()).issuperset(texts)
-                   for kind, texts in chunk.lines.items()):
-                chunks[chunk.key] = (tuple(chunk.headers),
-                                     tuple((k, tuple(t)) for k, t in chunk.lines.items()))
+            if chunk.plain:
+                at = bisect_left(marks, chunk.start)
+                if at == len(marks) or marks[at] >= chunk.start + chunk.count:
+                    chunks[chunk.key] = tuple(chunk.headers)
         return Clear({k: frozenset(v) for k, v in clear_lines.items()}, chunks)
 
 
@@ -139,37 +139,33 @@ def read_sections(text: str, known: Clear | None = None,
     skip: frozenset[str] = frozenset()
     seen: set[str] = set()
     read: list[_Read] = []
-    kept: dict[tuple[str | None, str], _ChunkFacts] = {}
+    kept: dict[tuple[str | None, str], _Headers] = {}
     lineno = 1
     for chunk in _CHUNK_CUT.split(body):
         key = (kind, chunk)
-        facts = known.chunks.get(key)
-        if facts is not None:  # every line clear: its headers opened, nothing else read
-            kept[key] = facts
-            for offset, head in facts[0]:
+        headers = known.chunks.get(key)
+        if headers is not None:  # every line clear: its headers opened, nothing else read
+            kept[key] = headers
+            for offset, head in headers:
                 lines, kind = [], head
                 sections.append(Section(head, lineno + offset, lines))
                 skip = known.lines.get(head, frozenset())
                 seen = clear.setdefault(head, set())
             lineno += chunk.count("\n") + 1
             continue
-        this = _Read(key)
-        read.append(this)
-        start = lineno
-        mine = this.lines.setdefault(kind, []) if kind is not None else []
         parts = chunk.split("\n")
         if "\r" in chunk:
             parts = [p[:-1] if p.endswith("\r") else p for p in parts]
         n = len(parts)
-        lineno = start + n
+        start, lineno = lineno, lineno + n
+        this = _Read(key, start, n)
+        read.append(this)
         pos = 0
         while pos < n:  # the lines not known clear in this kind; again after a header
             last, pos = pos, n
             for k in [k for k in range(last, n) if parts[k] not in skip]:
                 if k > last:  # known clear lines: kept as clear, not read
-                    hits = parts[last:k]
-                    seen.update(hits)
-                    mine.extend(hits)
+                    seen.update(parts[last:k])
                 last = k + 1
                 part = parts[k]
                 if "'" in part or '"' in part or "\\" in part or "\r" in part:
@@ -200,15 +196,11 @@ def read_sections(text: str, known: Clear | None = None,
                     this.plain = this.plain and first not in rules.REFUSED_SECTIONS
                     skip = known.lines.get(first, frozenset())
                     seen = clear.setdefault(first, set())
-                    mine = this.lines.setdefault(first, [])
                     pos = k + 1  # the lines after it: known clear in this kind or not
                     break
                 elif lines is not None:
                     lines.append((start + k, False, words, part))
-                    mine.append(part)
             else:
                 if last < n:
-                    hits = parts[last:n]
-                    seen.update(hits)
-                    mine.extend(hits)
+                    seen.update(parts[last:n])
     return Reading(dots, sections, read, kept)
