@@ -163,7 +163,7 @@ def read_sections(text: str, known: Clear | None = None,
         pos = 0
         while pos < n:  # the lines not known clear in this kind; again after a header
             last, pos = pos, n
-            for k in [k for k in range(last, n) if parts[k] not in skip]:
+            for k in [k for k in range(last, n) if parts[k] not in skip] if skip else range(last, n):
                 if k > last:  # known clear lines: kept as clear, not read
                     seen.update(parts[last:k])
                 last = k + 1
