@@ -175,6 +175,12 @@ def test_a_chunk_known_clear_is_not_read_again(tmp_path: Path) -> None:
     assert [s.lineno for s in again.sections][-2:] == [lines.index("backend b49") + 1,
                                                         lines.index("backend e") + 1]
     assert policy.screen_text(text) == []
+    # A chunk found clear as a whole keeps its lines known one by one: b3 with one line
+    # changed is read line by line, and only that line is screened.
+    edited = text.replace("backend b3\n    balance roundrobin", "backend b3\n    balance leastconn")
+    b3 = next(s for s in read_sections(edited, policy._clear, {}).sections
+              if s.lineno == lines.index("backend b3") + 1)
+    assert [words for _, _, words, _ in b3.lines] == [["balance", "leastconn"]]
 
 
 @pytest.mark.parametrize("before", ["global\n    maxconn 1\n", "backend b\n    balance roundrobin\n",
@@ -207,6 +213,6 @@ def test_only_the_last_texts_clear_chunks_are_kept(tmp_path: Path) -> None:
     assert {key[1] for key in policy._clear.chunks} == {"defaults\n    mode http",
                                                          "backend b2\n    balance roundrobin\n"
                                                          "    server s2 127.0.0.1:80"}
-    # the lines of the chunks read line by line (the defaults chunk was found clear as a whole)
+    # the lines of the last text, those of the chunks found clear as a whole (defaults) too
     assert {k: v for k, v in policy._clear.lines.items() if v} == {
-        "backend": {"    balance roundrobin", "    server s2 127.0.0.1:80"}}
+        "defaults": {"    mode http"}, "backend": {"    balance roundrobin", "    server s2 127.0.0.1:80"}}

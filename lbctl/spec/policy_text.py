@@ -10,8 +10,8 @@ What a screen keeps for the next (:class:`Clear`, one generation: the last text'
 * **clear lines**, per section kind: a directive line whose words hold no refused keyword and
   no path at all (``balance roundrobin``, a ``server`` line with an IP address) is clear
   whatever the roots, the files and the operator's options, so its text and its section kind
-  alone decide it; the same line in the next text is not read again (the lines of a chunk
-  read line by line; a clear chunk's lines are not split, so not kept one by one);
+  alone decide it; the same line in the next text is not read again (a clear chunk keeps
+  its directive lines, so they stay known one by one when the next text changes it);
 * **clear chunks**: the text is cut before every line that starts with neither a blank nor a
   tab nor is empty (``re.split``; the section headers and comments lbctl writes, and any line
   written there); a chunk every line of which was clear (directives clear, or no words, or a
@@ -47,8 +47,9 @@ __all__ = ["Clear", "Reading", "Section", "Words", "read_sections"]
 
 #: One line to screen: ``(lineno, is a dot-directive, its words unquoted, its text)``.
 Words = tuple[int, bool, list[str], str]
-#: A clear chunk's headers: ``(line offset in the chunk, section kind)``.
-_Headers = tuple[tuple[int, str], ...]
+#: A clear chunk's headers (``(line offset in the chunk, section kind)``) and its directive
+#: lines by the kind of section they are in (all of them clear).
+_Facts = tuple[tuple[tuple[int, str], ...], tuple[tuple[str, list[str]], ...]]
 
 _PLAIN_WORD = re.compile(f"[^{BLANKS}]+")
 #: Where chunks are cut: before a line that starts with neither a blank nor a tab and is not
@@ -68,24 +69,26 @@ class Section(NamedTuple):
 @dataclass(frozen=True)
 class Clear:
     """What one screened text leaves for the next (module docstring): ``lines``, the clear
-    lines by section kind; ``chunks``, the headers of each clear chunk by ``(section kind or
-    None, chunk text)``."""
+    lines by section kind; ``chunks``, the headers and the lines of each clear chunk by
+    ``(section kind or None, chunk text)``."""
 
     lines: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    chunks: Mapping[tuple[str | None, str], _Headers] = field(default_factory=dict)
+    chunks: Mapping[tuple[str | None, str], _Facts] = field(default_factory=dict)
 
 
-@dataclass
 class _Read:
     """A chunk read line by line: the key it would be kept under, its first line's number and
-    its number of lines, its headers, and whether anything in it keeps it from ever being
-    clear (``plain`` false: a dot-directive, a header of a refused section kind)."""
+    its number of lines, its headers, its directive lines by section kind, and whether
+    anything in it keeps it from ever being clear (``plain`` false: a dot-directive, a
+    header of a refused section kind). (A slotted class: one per chunk read.)"""
 
-    key: tuple[str | None, str]
-    start: int
-    count: int
-    headers: list[tuple[int, str]] = field(default_factory=list)
-    plain: bool = True
+    __slots__ = ("count", "headers", "key", "lines", "plain", "start")
+
+    def __init__(self, key: tuple[str | None, str], start: int, count: int) -> None:
+        self.key, self.start, self.count = key, start, count
+        self.headers: list[tuple[int, str]] = []
+        self.lines: list[tuple[str, list[str]]] = []
+        self.plain = True
 
 
 @dataclass
@@ -97,7 +100,7 @@ class Reading:
     dots: list[tuple[int, str]]
     sections: list[Section]
     read: list[_Read]
-    kept: dict[tuple[str | None, str], _Headers]
+    kept: dict[tuple[str | None, str], _Facts]
 
     def next_clear(self, clear_lines: dict[str, set[str]], unclear: list[int]) -> Clear:
         """What this text leaves for the next, once screened: ``clear_lines`` (the screen's
@@ -111,7 +114,8 @@ class Reading:
             if chunk.plain:
                 at = bisect_left(marks, chunk.start)
                 if at == len(marks) or marks[at] >= chunk.start + chunk.count:
-                    chunks[chunk.key] = tuple(chunk.headers)
+                    chunks[chunk.key] = (tuple(chunk.headers),  # (its lists, never changed again)
+                                         tuple((k, ts) for k, ts in chunk.lines if ts))
         return Clear({k: frozenset(v) for k, v in clear_lines.items()}, chunks)
 
 
@@ -139,18 +143,20 @@ def read_sections(text: str, known: Clear | None = None,
     skip: frozenset[str] = frozenset()
     seen: set[str] = set()
     read: list[_Read] = []
-    kept: dict[tuple[str | None, str], _Headers] = {}
+    kept: dict[tuple[str | None, str], _Facts] = {}
     lineno = 1
     for chunk in _CHUNK_CUT.split(body):
         key = (kind, chunk)
-        headers = known.chunks.get(key)
-        if headers is not None:  # every line clear: its headers opened, nothing else read
-            kept[key] = headers
-            for offset, head in headers:
+        facts = known.chunks.get(key)
+        if facts is not None:  # every line clear: its headers opened, nothing else read
+            kept[key] = facts
+            for offset, head in facts[0]:
                 lines, kind = [], head
                 sections.append(Section(head, lineno + offset, lines))
                 skip = known.lines.get(head, frozenset())
                 seen = clear.setdefault(head, set())
+            for of_kind, texts in facts[1]:  # its lines stay known one by one too
+                clear.setdefault(of_kind, set()).update(texts)
             lineno += chunk.count("\n") + 1
             continue
         parts = chunk.split("\n")
@@ -160,12 +166,16 @@ def read_sections(text: str, known: Clear | None = None,
         start, lineno = lineno, lineno + n
         this = _Read(key, start, n)
         read.append(this)
+        mine: list[str] = []
+        if kind is not None:
+            this.lines.append((kind, mine))
         pos = 0
         while pos < n:  # the lines not known clear in this kind; again after a header
             last, pos = pos, n
             for k in [k for k in range(last, n) if parts[k] not in skip] if skip else range(last, n):
                 if k > last:  # known clear lines: kept as clear, not read
                     seen.update(parts[last:k])
+                    mine += parts[last:k]
                 last = k + 1
                 part = parts[k]
                 if "'" in part or '"' in part or "\\" in part or "\r" in part:
@@ -196,11 +206,15 @@ def read_sections(text: str, known: Clear | None = None,
                     this.plain = this.plain and first not in rules.REFUSED_SECTIONS
                     skip = known.lines.get(first, frozenset())
                     seen = clear.setdefault(first, set())
+                    mine = []
+                    this.lines.append((first, mine))
                     pos = k + 1  # the lines after it: known clear in this kind or not
                     break
                 elif lines is not None:
                     lines.append((start + k, False, words, part))
+                    mine.append(part)
             else:
                 if last < n:
                     seen.update(parts[last:n])
+                    mine += parts[last:n]
     return Reading(dots, sections, read, kept)
