@@ -172,10 +172,11 @@ def read_sections(text: str, known: Clear | None = None,
         pos = 0
         while pos < n:  # the lines not known clear in this kind; again after a header
             last, pos = pos, n
-            for k in [k for k in range(last, n) if parts[k] not in skip] if skip else range(last, n):
+            for k in (k for k in range(last, n) if parts[k] not in skip) if skip else range(last, n):
                 if k > last:  # known clear lines: kept as clear, not read
-                    seen.update(parts[last:k])
-                    mine += parts[last:k]
+                    hits = parts[last:k]
+                    seen.update(hits)
+                    mine += hits
                 last = k + 1
                 part = parts[k]
                 if "'" in part or '"' in part or "\\" in part or "\r" in part:
@@ -215,6 +216,7 @@ def read_sections(text: str, known: Clear | None = None,
                     mine.append(part)
             else:
                 if last < n:
-                    seen.update(parts[last:n])
-                    mine += parts[last:n]
+                    hits = parts[last:n]
+                    seen.update(hits)
+                    mine += hits
     return Reading(dots, sections, read, kept)
