@@ -13,6 +13,7 @@ import pytest
 from lbctl.features import Capabilities, HAProxyVersion
 from lbctl.render import RenderContext, forget_backend_texts, render, render_proxy
 from lbctl.render.memo import BackendTexts
+from lbctl.render.view import build_view
 from lbctl.spec import Backend, Spec, validate_spec
 
 from .test_render import SPECS
@@ -92,3 +93,31 @@ def test_a_session_reuses_only_the_same_json() -> None:
 def test_whole_configs_are_the_same_with_and_without_the_memo(name: str) -> None:
     spec = validate_spec(SPECS[name])
     assert render(spec, CAPS, CTX) == fresh(spec) == render(spec, CAPS, CTX)
+
+
+def test_a_view_takes_the_rules_of_the_very_route_at_the_same_index() -> None:
+    """The route rules of the last view (:func:`lbctl.render.view.build_view`): the very route
+    object at the same index keeps its ACLs and rule; a changed route, and a route that moved
+    (its ACL is named by its index), get new ones; every view equals one built afresh."""
+    data = {"frontends": [{"name": "f", "bind": ["127.0.0.1:8080"], "default_backend": "b0",
+                           "routes": [{"path_prefix": f"/r{i}", "backend": f"b{i % 3}"}
+                                      for i in range(6)] + [{"path_prefix": "/in/", "backend": "b1",
+                                                             "inline": True}]}],
+            "backends": [{"name": f"b{i}", "servers": []} for i in range(3)]}
+    first = validate_spec(data)
+    routes = list(first.frontends[0].routes)
+    edited = first.model_copy(update={"frontends": [first.frontends[0].model_copy(update={
+        "routes": [routes[0], routes[1].model_copy(update={"backend": "b2"}), *routes[3:]]})]})
+    one = build_view(first, CAPS).frontends[0]
+    two = build_view(edited, CAPS).frontends[0]
+    forget_backend_texts()
+    assert two == build_view(edited, CAPS).frontends[0]
+
+    def rule(view: Any, condition: str) -> Any:
+        return next(r for r in view.routes if r.condition == condition)
+
+    assert rule(two, "lbctl_route_0") is rule(one, "lbctl_route_0")  # the same route, index 0
+    others = [r for r in two.routes if r.condition != "lbctl_route_0"]
+    assert len(others) == 5 and not any(r is o for r in others for o in one.routes)
+    assert rule(two, "lbctl_route_1").backend == "b2"  # changed
+    assert [a.name for a in two.acls if a.value == "/r3"] == ["lbctl_route_2"]  # moved: renamed

@@ -22,7 +22,7 @@ from lbctl.render.memo import BackendTexts
 from lbctl.render.names import PEERS_SECTION, PROMETHEUS_FRONTEND, RenderContext
 from lbctl.render.servers import server_line, server_options
 from lbctl.render.tls import bind_tls, check_tls_gates, server_tls
-from lbctl.render.view import build_view
+from lbctl.render.view import build_view, forget_route_rules
 from lbctl.spec import Backend, Frontend, HealthCheck, Server, Spec
 from lbctl.spec.types import format_duration
 
@@ -64,10 +64,12 @@ _BACKEND_TEXTS = BackendTexts()
 
 
 def forget_backend_texts() -> None:
-    """Forget the last render's backend texts (:mod:`lbctl.render.memo`): the next
-    :func:`render` writes every backend through ``templates/backend.j2``, as the first render
-    of a spec whose backends are all new does."""
+    """Forget the last render's backend texts (:mod:`lbctl.render.memo`) and route rules
+    (:func:`lbctl.render.view.forget_route_rules`): the next :func:`render` writes every
+    backend through ``templates/backend.j2`` and makes every route's rules, as the first
+    render of a spec whose proxies are all new does."""
     _BACKEND_TEXTS.clear()
+    forget_route_rules()
 
 
 def _environment() -> jinja2.Environment:

@@ -25,7 +25,7 @@ from lbctl.render.names import (
     throttle_frontend,
 )
 from lbctl.render.order import ordered_blocks
-from lbctl.spec import Client, Frontend, Spec
+from lbctl.spec import Client, Frontend, Route, Spec
 
 __all__ = ["Acl", "ClientRule", "FrontendView", "RouteRule", "View", "build_view", "prefix_acls"]
 
@@ -210,10 +210,12 @@ def build_view(spec: Spec, caps: Capabilities) -> View:
     ``mode: smooth`` is the Lua pacing action where the target has it (2.0+ built with Lua,
     :attr:`Capabilities.lua_pacing`), else the chained throttle (:class:`ThrottleView`).
     Raises :class:`UnsupportedOnTarget` (:func:`check_gates`)."""
+    global _LAST_ROUTES
     check_gates(spec, caps)
     frontends = []
     tables = []
     uses_lua = False
+    before, rules = _LAST_ROUTES, {}
     for fe_index, fe in enumerate(spec.frontends):
         acls: list[Acl] = []
         clients = _client_rules(fe, acls)
@@ -221,16 +223,12 @@ def build_view(spec: Spec, caps: Capabilities) -> View:
         # longest prefix first; a stable sort keeps the spec's order among equal lengths
         ordered_routes = sorted(enumerate(fe.routes), key=lambda ir: -len(ir[1].path_prefix))
         for i, route in ordered_routes:
-            prefix = route.path_prefix
-            if route.inline:  # a prefix ending in "/": the one path_beg test
-                routes.append(RouteRule(route.backend, f"{{ path_beg {prefix} }}"))
-                continue
-            name = route.acl or route_acl(i)
-            if prefix.endswith("/"):  # prefix_acls, inlined: this loop runs for every route
-                acls.append(Acl(name, "path_beg", prefix))
-            else:
-                acls += (Acl(name, "path", prefix), Acl(name, "path_beg", prefix + "/"))
-            routes.append(RouteRule(route.backend, name))
+            made = before.get(id(route))
+            if made is None or made[0] is not route or made[1] != i:
+                made = (route, i, *_route_rules(route, i))
+            rules[id(route)] = made
+            acls += made[2]
+            routes.append(made[3])
         throttles: list[ThrottleView] = []
         if clients:
             if any(c.mode == "smooth" for c in clients):
@@ -243,7 +241,35 @@ def build_view(spec: Spec, caps: Capabilities) -> View:
             FrontendView(fe, acls, clients, routes, stick_table_name(fe.name), throttles,
                          refuse_backend(fe.name))
         )
+    _LAST_ROUTES = rules
     return View(frontends, tables, uses_lua, ordered_blocks(spec, frontends, peers=bool(tables)))
+
+
+#: The route rules of the last view built: ``id(route)`` → ``(route, its index, its ACLs, its
+#: rule)``, the route held so that its ``id`` names no other object. A route is a frozen model
+#: whose rules depend on nothing but its fields and its index (its ACL's name), so the very
+#: route at the same index has the same rules: an apply that changes one route of 1,000 takes
+#: the others' (:mod:`lbctl.spec.known` keeps them as the very objects). One generation, as
+#: :mod:`lbctl.render.memo` keeps; views built in several threads at once each read the last.
+_LAST_ROUTES: dict[int, tuple[Route, int, tuple[Acl, ...], RouteRule]] = {}
+
+
+def forget_route_rules() -> None:
+    """Forget the last view's route rules (the next view makes every route's again)."""
+    global _LAST_ROUTES
+    _LAST_ROUTES = {}
+
+
+def _route_rules(route: Route, index: int) -> tuple[tuple[Acl, ...], RouteRule]:
+    """The ACL lines and the ``use_backend`` rule of the route at ``index`` of its frontend."""
+    prefix = route.path_prefix
+    if route.inline:  # a prefix ending in "/": the one path_beg test
+        return (), RouteRule(route.backend, f"{{ path_beg {prefix} }}")
+    name = route.acl or route_acl(index)
+    if prefix.endswith("/"):
+        return (Acl(name, "path_beg", prefix),), RouteRule(route.backend, name)
+    return (Acl(name, "path", prefix), Acl(name, "path_beg", prefix + "/")), \
+        RouteRule(route.backend, name)
 
 
 def _throttle(frontend: str, fe_index: int, index: int, client: ClientRule) -> ThrottleView:
