@@ -376,10 +376,12 @@ def _server_status(agent: Agent) -> str:
 #: Failed requests per 20 reloads under keep-alive load a version may show (README "HAProxy
 #: versions"): 0 with ``option idle-close-on-response`` (2.6+). 2.1–2.5 close a kept-alive
 #: connection on soft-stop as a client reuses it ("Server disconnected without sending a
-#: response"): measured 0–5 on 2.4.0 in 5 runs, bound 10. 1.5–2.0 keep serving kept-alive
+#: response"): measured 0–5 on 2.4.0 in 5 runs, then 1–11 (median 5) in 19 runs of stop 29, on
+#: stop 28's code and the new alike: bound 15 (HAProxy's behaviour; lbctl's fix is
+#: ``idle-close-on-response``, 2.6+, whose bound is 0). 1.5–2.0 keep serving kept-alive
 #: connections until the client closes them, but the same race is possible when the old process
 #: exits: measured 0 in 5 runs each, then 1 on 1.5.0 (-sf) in a CI run under load; bound 5.
-RELOAD_FAILURES_MAX = {"idle-close": 0, "2.1-2.5": 10, "1.5-2.0": 5}
+RELOAD_FAILURES_MAX = {"idle-close": 0, "2.1-2.5": 15, "1.5-2.0": 5}
 RELOAD_CLIENTS, RELOADS = 4, 20
 
 
