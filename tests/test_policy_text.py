@@ -193,10 +193,9 @@ def test_a_known_chunk_under_another_section_kind_is_read_there(tmp_path: Path, 
     a kept chunk is kept with the kind of section it was read in, and a chunk found clear opens
     its sections for the chunks after it."""
     tail = "# c\n    user root\n    stats socket /tmp/x.sock\n"
-    for policy in _policies(tmp_path):
-        fresh = _policies(tmp_path)[_policies(tmp_path).index(policy)]
+    for i, policy in enumerate(_policies(tmp_path)):
         for text in (before + tail, after + tail, before + after + tail, after + before + tail):
-            assert policy.screen_text(text) == fresh.screen_text(text), text
+            assert policy.screen_text(text) == _policies(tmp_path)[i].screen_text(text), text
             _same(policy, text)
         refused = {r.directive for r in policy.screen_text(after + tail)}
         assert ("user" in refused) == after.startswith("global")

@@ -266,10 +266,7 @@ def _route_rules(route: Route, index: int) -> tuple[tuple[Acl, ...], RouteRule]:
     if route.inline:  # a prefix ending in "/": the one path_beg test
         return (), RouteRule(route.backend, f"{{ path_beg {prefix} }}")
     name = route.acl or route_acl(index)
-    if prefix.endswith("/"):
-        return (Acl(name, "path_beg", prefix),), RouteRule(route.backend, name)
-    return (Acl(name, "path", prefix), Acl(name, "path_beg", prefix + "/")), \
-        RouteRule(route.backend, name)
+    return tuple(prefix_acls(name, prefix)), RouteRule(route.backend, name)
 
 
 def _throttle(frontend: str, fe_index: int, index: int, client: ClientRule) -> ThrottleView:
