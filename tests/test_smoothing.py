@@ -227,6 +227,9 @@ def test_reject_mode_answers_429_over_rate(start: Any) -> None:
     assert rig.reject_floor(10) <= counts[200] <= 10, counts
     assert_retry_after(out["client1"], client1)
     assert len(rig.backend.snapshot("/client1/")) == counts[200]
+    # gpc0 counts every 429 sent and nothing else, however the threads interleave: the rule
+    # that answers 429 counts it (templates/clients.j2).
+    assert _table_row(rig.show_table(), "client1")["gpc0"] == str(counts[429]), counts
 
 
 def _table_row(table: str, key: str) -> dict[str, str]:

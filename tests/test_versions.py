@@ -295,6 +295,16 @@ def test_story_on_every_version(binary_path: str, short_dir: Path, agent_factory
         assert set(counts) == {200, 429}, counts
         assert floor <= counts[200] <= 5 * (1 + math.ceil(span)), (counts, span, floor)
         assert {r.retry_after for r in rejected if r.status == 429} == {"1"}
+        # gpc0 counts exactly the 429s sent: the rule that answers counts (templates/clients.j2).
+        # The waiting figure comes from the Lua pacing's runtime API command, where it answers
+        # (not on 3.0: lbctl.features.Capabilities.lua_cli); else it is unknown, never a 502.
+        answer = agent.api.get("/api/v1/clients").json()
+        assert "clients" in answer, answer
+        rows = {c["client"]: c for c in answer["clients"]}
+        assert rows["client3"]["rejected_total"] == counts[429], (rows["client3"], counts)
+        asks = caps.lua_pacing and caps.lua_cli
+        assert isinstance(rows["client1"]["waiting"], int) if asks else \
+            rows["client1"]["waiting"] is None, (rows["client1"], caps)
 
         # 4. a second apply reloads; traffic still flows.
         data2 = copy.deepcopy(data)

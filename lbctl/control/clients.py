@@ -14,7 +14,9 @@ Where the numbers come from (``templates/clients.j2``, ``haproxy/lua/lbctl_pace.
 * ``waiting`` (``mode: smooth`` only): requests held by the Lua pacing action right now, from
   its runtime API command ``lbctl waiting`` (the departure slots reserved after the current
   time; a request whose client left keeps its slot until that time). The Lua state is per
-  process: after a reload, requests still held by the old worker are not counted.
+  process: after a reload, requests still held by the old worker are not counted. Unknown
+  (``None``) on HAProxy 3.0, whose Lua runtime API commands never answer
+  (:attr:`lbctl.features.Capabilities.lua_cli`), and where the throttle paces instead.
 
 The stick tables are shared with the ``peers`` section, so the counters survive a reload: the
 old worker teaches its entries to the new one through the local peer (configuration.txt §3.5)
@@ -57,7 +59,8 @@ WAITING_COMMAND = "lbctl waiting"
 class ClientStats:
     """One client of one frontend: its limit (``rate`` requests/s, ``burst`` requests,
     ``mode``) and its counters (see the module docstring). ``waiting`` is ``None`` for
-    ``mode: reject`` and when the pacing action is not loaded; ``expires_in_ms`` is the
+    ``mode: reject``, when the pacing action is not loaded and when its command cannot answer
+    (HAProxy 3.0, :attr:`lbctl.features.Capabilities.lua_cli`); ``expires_in_ms`` is the
     stick-table entry's remaining life in milliseconds (``None``: no entry)."""
 
     frontend: str
@@ -129,15 +132,18 @@ def _entries(runtime: RuntimeClient, table: str) -> dict[str, dict[str, str]]:
         ) from None
 
 
-def client_stats(runtime: RuntimeClient, spec: Spec) -> list[ClientStats]:
+def client_stats(runtime: RuntimeClient, spec: Spec, *, ask_waiting: bool = True) -> list[ClientStats]:
     """The counters of every client of ``spec``, frontend by frontend, in spec order.
+    ``ask_waiting``: whether to send :data:`WAITING_COMMAND` when a client is ``mode: smooth``
+    (false where the command cannot answer, :attr:`lbctl.features.Capabilities.lua_cli`:
+    ``waiting`` is then ``None``, unknown).
 
     Raises ``HAProxyUnavailable`` (HAProxy down) and :class:`RuntimeAPIError` (a round trip
     failed, or a stick table is missing).
     """
     if not any(fe.clients for fe in spec.frontends):
         return []
-    paced = any(c.mode == "smooth" for fe in spec.frontends for c in fe.clients)
+    paced = ask_waiting and any(c.mode == "smooth" for fe in spec.frontends for c in fe.clients)
     waiting = parse_waiting(runtime.command(WAITING_COMMAND)) if paced else None
     out = []
     for fe in spec.frontends:

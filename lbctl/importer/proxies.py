@@ -52,6 +52,8 @@ _PREFIX: TypeAdapter[str] = TypeAdapter(PathPrefix)
 _BIND: TypeAdapter[Any] = TypeAdapter(BindSpec)
 _ROUTE_ACL = "lbctl_route_"
 _CLIENT_ACL = "lbctl_client_"
+#: The last term of a ``mode: reject`` client's 429 rule: counts the 429 in gpc0 (clients.j2).
+_COUNTED = ("{", "sc0_inc_gpc0", "ge", "0", "}")
 
 
 class _Mismatch(Exception):
@@ -305,10 +307,10 @@ class _Rules:
             if rate is None or not burst.isdigit():
                 raise _Mismatch(a)
             self.paced[a[1]] = (rate, int(burst))
-        elif kw == "http-request" and a[:1] == ("sc-inc-gpc0(0)",) and len(cond) >= 6 \
-                and cond[0].startswith(_CLIENT_ACL) \
-                and cond[-5:-2] == ("{", "sc_http_req_rate(0)", "gt"):
-            rate = number(cond[-2], 100_000)
+        elif kw == "http-request" and a[:1] in (("return",), ("deny",)) and len(cond) >= 11 \
+                and cond[0].startswith(_CLIENT_ACL) and cond[-5:] == _COUNTED \
+                and cond[-10:-7] == ("{", "sc_http_req_rate(0)", "gt"):
+            rate = number(cond[-7], 100_000)
             if rate is None:
                 raise _Mismatch(a)
             self.rejecting[cond[0][len(_CLIENT_ACL):]] = rate
