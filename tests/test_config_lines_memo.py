@@ -1,7 +1,8 @@
 """``lbctl.config.document.build`` reads a line the last document also had from that document:
 the same words and directive objects, and a document equal in every field to a fresh build,
 whatever the last document was — on every corpus file, for a section kind that reads the line
-differently, and for errors, which are never kept."""
+differently, and for errors, which are never kept. ``read_before`` vouches only for a text that
+``read_line`` reads as the same directive in a section of that kind, on every corpus file."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 import pytest
 
 from lbctl.config import dumps, loads
-from lbctl.config.document import Document, Line, forget_lines
+from lbctl.config.document import DIRECTIVE, Document, Line, forget_lines, read_before, read_line
 from lbctl.errors import ParseError
+from lbctl.spec.lines import trim_line
 
 from .config_corpus import SKIP_REASON, corpus_files
 
@@ -120,3 +122,48 @@ def test_every_corpus_file_reads_the_same_after_any_other() -> None:
         loads(before)
         assert _fields(loads(text)) == fresh  # after another file
         assert _fields(loads(text)) == fresh  # after itself: every line kept
+
+
+def test_read_before_answers_for_the_kind_that_read_the_line_only() -> None:
+    loads(TEXT)
+    assert read_before("global", "maxconn 100")
+    assert read_before("backend", "server s1 127.0.0.1:8080 check")
+    assert not read_before("backend", "maxconn 100")  # read in global, not in a backend
+    # the text was first read in the backend: the peers section's reading is not kept for it
+    assert not read_before("peers", "server s1 127.0.0.1:8080 check")
+    assert not read_before("backend", "balance leastconn")  # never read
+    assert not read_before("global", "")
+    loads(TEXT.replace("    maxconn 100", "\tmaxconn 100"))
+    assert read_before("global", "maxconn 100")  # a tab indents too
+    forget_lines()
+    assert not read_before("global", "maxconn 100")
+
+
+def test_a_failed_build_vouches_for_none_of_its_lines() -> None:
+    bad = TEXT.replace("    balance roundrobin", "    balance 'roundrobin") + "\n    maxconn 7\n"
+    with pytest.raises(ParseError):
+        loads(bad)
+    assert not read_before("peers", "maxconn 7")
+    assert not read_before("global", "maxconn 100")
+
+
+@pytest.mark.skipif(not corpus_files(), reason=SKIP_REASON)
+def test_read_before_vouches_only_for_what_read_line_reads_the_same() -> None:
+    vouched = 0
+    for path in corpus_files():
+        text = path.read_bytes().decode("utf-8", "surrogateescape")
+        try:
+            doc = loads(text)
+        except ParseError:
+            continue
+        for section in doc.sections:
+            for line in section.lines[1:]:
+                alone = trim_line(line.text)
+                if not read_before(section.kind, alone):
+                    continue
+                vouched += 1
+                again = read_line(section.kind, alone)
+                assert again.kind == DIRECTIVE, (path.name, line.text)
+                assert type(again.directive) is type(line.directive), (path.name, line.text)
+                assert again.directive == line.directive and again.args == line.args
+    assert vouched > 5_000  # (7,977 lines of the 243 files)

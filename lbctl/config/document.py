@@ -27,7 +27,7 @@ from lbctl.config.sections import SECTION_KEYWORDS, family_for, parse_header
 from lbctl.errors import ParseError
 
 __all__ = ["BLANK", "COMMENT", "DIRECTIVE", "DOT", "HEADER", "SCOPE", "Document", "Line",
-           "Section", "arg_error", "build", "forget_lines", "read_line"]
+           "Section", "arg_error", "build", "forget_lines", "read_before", "read_line"]
 
 BLANK = "blank"
 COMMENT = "comment"
@@ -175,6 +175,28 @@ def forget_lines() -> None:
     """Forget the lines of the last document built (:func:`build` reads every line anew)."""
     global _LAST
     _LAST = {}
+
+
+#: The indentations :func:`read_before` looks for: lbctl's, and a tab.
+_INDENTS = ("    ", "\t")
+
+
+def read_before(kind: str, text: str) -> bool:
+    """Whether the last document built read ``text``, indented by four blanks or a tab (as
+    lbctl and most files write a section's lines), as a directive line of a section of
+    ``kind``: then :func:`read_line` reads ``text`` in such a section as a directive line
+    without error (indentation changes no word, and that document's directive was read by
+    the same family). ``False`` says nothing: the line may still read. The spec's check of
+    an imported section's ``extra`` lines asks it first (:mod:`lbctl.spec.lines`): the text
+    was read moments ago, in the document the import came from."""
+    last = _LAST
+    for indent in _INDENTS:
+        read = last.get(indent + text)
+        if read is not None:
+            known = read[2]
+            if known is not None and known[0] == kind:
+                return True
+    return False
 
 
 #: What reading a line text gave: its words, its trailing comment, and for a directive line the

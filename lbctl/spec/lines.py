@@ -33,7 +33,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from lbctl.config.document import BLANK, DOT, HEADER, SCOPE, read_line
+from lbctl.config.document import BLANK, DOT, HEADER, SCOPE, read_before, read_line
 from lbctl.config.sections import NAMED_SECTIONS, SECTION_KEYWORDS
 from lbctl.errors import FieldError, ParseError
 from lbctl.reserved import RESERVED_PREFIX, is_reserved
@@ -122,10 +122,14 @@ def _line_problem(kind: str, text: str) -> tuple[str | None, str | None]:
     """What is wrong with the extra line ``text`` of a section of ``kind`` by itself (``None``:
     nothing), and for a dot line its keyword instead (checked against its list by
     :func:`_dot_error`). Cached: it depends on nothing else, and a large config repeats its
-    lines from section to section."""
+    lines from section to section. A line the last document built read as a directive of
+    ``kind`` (:func:`~lbctl.config.document.read_before`: an import's extra lines) is not
+    lexed again: at 10,000 backends that was 0.12 s of the first import's 1.4 s."""
     problem = _one_line(text)
     if problem is not None:
         return problem, None
+    if read_before(kind, text):
+        return None, None
     try:
         line = read_line(kind, text)
     except ParseError as exc:
