@@ -58,8 +58,8 @@ class Capabilities:
     #: second, where the throttle measured 10 (tests/test_versions.py, README "HAProxy
     #: versions"); 1.6, 1.7 and 1.9 are not in the matrix.
     lua_pacing: bool
-    #: ``lbctl waiting``, the pacing action's runtime API command (``core.register_cli``,
-    #: HAProxy 1.8+ with Lua), answers: every version lbctl paces with Lua (2.0+) but 3.0.
+    #: ``lbctl waiting``, the Lua pacing action's runtime API command (``core.register_cli``),
+    #: is there and answers: every version with :attr:`lua_pacing` (2.0+) but 3.0.
     #: 3.0 gave the CLI applet buffers of its own and Lua CLI commands still wrote into the
     #: channel's, so the command never answers (measured on 3.0.0: nothing within 2 s; 2.8,
     #: 3.2.0 and 3.3.0 answer at once). HAProxy fixed it in 3.1-dev3 (commit e5e36ce09, "hlua/cli:
@@ -139,7 +139,7 @@ class Capabilities:
             version=version,
             lua=lua and v(1, 6),
             lua_pacing=lua and v(2, 0),
-            lua_cli=lua and v(1, 8) and (version.major, version.minor) != (3, 0),
+            lua_cli=lua and v(2, 0) and (version.major, version.minor) != (3, 0),
             http_rules_16=v(1, 6),
             deny_status=v(1, 7),
             gpc1=v(1, 9),

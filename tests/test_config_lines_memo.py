@@ -140,11 +140,13 @@ def test_read_before_answers_for_the_kind_that_read_the_line_only() -> None:
 
 
 def test_a_failed_build_vouches_for_none_of_its_lines() -> None:
-    bad = TEXT.replace("    balance roundrobin", "    balance 'roundrobin") + "\n    maxconn 7\n"
+    loads(TEXT)
+    bad = TEXT.replace("    maxconn 100", "    maxconn 100\n    maxconn 7").replace(
+        "    balance roundrobin", "    balance 'roundrobin")
     with pytest.raises(ParseError):
         loads(bad)
-    assert not read_before("peers", "maxconn 7")
-    assert not read_before("global", "maxconn 100")
+    assert not read_before("global", "maxconn 7")  # read before the error, never published
+    assert read_before("global", "maxconn 100")  # the last good document stays
 
 
 @pytest.mark.skipif(not corpus_files(), reason=SKIP_REASON)

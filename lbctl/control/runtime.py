@@ -111,7 +111,7 @@ def clients(core: Core) -> dict[str, Any]:
     Raises :class:`BinaryNotFound`, :class:`HAProxyUnavailable`, :class:`RuntimeAPIError`."""
     core.require_process()
     runtime = core.runtime()
-    ask = core.caps is None or (core.caps.lua_pacing and core.caps.lua_cli)
+    ask = core.caps is None or core.caps.lua_cli
     stats = client_counters.client_stats(runtime, core.current()[1], ask_waiting=ask)
     keeps = (client_counters.reload_keeps_counters(runtime.command("show peers"))
              if stats else None)
